@@ -1,0 +1,145 @@
+/**
+ * The contract between the core and one network's bridge. Nothing in core/ imports from bridges/;
+ * bridges implement this and receive an AdapterHost from the core at start.
+ */
+import type { Logger } from "pino";
+import type {
+  ActorId, Attachment, BridgeEvent, Network, RemoteMessageId, RoomRef,
+} from "./events.ts";
+
+export interface Capabilities {
+  readonly edits: boolean;
+  readonly retractions: boolean;
+  readonly reactions: boolean;
+  readonly replies: boolean;
+  readonly threads: boolean;
+  readonly typing: boolean;
+  readonly presence: boolean;
+  readonly media: boolean;
+  readonly richText: boolean;
+}
+
+/** What a destination knows about a message that was bridged into one of its rooms. */
+export interface MappedMessage {
+  /** The message's id in the destination room. */
+  readonly remoteId: RemoteMessageId;
+  /** A second native id where the network has one (XMPP: our origin-id / the client's own id). */
+  readonly altId?: string;
+  /** Who appears as its author in the destination room (puppet JID/nick, ghost mxid, webhook id…). */
+  readonly author?: string;
+  /** The original author's name and the start of the text, for reply fallbacks and quotes. */
+  readonly authorName: string;
+  readonly excerpt: string;
+}
+
+/** Where a delivery stands; the core resolves targets before calling `send`. */
+export interface DeliveryContext {
+  /** The outbox row's id: stable across retries and restarts, the base for idempotency keys. */
+  readonly deliveryId: string;
+  /** 0 on the first try. A retry after a crash may find the first try already delivered. */
+  readonly attempt: number;
+  /** For edit / retract / reaction: the target as delivered in this room (absent if never bridged here). */
+  readonly target?: MappedMessage;
+  /** For a message that answers another: that message as delivered in this room. */
+  readonly replyTo?: MappedMessage;
+  /** For a reaction: the sender's whole set of reactions on the target after this event (XEP-0444 sends sets). */
+  readonly reactionSet?: readonly string[];
+  /** For a removed reaction: the reaction as delivered in this room, if it was. */
+  readonly reaction?: MappedMessage;
+  /** Fetches an attachment's or avatar's bytes through the adapter that saw it. */
+  fetchMedia(url: string): Promise<Media>;
+}
+
+export interface Media {
+  readonly data: Uint8Array;
+  readonly mime: string;
+  readonly name?: string;
+}
+
+/** Ids a delivery produced in the destination room; the first is the message's own id. */
+export type RemoteIds = readonly { readonly id: RemoteMessageId; readonly altId?: string; readonly author?: string }[];
+
+/** Everything the core gives an adapter. */
+export interface AdapterHost {
+  readonly log: Logger;
+  /**
+   * Hands inbound events to the core. Resolves once they are committed to the outbox, so an
+   * adapter may acknowledge the native event then. `dedupeKey` (e.g. a Matrix transaction id)
+   * makes a second emit with the same key a no-op, also across restarts. `cursor` is stored in
+   * the same transaction.
+   */
+  emit(events: readonly BridgeEvent[], opts?: EmitOptions): Promise<void>;
+  /** The network is (dis)connected: queues for its rooms pause, and resume at once when ready. */
+  setReady(ready: boolean): void;
+  /** Rooms that config links on this network (resolved). */
+  rooms(): readonly RoomRef[];
+  /** Looks up a message bridged through (or seen in) one of this network's rooms. */
+  findMessage(room: RoomRef, by: MessageLookup): FoundMessage | undefined;
+  /** Records a second id for a message in this network once the server assigns it (XMPP stanza-id). */
+  addAlias(room: RoomRef, knownId: string, newRemoteId: RemoteMessageId): void;
+  cursor(room: RoomRef): string | undefined;
+  puppets: PuppetDirectory;
+}
+
+export interface EmitOptions {
+  readonly dedupeKey?: string;
+  readonly cursor?: { readonly room: RoomRef; readonly value: string };
+}
+
+export type MessageLookup =
+  | { readonly remoteId: string }
+  /** By the sender's own id (XEP-0308 corrections), only among that sender's messages. */
+  | { readonly altId: string; readonly author: string };
+
+export interface FoundMessage {
+  readonly remoteId: RemoteMessageId;
+  readonly kind: "message" | "reaction";
+  /** For a reaction: the reacted message's id in this room and the emoji. */
+  readonly reactionTo?: RemoteMessageId;
+  readonly emoji?: string;
+  /** Whether the message was written by Junction (a puppet) rather than a native person. */
+  readonly bridged: boolean;
+}
+
+/** Persistent puppet records: one per remote person per network, with a hash of the profile sent. */
+export interface PuppetDirectory {
+  get(network: Network, actor: ActorId): PuppetRecord | undefined;
+  put(record: PuppetRecord): void;
+  all(network: Network): PuppetRecord[];
+}
+
+export interface PuppetRecord {
+  readonly network: Network;
+  /** The remote person (from another network) this puppet speaks for. */
+  readonly actor: ActorId;
+  /** The puppet's handle on `network`: a JID, an mxid, a webhook name… */
+  readonly handle: string;
+  readonly profileHash?: string;
+  /** Adapter-owned JSON (e.g. uploaded avatar mxc, nick per room). */
+  readonly data?: Record<string, unknown>;
+}
+
+export interface Adapter {
+  readonly network: Network;
+  readonly capabilities: Capabilities;
+  /** Turns a room as written in config into the room's native id (a Matrix alias into a room id). */
+  resolveRoom(configured: string): Promise<RoomRef>;
+  /** Connect, join linked rooms and begin emitting. */
+  start(host: AdapterHost): Promise<void>;
+  stop(): Promise<void>;
+  send(room: RoomRef, event: BridgeEvent, ctx: DeliveryContext): Promise<RemoteIds>;
+  /** Resolves media this adapter saw (an attachment url or avatar url it emitted) to bytes. */
+  fetchMedia?(url: string): Promise<Media>;
+}
+
+/** A delivery that can never succeed; the outbox records the reason and moves on. */
+export class PermanentDeliveryError extends Error {
+  override readonly name = "PermanentDeliveryError";
+}
+
+/** The destination is not connected yet; the row waits for `setReady(true)` without counting as a failure. */
+export class NotReadyError extends Error {
+  override readonly name = "NotReadyError";
+}
+
+export type { Attachment, RemoteMessageId };
