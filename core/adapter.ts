@@ -97,6 +97,8 @@ export interface FoundMessage {
   /** For a reaction: the reacted message's id in this room and the emoji. */
   readonly reactionTo?: RemoteMessageId;
   readonly emoji?: string;
+  /** Who wrote it in this room (the native actor id the adapter emitted as sender.id, or our puppet's handle). */
+  readonly author?: string;
   /** Whether the message was written by Junction (a puppet) rather than a native person. */
   readonly bridged: boolean;
 }
