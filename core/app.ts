@@ -1,0 +1,122 @@
+import type { Logger } from "pino";
+import type { Adapter, AdapterHost } from "./adapter.ts";
+import { Deliverer } from "./delivery.ts";
+import { NETWORKS, type Network, type RoomRef } from "./events.ts";
+import { LinkIndex, type Link, type LinkedRoom } from "./links.ts";
+import { mediaFetcher } from "./media.ts";
+import { Queues } from "./queues.ts";
+import { registerAdapters } from "./registry.ts";
+import { Router } from "./router.ts";
+import { Store } from "./store/store.ts";
+
+/** The part of the config the core reads (config/schema.ts's Config satisfies it). */
+export interface CoreConfig {
+  readonly store: { readonly path: string };
+  readonly links: Readonly<Record<string, Readonly<Partial<Record<Network, readonly string[]>>>>>;
+}
+
+export interface RunningJunction {
+  readonly store: Store;
+  readonly queues: Queues;
+  readonly links: LinkIndex;
+  /** Whether each configured network is connected (for health checks). */
+  connected(): ReadonlyMap<Network, boolean>;
+  stop(): Promise<void>;
+}
+
+const SEEN_KEEP_MS = 7 * 24 * 3600_000;
+const STOP_GRACE_MS = 5000;
+
+export async function runJunction(config: CoreConfig, adapterList: readonly Adapter[], log: Logger): Promise<RunningJunction> {
+  const adapters = registerAdapters(adapterList);
+  for (const [name, link] of Object.entries(config.links)) {
+    for (const network of NETWORKS) {
+      if ((link[network]?.length ?? 0) > 0 && !adapters.has(network)) {
+        throw new Error(`link "${name}" has ${network} rooms but no ${network} adapter is configured`);
+      }
+    }
+  }
+  const store = new Store(config.store.path);
+  try {
+    const links = new LinkIndex(await resolveLinks(config, adapters, log));
+    store.saveLinks(links.all().flatMap((l) => l.rooms.map((r) => ({ name: l.name, network: r.network, configured: r.room, room: r.room }))));
+    const router = new Router(store, links, log);
+    const queues = new Queues(new Deliverer(store, adapters, mediaFetcher(adapters)), store, log);
+    const connected = new Map<Network, boolean>();
+    let stopping = false;
+
+    const pending = store.outbox.pending();
+    if (pending.length > 0) log.info({ pending: pending.length }, "resuming deliveries left in the outbox");
+    queues.enqueue(pending);
+
+    const hostFor = (network: Network): AdapterHost => ({
+      log: log.child({ network }),
+      async emit(events, opts) {
+        if (stopping) throw new Error("Junction is stopping; not taking new events");
+        const routed = router.ingest(events, opts);
+        queues.enqueue(routed.rows, routed.ephemeral);
+      },
+      setReady(ready) {
+        connected.set(network, ready);
+        log.info({ network, ready }, ready ? "network ready" : "network not ready");
+        queues.setReady(network, ready);
+      },
+      rooms: () => links.roomsOn(network),
+      findMessage: (room, by) => store.messages.find(network, room, by),
+      addAlias: (room, knownId, newRemoteId) => store.messages.addAlias(network, room, knownId, newRemoteId),
+      cursor: (room) => store.cursor(network, room),
+      puppets: store.puppets,
+    });
+
+    for (const a of adapters.values()) connected.set(a.network, false);
+    await Promise.all([...adapters.values()].map(async (a) => {
+      try {
+        await a.start(hostFor(a.network));
+      } catch (err) {
+        log.error({ err, network: a.network }, "adapter failed to start; its rooms wait until it connects");
+      }
+    }));
+
+    const prune = setInterval(() => store.pruneSeen(Date.now() - SEEN_KEEP_MS), 3600_000);
+    prune.unref();
+
+    return {
+      store, queues, links,
+      connected: () => connected,
+      async stop() {
+        if (stopping) return;
+        stopping = true;
+        clearInterval(prune);
+        await queues.stop(STOP_GRACE_MS);
+        await Promise.allSettled([...adapters.values()].map((a) => a.stop()));
+        store.close();
+        log.info("stopped");
+      },
+    };
+  } catch (err) {
+    store.close();
+    throw err;
+  }
+}
+
+/** Resolves every configured room through its adapter; a room that cannot be resolved is logged and left out. */
+async function resolveLinks(config: CoreConfig, adapters: ReadonlyMap<Network, Adapter>, log: Logger): Promise<Link[]> {
+  const out: Link[] = [];
+  for (const [name, link] of Object.entries(config.links)) {
+    const rooms: LinkedRoom[] = [];
+    for (const network of NETWORKS) {
+      const adapter = adapters.get(network);
+      for (const configured of link[network] ?? []) {
+        if (!adapter) continue;
+        try {
+          rooms.push({ network, room: await adapter.resolveRoom(configured) as RoomRef });
+        } catch (err) {
+          log.error({ err, link: name, network, room: configured }, `cannot resolve ${network} room ${configured} of link "${name}"; it is left out until restart`);
+        }
+      }
+    }
+    if (rooms.length < 2) log.warn({ link: name }, `link "${name}" has fewer than two usable rooms; nothing will cross it`);
+    out.push({ name, rooms });
+  }
+  return out;
+}

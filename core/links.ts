@@ -1,0 +1,56 @@
+import type { Network, RoomRef } from "./events.ts";
+
+export interface LinkedRoom {
+  readonly network: Network;
+  readonly room: RoomRef;
+}
+
+export interface Link {
+  readonly name: string;
+  readonly rooms: readonly LinkedRoom[];
+}
+
+export const roomKey = (network: Network, room: string): string => `${network}\u0000${room}`;
+
+/** Which link a native room belongs to, and the other rooms an event there goes to. */
+export class LinkIndex {
+  readonly #byRoom = new Map<string, Link>();
+  readonly #links: Link[] = [];
+
+  constructor(links: readonly Link[]) {
+    for (const link of links) this.add(link);
+  }
+
+  add(link: Link): void {
+    for (const r of link.rooms) {
+      const key = roomKey(r.network, r.room);
+      const other = this.#byRoom.get(key);
+      if (other && other.name !== link.name) {
+        throw new Error(`room ${r.room} (${r.network}) is in two links: "${other.name}" and "${link.name}"`);
+      }
+      this.#byRoom.set(key, link);
+    }
+    this.#links.push(link);
+  }
+
+  linkOf(network: Network, room: string): Link | undefined {
+    return this.#byRoom.get(roomKey(network, room));
+  }
+
+  /** Every room of the link except the one the event came from: never back to its origin. */
+  destinations(network: Network, room: string): readonly LinkedRoom[] {
+    const link = this.linkOf(network, room);
+    if (!link) return [];
+    return link.rooms.filter((r) => !(r.network === network && r.room === room));
+  }
+
+  roomsOn(network: Network): RoomRef[] {
+    const out: RoomRef[] = [];
+    for (const l of this.#links) for (const r of l.rooms) if (r.network === network) out.push(r.room);
+    return out;
+  }
+
+  all(): readonly Link[] {
+    return this.#links;
+  }
+}

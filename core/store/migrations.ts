@@ -1,0 +1,85 @@
+/**
+ * Numbered schema migrations. Each runs once, in order, inside a transaction; `PRAGMA user_version`
+ * records how far a database has come. Never edit a released migration: add the next one.
+ */
+export const MIGRATIONS: readonly string[] = [
+  // 1: the initial schema.
+  `
+  CREATE TABLE links (
+    name TEXT NOT NULL,
+    network TEXT NOT NULL,
+    configured TEXT NOT NULL,
+    room TEXT NOT NULL,
+    PRIMARY KEY (network, room)
+  );
+
+  -- One row per bridged message (or reaction): the thing that exists once, whatever its copies.
+  CREATE TABLE messages (
+    id INTEGER PRIMARY KEY,
+    link TEXT NOT NULL,
+    kind TEXT NOT NULL CHECK (kind IN ('message', 'reaction')),
+    origin_network TEXT NOT NULL,
+    origin_room TEXT NOT NULL,
+    sender TEXT NOT NULL,
+    sender_name TEXT NOT NULL,
+    excerpt TEXT NOT NULL DEFAULT '',
+    reaction_to INTEGER,
+    emoji TEXT,
+    removed INTEGER NOT NULL DEFAULT 0,
+    ts INTEGER NOT NULL
+  );
+  CREATE INDEX messages_reactions ON messages (reaction_to, sender, emoji) WHERE kind = 'reaction';
+
+  -- Each copy of a message: its native id in one room, on the origin or where we delivered it.
+  CREATE TABLE message_map (
+    network TEXT NOT NULL,
+    room TEXT NOT NULL,
+    remote_id TEXT NOT NULL,
+    message_id INTEGER NOT NULL,
+    alt_id TEXT,
+    author TEXT,
+    bridged INTEGER NOT NULL,
+    PRIMARY KEY (network, room, remote_id)
+  ) WITHOUT ROWID;
+  CREATE INDEX message_map_by_message ON message_map (message_id, network, room);
+  CREATE INDEX message_map_by_alt ON message_map (network, room, alt_id) WHERE alt_id IS NOT NULL;
+
+  -- Deliveries not yet done (state pending) or given up on (state failed, with the reason).
+  CREATE TABLE outbox (
+    id INTEGER PRIMARY KEY,
+    link TEXT NOT NULL,
+    network TEXT NOT NULL,
+    room TEXT NOT NULL,
+    message_id INTEGER,
+    event TEXT NOT NULL,
+    state TEXT NOT NULL DEFAULT 'pending' CHECK (state IN ('pending', 'failed')),
+    attempts INTEGER NOT NULL DEFAULT 0,
+    next_try INTEGER NOT NULL DEFAULT 0,
+    last_error TEXT,
+    created INTEGER NOT NULL
+  );
+  CREATE INDEX outbox_pending ON outbox (network, room, id) WHERE state = 'pending';
+
+  CREATE TABLE puppets (
+    network TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    handle TEXT NOT NULL,
+    profile_hash TEXT,
+    data TEXT,
+    PRIMARY KEY (network, actor)
+  );
+
+  CREATE TABLE cursors (
+    network TEXT NOT NULL,
+    room TEXT NOT NULL,
+    value TEXT NOT NULL,
+    PRIMARY KEY (network, room)
+  );
+
+  -- Keys of inbound batches already committed (Matrix transaction ids), so a resend is a no-op.
+  CREATE TABLE seen (
+    key TEXT PRIMARY KEY,
+    ts INTEGER NOT NULL
+  );
+  `,
+];

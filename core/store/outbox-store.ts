@@ -1,0 +1,71 @@
+import type { Network } from "../events.ts";
+import type { Db } from "./db.ts";
+
+export interface OutboxRow {
+  readonly id: number;
+  readonly link: string;
+  readonly network: Network;
+  readonly room: string;
+  /** The bridged message this delivery creates (message, reaction) or concerns (edit, retract). */
+  readonly messageId: number | null;
+  /** The BridgeEvent as JSON. */
+  readonly event: string;
+  attempts: number;
+  nextTry: number;
+}
+
+interface Raw {
+  id: number; link: string; network: Network; room: string; message_id: number | null; event: string; attempts: number; next_try: number;
+}
+
+const toRow = (r: Raw): OutboxRow => ({
+  id: r.id, link: r.link, network: r.network, room: r.room, messageId: r.message_id, event: r.event, attempts: r.attempts, nextTry: r.next_try,
+});
+
+export interface FailedRow { readonly id: number; readonly link: string; readonly network: Network; readonly room: string; readonly error: string; readonly attempts: number }
+
+/** Pending and failed deliveries. */
+export class OutboxStore {
+  readonly #insert;
+  readonly #done;
+  readonly #retry;
+  readonly #fail;
+  readonly #pending;
+  readonly #failed;
+  readonly #requeue;
+  readonly #depth;
+
+  constructor(db: Db) {
+    this.#insert = db.prepare<[string, string, string, number | null, string, number]>(
+      `INSERT INTO outbox (link, network, room, message_id, event, created) VALUES (?, ?, ?, ?, ?, ?)`,
+    );
+    this.#done = db.prepare<[number]>(`DELETE FROM outbox WHERE id = ?`);
+    this.#retry = db.prepare<[number, number, string, number]>(`UPDATE outbox SET attempts = ?, next_try = ?, last_error = ? WHERE id = ?`);
+    this.#fail = db.prepare<[number, string, number]>(`UPDATE outbox SET state = 'failed', attempts = ?, last_error = ? WHERE id = ?`);
+    this.#pending = db.prepare<[], Raw>(
+      `SELECT id, link, network, room, message_id, event, attempts, next_try FROM outbox WHERE state = 'pending' ORDER BY id`,
+    );
+    this.#failed = db.prepare<[number], { id: number; link: string; network: Network; room: string; last_error: string | null; attempts: number }>(
+      `SELECT id, link, network, room, last_error, attempts FROM outbox WHERE state = 'failed' ORDER BY id DESC LIMIT ?`,
+    );
+    this.#requeue = db.prepare<[string]>(`UPDATE outbox SET state = 'pending', attempts = 0, next_try = 0 WHERE state = 'failed' AND link = ?`);
+    this.#depth = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM outbox WHERE state = 'pending'`);
+  }
+
+  add(link: string, network: Network, room: string, messageId: number | null, event: string, now: number): OutboxRow {
+    const r = this.#insert.run(link, network, room, messageId, event, now);
+    return { id: Number(r.lastInsertRowid), link, network, room, messageId, event, attempts: 0, nextTry: 0 };
+  }
+
+  done(id: number): void { this.#done.run(id); }
+  retryLater(row: OutboxRow, error: string): void { this.#retry.run(row.attempts, row.nextTry, error, row.id); }
+  fail(row: OutboxRow, error: string): void { this.#fail.run(row.attempts, error, row.id); }
+  /** Every pending row, oldest first: what a restart must still deliver. */
+  pending(): OutboxRow[] { return this.#pending.all().map(toRow); }
+  failed(limit = 50): FailedRow[] {
+    return this.#failed.all(limit).map((r) => ({ id: r.id, link: r.link, network: r.network, room: r.room, error: r.last_error ?? "", attempts: r.attempts }));
+  }
+  /** Puts a link's failed rows back in the queue (an operator's "retry"). */
+  requeueFailed(link: string): number { return this.#requeue.run(link).changes; }
+  depth(): number { return this.#depth.get()?.n ?? 0; }
+}

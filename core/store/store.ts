@@ -1,0 +1,78 @@
+import type { Network } from "../events.ts";
+import { openDb, type Db } from "./db.ts";
+import { MessageStore } from "./messages.ts";
+import { OutboxStore } from "./outbox-store.ts";
+import { PuppetStore } from "./puppets.ts";
+
+/**
+ * The core's persistent state. SQL lives only under core/store, so a PostgreSQL store can later
+ * be added behind the same shape.
+ */
+export class Store {
+  readonly db: Db;
+  readonly messages: MessageStore;
+  readonly outbox: OutboxStore;
+  readonly puppets: PuppetStore;
+  readonly #getCursor;
+  readonly #setCursor;
+  readonly #seen;
+  readonly #markSeen;
+  readonly #pruneSeen;
+  readonly #putLink;
+  readonly #clearLinks;
+
+  constructor(path: string) {
+    this.db = openDb(path);
+    this.messages = new MessageStore(this.db);
+    this.outbox = new OutboxStore(this.db);
+    this.puppets = new PuppetStore(this.db);
+    this.#getCursor = this.db.prepare<[string, string], { value: string }>(`SELECT value FROM cursors WHERE network = ? AND room = ?`);
+    this.#setCursor = this.db.prepare<[string, string, string]>(
+      `INSERT INTO cursors (network, room, value) VALUES (?, ?, ?) ON CONFLICT (network, room) DO UPDATE SET value = excluded.value`,
+    );
+    this.#seen = this.db.prepare<[string], { key: string }>(`SELECT key FROM seen WHERE key = ?`);
+    this.#markSeen = this.db.prepare<[string, number]>(`INSERT OR IGNORE INTO seen (key, ts) VALUES (?, ?)`);
+    this.#pruneSeen = this.db.prepare<[number]>(`DELETE FROM seen WHERE ts < ?`);
+    this.#putLink = this.db.prepare<[string, string, string, string]>(
+      `INSERT OR REPLACE INTO links (name, network, configured, room) VALUES (?, ?, ?, ?)`,
+    );
+    this.#clearLinks = this.db.prepare(`DELETE FROM links`);
+  }
+
+  /** Runs `fn` in one SQLite transaction. */
+  tx<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  cursor(network: Network, room: string): string | undefined {
+    return this.#getCursor.get(network, room)?.value;
+  }
+
+  setCursor(network: Network, room: string, value: string): void {
+    this.#setCursor.run(network, room, value);
+  }
+
+  /** Marks an inbound batch key as committed; false if it was already. */
+  markSeen(key: string, now: number): boolean {
+    if (this.#seen.get(key)) return false;
+    this.#markSeen.run(key, now);
+    return true;
+  }
+
+  /** Forgets batch keys older than `before` (a homeserver resends for minutes, not weeks). */
+  pruneSeen(before: number): void {
+    this.#pruneSeen.run(before);
+  }
+
+  /** Records the resolved rooms of the configured links, for operators reading the file. */
+  saveLinks(rows: readonly { name: string; network: Network; configured: string; room: string }[]): void {
+    this.tx(() => {
+      this.#clearLinks.run();
+      for (const r of rows) this.#putLink.run(r.name, r.network, r.configured, r.room);
+    });
+  }
+
+  close(): void {
+    if (this.db.open) this.db.close();
+  }
+}
