@@ -1,0 +1,96 @@
+/**
+ * Neutral events → Matrix event contents. Pure: uploads, ghosts and HTTP are the adapter's job;
+ * here only the JSON a homeserver expects (client-server API: m.room.message, m.replace,
+ * m.annotation, rich replies, intentional mentions).
+ */
+import type { MappedMessage } from "../../core/adapter.ts";
+import type { Attachment, EditEvent, MessageEvent } from "../../core/events.ts";
+import { sanitize } from "./html.ts";
+
+export type Content = Record<string, unknown>;
+
+const MXID = /^@[^:\s]+:\S+$/;
+
+function msgtypeOf(e: Pick<MessageEvent, "isAction" | "isNotice">): string {
+  return e.isAction ? "m.emote" : e.isNotice ? "m.notice" : "m.text";
+}
+
+function textContent(msgtype: string, text: string, html: string | undefined): Content {
+  const clean = html !== undefined ? sanitize(html) : "";
+  return clean
+    ? { msgtype, body: text, format: "org.matrix.custom.html", formatted_body: clean }
+    : { msgtype, body: text };
+}
+
+/**
+ * Who the message pings on Matrix. Always present, so that text from another network ("@room",
+ * a display name) never pings anybody through the legacy body-matching push rules.
+ */
+function mentionsOf(e: MessageEvent, replyTo: MappedMessage | undefined): Content {
+  const ids = new Set<string>(e.mentions.filter((m) => MXID.test(m)));
+  if (replyTo?.author && MXID.test(replyTo.author)) ids.add(replyTo.author);
+  return { user_ids: [...ids] };
+}
+
+/** The text part of a message, or undefined when it has none (attachments only). */
+export function messageContent(e: MessageEvent, replyTo?: MappedMessage): Content | undefined {
+  if (e.body.text.trim() === "" && !e.body.html) return undefined;
+  const content = textContent(msgtypeOf(e), e.body.text, e.body.html);
+  content["m.mentions"] = mentionsOf(e, replyTo);
+  if (replyTo) content["m.relates_to"] = { "m.in_reply_to": { event_id: replyTo.remoteId } };
+  return content;
+}
+
+export function msgtypeForMime(mime: string | undefined): string {
+  if (mime?.startsWith("image/")) return "m.image";
+  if (mime?.startsWith("video/")) return "m.video";
+  if (mime?.startsWith("audio/")) return "m.audio";
+  return "m.file";
+}
+
+export interface Uploaded {
+  readonly mxc: string;
+  readonly mime: string;
+  readonly size: number;
+}
+
+/** One attachment, already uploaded to the media repository, as its own event. */
+export function mediaContent(att: Attachment, up: Uploaded, replyTo?: MappedMessage): Content {
+  const info: Content = { mimetype: up.mime, size: up.size };
+  if (att.width !== undefined) info.w = att.width;
+  if (att.height !== undefined) info.h = att.height;
+  const content: Content = {
+    msgtype: msgtypeForMime(up.mime), body: att.name, filename: att.name, url: up.mxc, info,
+    "m.mentions": {},
+  };
+  if (replyTo) content["m.relates_to"] = { "m.in_reply_to": { event_id: replyTo.remoteId } };
+  return content;
+}
+
+/** An `m.replace` edit with the "* " fallback that clients without edit support show. */
+export function editContent(e: EditEvent, target: MappedMessage): Content {
+  const fresh = textContent("m.text", e.body.text, e.body.html);
+  const fallback: Content = { ...fresh, body: `* ${e.body.text}` };
+  if (typeof fresh.formatted_body === "string") fallback.formatted_body = `* ${fresh.formatted_body}`;
+  return {
+    ...fallback,
+    "m.new_content": { ...fresh, "m.mentions": {} },
+    "m.mentions": {},
+    "m.relates_to": { rel_type: "m.replace", event_id: target.remoteId },
+  };
+}
+
+export function reactionContent(target: MappedMessage, emoji: string): Content {
+  return { "m.relates_to": { rel_type: "m.annotation", event_id: target.remoteId, key: emoji } };
+}
+
+export function redactionContent(reason: string | undefined): Content {
+  return reason ? { reason } : {};
+}
+
+/** Typing lasts until told otherwise or this long, so a lost "stopped" cannot leave a ghost typing forever. */
+export const TYPING_TIMEOUT_MS = 30_000;
+
+export function typingContent(active: boolean): Content {
+  return active ? { typing: true, timeout: TYPING_TIMEOUT_MS } : { typing: false };
+}

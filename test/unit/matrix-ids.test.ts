@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import {
+  botUserId, escapeLocalpart, ghostUserId, isOurs, parseGhost, unescapeLocalpart,
+} from "../../bridges/matrix/ids.ts";
+import { actorId } from "../../core/events.ts";
+
+const naming = { prefix: "_junction_", domain: "example.org" };
+
+describe("matrix ghost ids", () => {
+  it.each<[string, string]>([
+    ["alice", "alice"],
+    ["Alice", "_alice"],
+    ["snake_case", "snake__case"],
+    ["a=b", "a=3db"],
+    ["room@conference.example.org/Nick", "room=40conference.example.org/_nick"],
+    ["#chan", "=23chan"],
+    ["á", "=c3=a1"],
+    ["😀", "=f0=9f=98=80"],
+    ["a b", "a=20b"],
+    ["123456789012345678", "123456789012345678"],
+    ["x+y-z.w/v", "x+y-z.w/v"],
+  ])("escapes %j as %j and back", (raw, escaped) => {
+    expect(escapeLocalpart(raw)).toBe(escaped);
+    expect(unescapeLocalpart(escaped)).toBe(raw);
+    expect(escaped).toMatch(/^[a-z0-9._=\-/+]+$/);
+  });
+
+  it.each(["_A", "_", "=zz", "=4", "A", "a:b", "=ff"])("refuses %j as an escaped localpart", (s) => {
+    expect(unescapeLocalpart(s)).toBeUndefined();
+  });
+
+  it("builds and parses ghost mxids", () => {
+    const id = ghostUserId(naming, "xmpp", actorId("lobby@muc.example/Bob_B"));
+    expect(id).toBe("@_junction_xmpp_lobby=40muc.example/_bob___b:example.org");
+    expect(parseGhost(naming, id)).toEqual({ network: "xmpp", actor: "lobby@muc.example/Bob_B" });
+    expect(parseGhost(naming, "@_junction_xmpp_a:other.org")).toBeUndefined();
+    expect(parseGhost(naming, "@_junction_irc_a:example.org")).toBeUndefined();
+    expect(parseGhost(naming, "@alice:example.org")).toBeUndefined();
+    expect(parseGhost(naming, botUserId(naming))).toBeUndefined();
+  });
+
+  it("knows its bot and ghosts from everyone else", () => {
+    expect(botUserId(naming)).toBe("@_junction_bot:example.org");
+    expect(isOurs(naming, "@_junction_bot:example.org")).toBe(true);
+    expect(isOurs(naming, "@_junction_discord_1234:example.org")).toBe(true);
+    expect(isOurs(naming, "@_junction_discord_1234:evil.org")).toBe(false);
+    expect(isOurs(naming, "@alice:example.org")).toBe(false);
+    expect(isOurs(naming, "not an mxid")).toBe(false);
+    expect(isOurs({ prefix: "br_", domain: "localhost:8448" }, "@br_xmpp_a:localhost:8448")).toBe(true);
+  });
+});

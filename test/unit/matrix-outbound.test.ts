@@ -1,0 +1,73 @@
+import { describe, expect, it } from "vitest";
+import type { MappedMessage } from "../../core/adapter.ts";
+import { actorId, remoteId, roomRef, type EditEvent, type MessageEvent } from "../../core/events.ts";
+import {
+  editContent, mediaContent, messageContent, msgtypeForMime, reactionContent, redactionContent, typingContent,
+} from "../../bridges/matrix/outbound.ts";
+
+const base = { origin: "xmpp", room: roomRef("lobby@muc.example"), ts: 1, sender: { id: actorId("lobby@muc.example/Bob"), name: "Bob", isBot: false } } as const;
+const msg = (over: Partial<MessageEvent> = {}): MessageEvent => ({ ...base, kind: "message", body: { text: "hello" }, attachments: [], isAction: false, mentions: [], ...over });
+const mapped = (id: string, author?: string): MappedMessage => ({ remoteId: remoteId(id), authorName: "A", excerpt: "x", ...(author ? { author } : {}) });
+
+describe("matrix outbound", () => {
+  it.each<[Partial<MessageEvent>, Record<string, unknown>]>([
+    [{}, { msgtype: "m.text", body: "hello", "m.mentions": { user_ids: [] } }],
+    [{ isAction: true, body: { text: "waves" } }, { msgtype: "m.emote", body: "waves" }],
+    [{ isNotice: true }, { msgtype: "m.notice" }],
+    [{ body: { text: "*hi*", html: "<strong>hi</strong>" } }, { body: "*hi*", format: "org.matrix.custom.html", formatted_body: "<strong>hi</strong>" }],
+    [{ body: { text: "x", html: `<img src=x onerror=alert(1)><b>x</b>` } }, { formatted_body: "<b>x</b>" }],
+    [{ body: { text: "@room look" } }, { "m.mentions": { user_ids: [] } }],
+    [{ mentions: [actorId("@carol:example.org"), actorId("carol@xmpp.example")] }, { "m.mentions": { user_ids: ["@carol:example.org"] } }],
+  ])("message %#", (over, want) => {
+    expect(messageContent(msg(over))).toMatchObject(want);
+  });
+
+  it("html that sanitises to nothing is left out", () => {
+    expect(messageContent(msg({ body: { text: "x", html: "<script>1</script>" } }))).toEqual({ msgtype: "m.text", body: "x", "m.mentions": { user_ids: [] } });
+  });
+
+  it("a message with only attachments has no text part", () => {
+    expect(messageContent(msg({ body: { text: "  " } }))).toBeUndefined();
+  });
+
+  it("a reply relates to the target and mentions its author", () => {
+    expect(messageContent(msg(), mapped("$orig", "@alice:example.org"))).toEqual({
+      msgtype: "m.text", body: "hello",
+      "m.mentions": { user_ids: ["@alice:example.org"] },
+      "m.relates_to": { "m.in_reply_to": { event_id: "$orig" } },
+    });
+  });
+
+  it("an edit replaces with m.new_content and a '* ' fallback", () => {
+    const e: EditEvent = { ...base, kind: "edit", target: remoteId("t"), body: { text: "fixed", html: "<em>fixed</em>" } };
+    expect(editContent(e, mapped("$orig"))).toEqual({
+      msgtype: "m.text", body: "* fixed", format: "org.matrix.custom.html", formatted_body: "* <em>fixed</em>",
+      "m.new_content": { msgtype: "m.text", body: "fixed", format: "org.matrix.custom.html", formatted_body: "<em>fixed</em>", "m.mentions": {} },
+      "m.mentions": {},
+      "m.relates_to": { rel_type: "m.replace", event_id: "$orig" },
+    });
+  });
+
+  it("reactions, redactions, typing", () => {
+    expect(reactionContent(mapped("$m"), "👍")).toEqual({ "m.relates_to": { rel_type: "m.annotation", event_id: "$m", key: "👍" } });
+    expect(redactionContent("spam")).toEqual({ reason: "spam" });
+    expect(redactionContent(undefined)).toEqual({});
+    expect(typingContent(true)).toEqual({ typing: true, timeout: 30000 });
+    expect(typingContent(false)).toEqual({ typing: false });
+  });
+
+  it.each<[string | undefined, string]>([
+    ["image/png", "m.image"], ["video/webm", "m.video"], ["audio/ogg", "m.audio"], ["application/pdf", "m.file"], [undefined, "m.file"],
+  ])("%s is sent as %s", (mime, type) => {
+    expect(msgtypeForMime(mime)).toBe(type);
+  });
+
+  it("an uploaded image carries its info", () => {
+    expect(mediaContent({ url: "https://x/cat.png", name: "cat.png", width: 10, height: 20 }, { mxc: "mxc://example.org/abc", mime: "image/png", size: 123 }, mapped("$r")))
+      .toEqual({
+        msgtype: "m.image", body: "cat.png", filename: "cat.png", url: "mxc://example.org/abc",
+        info: { mimetype: "image/png", size: 123, w: 10, h: 20 }, "m.mentions": {},
+        "m.relates_to": { "m.in_reply_to": { event_id: "$r" } },
+      });
+  });
+});
