@@ -4,6 +4,7 @@ import { Deliverer } from "./delivery.ts";
 import { NETWORKS, type Network, type RoomRef } from "./events.ts";
 import { LinkIndex, type Link, type LinkedRoom } from "./links.ts";
 import { mediaFetcher } from "./media.ts";
+import { Metrics } from "./metrics.ts";
 import { Queues } from "./queues.ts";
 import { registerAdapters } from "./registry.ts";
 import { Router } from "./router.ts";
@@ -19,6 +20,7 @@ export interface RunningJunction {
   readonly store: Store;
   readonly queues: Queues;
   readonly links: LinkIndex;
+  readonly metrics: Metrics;
   /** Whether each configured network is connected (for health checks). */
   connected(): ReadonlyMap<Network, boolean>;
   stop(): Promise<void>;
@@ -41,7 +43,10 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     const links = new LinkIndex(await resolveLinks(config, adapters, log));
     store.saveLinks(links.all().flatMap((l) => l.rooms.map((r) => ({ name: l.name, network: r.network, configured: r.room, room: r.room }))));
     const router = new Router(store, links, log);
-    const queues = new Queues(new Deliverer(store, adapters, mediaFetcher(adapters)), store, log);
+    // The depth gauge reads the queues, and the queues report into the metrics.
+    let queues: Queues;
+    const metrics = new Metrics({ outboxDepth: () => queues.depth(), puppets: () => store.puppets.count() });
+    queues = new Queues(new Deliverer(store, adapters, mediaFetcher(adapters), metrics), store, log, metrics);
     const connected = new Map<Network, boolean>();
     let stopping = false;
 
@@ -53,11 +58,13 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       log: log.child({ network }),
       async emit(events, opts) {
         if (stopping) throw new Error("Junction is stopping; not taking new events");
+        for (const e of events) metrics.eventsIn.inc({ network, kind: e.kind });
         const routed = router.ingest(events, opts);
         queues.enqueue(routed.rows, routed.ephemeral);
       },
       setReady(ready) {
         connected.set(network, ready);
+        metrics.connected.set({ network }, ready ? 1 : 0);
         log.info({ network, ready }, ready ? "network ready" : "network not ready");
         queues.setReady(network, ready);
       },
@@ -81,7 +88,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     prune.unref();
 
     return {
-      store, queues, links,
+      store, queues, links, metrics,
       connected: () => connected,
       async stop() {
         if (stopping) return;

@@ -1,6 +1,7 @@
 import type { Adapter, DeliveryContext, Media, RemoteIds } from "./adapter.ts";
 import type { BridgeEvent, Network, RoomRef } from "./events.ts";
 import { adaptForDestination } from "./fallbacks.ts";
+import type { Metrics } from "./metrics.ts";
 import type { OutboxRow } from "./store/outbox-store.ts";
 import type { Store } from "./store/store.ts";
 
@@ -14,17 +15,21 @@ export class Deliverer {
   readonly #store: Store;
   readonly #adapters: ReadonlyMap<Network, Adapter>;
   readonly #fetchMedia: MediaFetcher;
+  readonly #metrics: Metrics | undefined;
 
-  constructor(store: Store, adapters: ReadonlyMap<Network, Adapter>, fetchMedia: MediaFetcher) {
+  constructor(store: Store, adapters: ReadonlyMap<Network, Adapter>, fetchMedia: MediaFetcher, metrics?: Metrics) {
     this.#store = store;
     this.#adapters = adapters;
     this.#fetchMedia = fetchMedia;
+    this.#metrics = metrics;
   }
 
   /** Sends and records; throws what the adapter threw. */
   async deliver(row: OutboxRow): Promise<void> {
     const event = JSON.parse(row.event) as BridgeEvent;
-    const ids = await this.#send(row.network, row.room, event, this.#context(row, event));
+    const ctx = this.#context(row, event);
+    if (row.attempts === 0) this.#metrics?.hop.observe({ network: row.network }, (Date.now() - row.created) / 1000);
+    const ids = await this.#send(row.network, row.room, event, ctx);
     const creates = event.kind === "message" || (event.kind === "reaction" && event.added);
     this.#store.tx(() => {
       if (creates && row.messageId !== null) {
@@ -37,6 +42,8 @@ export class Deliverer {
       }
       this.#store.outbox.done(row.id);
     });
+    this.#metrics?.delivery.observe({ network: row.network }, (Date.now() - row.created) / 1000);
+    this.#metrics?.eventsOut.inc({ network: row.network, kind: event.kind, outcome: "delivered" });
   }
 
   async deliverEphemeral(network: Network, room: string, event: BridgeEvent): Promise<void> {

@@ -3,6 +3,7 @@ import { NotReadyError, PermanentDeliveryError } from "./adapter.ts";
 import type { Network } from "./events.ts";
 import type { Deliverer } from "./delivery.ts";
 import { roomKey } from "./links.ts";
+import type { Metrics } from "./metrics.ts";
 import type { EphemeralDelivery } from "./router.ts";
 import type { OutboxRow } from "./store/outbox-store.ts";
 import type { Store } from "./store/store.ts";
@@ -44,15 +45,15 @@ export class Queues {
   readonly #deliverer: Deliverer;
   readonly #store: Store;
   readonly #log: Logger;
+  readonly #metrics: Metrics | undefined;
   #stopped = false;
   readonly stats: QueueStats = { delivered: 0, retried: 0, failed: 0 };
-  /** Called after each outbox row is settled, with its latency from creation (ms). */
-  onSettled: ((row: OutboxRow, outcome: "delivered" | "failed") => void) | undefined;
 
-  constructor(deliverer: Deliverer, store: Store, log: Logger) {
+  constructor(deliverer: Deliverer, store: Store, log: Logger, metrics?: Metrics) {
     this.#deliverer = deliverer;
     this.#store = store;
     this.#log = log;
+    this.#metrics = metrics;
   }
 
   enqueue(rows: readonly OutboxRow[], ephemeral: readonly EphemeralDelivery[] = []): void {
@@ -157,7 +158,6 @@ export class Queues {
         await this.#deliverer.deliver(row);
         q.items.shift();
         this.stats.delivered++;
-        this.onSettled?.(row, "delivered");
       } catch (err) {
         if (this.#settleFailure(q, row, err)) continue;
         return;
@@ -174,8 +174,8 @@ export class Queues {
       this.#store.outbox.fail(row, reason);
       q.items.shift();
       this.stats.failed++;
+      this.#metrics?.eventsOut.inc({ network: row.network, kind: kindOf(row), outcome: "failed" });
       this.#log.warn({ ...where, reason }, "delivery failed for good; recorded and skipped");
-      this.onSettled?.(row, "failed");
       return true;
     }
     if (err instanceof NotReadyError) {
@@ -187,8 +187,13 @@ export class Queues {
     row.nextTry = Date.now() + backoff(row.attempts);
     this.#store.outbox.retryLater(row, reason);
     this.stats.retried++;
+    this.#metrics?.retries.inc({ network: row.network });
     this.#log.warn({ ...where, reason, attempt: row.attempts, retryInMs: row.nextTry - Date.now() }, "delivery failed; will retry");
     this.#later(q, row.nextTry - Date.now());
     return false;
   }
+}
+
+function kindOf(row: OutboxRow): string {
+  return /"kind":"(\w+)"/.exec(row.event)?.[1] ?? "unknown";
 }

@@ -10,16 +10,18 @@ export interface OutboxRow {
   readonly messageId: number | null;
   /** The BridgeEvent as JSON. */
   readonly event: string;
+  /** When the row was committed (ms since the epoch). */
+  readonly created: number;
   attempts: number;
   nextTry: number;
 }
 
 interface Raw {
-  id: number; link: string; network: Network; room: string; message_id: number | null; event: string; attempts: number; next_try: number;
+  id: number; link: string; network: Network; room: string; message_id: number | null; event: string; created: number; attempts: number; next_try: number;
 }
 
 const toRow = (r: Raw): OutboxRow => ({
-  id: r.id, link: r.link, network: r.network, room: r.room, messageId: r.message_id, event: r.event, attempts: r.attempts, nextTry: r.next_try,
+  id: r.id, link: r.link, network: r.network, room: r.room, messageId: r.message_id, event: r.event, created: r.created, attempts: r.attempts, nextTry: r.next_try,
 });
 
 export interface FailedRow { readonly id: number; readonly link: string; readonly network: Network; readonly room: string; readonly error: string; readonly attempts: number }
@@ -43,7 +45,7 @@ export class OutboxStore {
     this.#retry = db.prepare<[number, number, string, number]>(`UPDATE outbox SET attempts = ?, next_try = ?, last_error = ? WHERE id = ?`);
     this.#fail = db.prepare<[number, string, number]>(`UPDATE outbox SET state = 'failed', attempts = ?, last_error = ? WHERE id = ?`);
     this.#pending = db.prepare<[], Raw>(
-      `SELECT id, link, network, room, message_id, event, attempts, next_try FROM outbox WHERE state = 'pending' ORDER BY id`,
+      `SELECT id, link, network, room, message_id, event, created, attempts, next_try FROM outbox WHERE state = 'pending' ORDER BY id`,
     );
     this.#failed = db.prepare<[number], { id: number; link: string; network: Network; room: string; last_error: string | null; attempts: number }>(
       `SELECT id, link, network, room, last_error, attempts FROM outbox WHERE state = 'failed' ORDER BY id DESC LIMIT ?`,
@@ -54,7 +56,7 @@ export class OutboxStore {
 
   add(link: string, network: Network, room: string, messageId: number | null, event: string, now: number): OutboxRow {
     const r = this.#insert.run(link, network, room, messageId, event, now);
-    return { id: Number(r.lastInsertRowid), link, network, room, messageId, event, attempts: 0, nextTry: 0 };
+    return { id: Number(r.lastInsertRowid), link, network, room, messageId, event, created: now, attempts: 0, nextTry: 0 };
   }
 
   done(id: number): void { this.#done.run(id); }

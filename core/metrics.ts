@@ -1,0 +1,40 @@
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
+
+/**
+ * Junction's measurements, in Prometheus form. One registry per running Junction (not the
+ * global one), so tests and benchmarks can run several side by side.
+ */
+export interface MetricSources {
+  outboxDepth(): number;
+  puppets(): number;
+}
+
+export class Metrics {
+  readonly registry = new Registry();
+  readonly #sources: MetricSources;
+  readonly eventsIn = new Counter({ name: "junction_events_in_total", help: "Events received, by network and kind", labelNames: ["network", "kind"], registers: [this.registry] });
+  readonly eventsOut = new Counter({ name: "junction_events_out_total", help: "Deliveries settled, by destination network, kind and outcome", labelNames: ["network", "kind", "outcome"], registers: [this.registry] });
+  /** The bridge's own share of a hop: from the inbound commit until the destination send begins. */
+  readonly hop = new Histogram({
+    name: "junction_bridge_hop_seconds", help: "From an event's commit to the start of its send, by destination network", labelNames: ["network"],
+    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30], registers: [this.registry],
+  });
+  readonly delivery = new Histogram({
+    name: "junction_delivery_seconds", help: "From an event's commit until its destination confirmed it", labelNames: ["network"],
+    buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300], registers: [this.registry],
+  });
+  readonly retries = new Counter({ name: "junction_delivery_retries_total", help: "Deliveries retried after a transient failure", labelNames: ["network"], registers: [this.registry] });
+  readonly outboxDepth: Gauge = new Gauge({
+    name: "junction_outbox_depth", help: "Deliveries waiting in memory queues", registers: [this.registry],
+    collect: (): void => this.outboxDepth.set(this.#sources.outboxDepth()),
+  });
+  readonly connected = new Gauge({ name: "junction_network_connected", help: "1 when the network's adapter is connected and ready", labelNames: ["network"], registers: [this.registry] });
+  readonly puppets: Gauge = new Gauge({
+    name: "junction_puppets", help: "Puppets known, all networks", registers: [this.registry],
+    collect: (): void => this.puppets.set(this.#sources.puppets()),
+  });
+
+  constructor(sources: MetricSources) {
+    this.#sources = sources;
+  }
+}
