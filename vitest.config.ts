@@ -4,6 +4,7 @@ import { defineConfig } from "vitest/config";
 // real Prosody and Synapse servers) one file at a time so that two cores are not oversubscribed.
 export default defineConfig({
   test: {
+    reporters: ["default", "./test/support/summary-reporter.ts"],
     projects: [
       {
         test: {
