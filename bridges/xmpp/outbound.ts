@@ -1,0 +1,134 @@
+/**
+ * BridgeEvent + DeliveryContext → the message stanzas a puppet occupant sends to the room.
+ * Pure. Ids derive from the outbox row (`jn-<deliveryId>`), so a retry reuses them and the room
+ * (and its people's clients) can tell a retry from a new message.
+ */
+import xml from "@xmpp/xml";
+import type { Element } from "@xmpp/xml";
+import type { DeliveryContext, MappedMessage } from "../../core/adapter.ts";
+import type { BridgeEvent, MessageEvent } from "../../core/events.ts";
+import { NS, codePoints } from "./stanza.ts";
+
+export interface OutboundOptions {
+  /** The room's bare JID. */
+  readonly room: string;
+  /** The puppet's full JID (`<puppet>@<component>/<resource>`). */
+  readonly from: string;
+  /** The puppet's occupant JID (`room/nick`): what people in the room see as the author. */
+  readonly occupant: string;
+  /** For a reply: the occupant JID of the answered message's author, if known. */
+  readonly replyToOccupant?: string;
+  /** Attachment url → an http(s) URL XMPP clients can fetch (uploaded or already public). */
+  readonly attachmentUrls?: ReadonlyMap<string, string>;
+}
+
+export interface Outbound {
+  readonly stanzas: Element[];
+  /** `[{ id, altId, author }]`, first the message's own. */
+  readonly ids: { id: string; altId: string; author: string }[];
+}
+
+/** A delivery that can never be made; the adapter throws it as PermanentDeliveryError. */
+export class CannotDeliver extends Error {}
+
+export const RETRACT_FALLBACK = "This person attempted to retract a previous message, but it's unsupported by your client.";
+const EXCERPT_MAX = 80;
+
+export function stanzaIdFor(deliveryId: string, part = 0): string {
+  return part === 0 ? `jn-${deliveryId}` : `jn-${deliveryId}-${part}`;
+}
+
+export function outboundStanzas(event: BridgeEvent, ctx: DeliveryContext, o: OutboundOptions): Outbound {
+  const id = stanzaIdFor(ctx.deliveryId);
+  const one = (stanza: Element): Outbound => ({ stanzas: [stanza], ids: [{ id, altId: id, author: o.occupant }] });
+  switch (event.kind) {
+    case "message":
+      return messageStanzas(event, ctx, o);
+    case "edit": {
+      const target = requireTarget(ctx.target, "correct");
+      if (!target.altId) throw new CannotDeliver(`the corrected message ${target.remoteId} has no id of ours to replace`);
+      return one(groupchat(o, id, xml("body", {}, event.body.text), xml("replace", { id: target.altId, xmlns: NS.correct })));
+    }
+    case "retract": {
+      const target = requireTarget(ctx.target, "retract");
+      return one(groupchat(o, id,
+        xml("retract", { id: target.remoteId, xmlns: NS.retract }),
+        xml("fallback", { xmlns: NS.fallback, for: NS.retract }),
+        xml("body", {}, RETRACT_FALLBACK),
+        xml("store", { xmlns: NS.hints })));
+    }
+    case "reaction": {
+      const target = requireTarget(ctx.target, "react to");
+      const set = ctx.reactionSet ?? (event.added ? [event.emoji] : []);
+      return one(groupchat(o, id,
+        xml("reactions", { id: target.remoteId, xmlns: NS.reactions }, set.map((e) => xml("reaction", {}, e))),
+        xml("store", { xmlns: NS.hints })));
+    }
+    case "typing":
+      return { stanzas: [chatState(o, id, event.active ? "composing" : "active")], ids: [] };
+    case "presence": case "join": case "leave": case "profile":
+      // Presence-borne: the adapter sends these with presence.ts, never as messages.
+      return { stanzas: [], ids: [] };
+  }
+}
+
+function messageStanzas(event: MessageEvent, ctx: DeliveryContext, o: OutboundOptions): Outbound {
+  const id = stanzaIdFor(ctx.deliveryId);
+  const out: Outbound = { stanzas: [], ids: [] };
+  let text = event.isAction ? `/me ${event.body.text}` : event.body.text;
+  const extra: Element[] = [];
+  const unreachable: string[] = [];
+
+  if (ctx.replyTo) {
+    const fallback = replyFallback(ctx.replyTo);
+    text = fallback + text;
+    extra.push(
+      xml("reply", { xmlns: NS.reply, id: ctx.replyTo.remoteId, ...(o.replyToOccupant ? { to: o.replyToOccupant } : {}) }),
+      xml("fallback", { xmlns: NS.fallback, for: NS.reply }, xml("body", { start: 0, end: codePoints(fallback) })),
+    );
+  }
+  for (const a of event.attachments) {
+    if (!o.attachmentUrls?.get(a.url)) unreachable.push(a.name);
+  }
+  if (unreachable.length > 0) {
+    // Files nobody here can fetch still show up as their names, never vanish.
+    text += (text ? "\n" : "") + unreachable.map((n) => `[file: ${n}]`).join("\n");
+  }
+  if (text !== "" || extra.length > 0) {
+    out.stanzas.push(groupchat(o, id, xml("body", {}, text), ...extra, xml("active", { xmlns: NS.chatStates })));
+    out.ids.push({ id, altId: id, author: o.occupant });
+  }
+  let part = 0;
+  for (const a of event.attachments) {
+    const url = o.attachmentUrls?.get(a.url);
+    if (!url) continue;
+    const partId = stanzaIdFor(ctx.deliveryId, ++part);
+    out.stanzas.push(groupchat(o, partId, xml("body", {}, url),
+      xml("x", { xmlns: NS.oob }, xml("url", {}, url), a.name ? xml("desc", {}, a.name) : null)));
+    out.ids.push({ id: partId, altId: partId, author: o.occupant });
+  }
+  return out;
+}
+
+/** `> Name: excerpt\n`, every line of a multi-line excerpt quoted. */
+export function replyFallback(to: MappedMessage): string {
+  let excerpt = to.excerpt.trim();
+  if (codePoints(excerpt) > EXCERPT_MAX) excerpt = Array.from(excerpt).slice(0, EXCERPT_MAX - 1).join("") + "…";
+  const lines = `${to.authorName}: ${excerpt}`.split("\n");
+  return lines.map((l) => `> ${l}`).join("\n") + "\n";
+}
+
+function groupchat(o: OutboundOptions, id: string, ...children: (Element | null)[]): Element {
+  return xml("message", { type: "groupchat", from: o.from, to: o.room, id },
+    ...children, xml("origin-id", { xmlns: NS.sid, id }));
+}
+
+function chatState(o: OutboundOptions, id: string, state: string): Element {
+  return xml("message", { type: "groupchat", from: o.from, to: o.room, id },
+    xml(state, { xmlns: NS.chatStates }), xml("no-store", { xmlns: NS.hints }));
+}
+
+function requireTarget(target: MappedMessage | undefined, verb: string): MappedMessage {
+  if (!target) throw new CannotDeliver(`cannot ${verb} a message that was never bridged into this room`);
+  return target;
+}
