@@ -1,0 +1,179 @@
+/**
+ * The command line: `junction start|check-config|matrix-registration --config FILE`.
+ * Exit status: 0 done, 1 failed while running, 2 bad usage or bad config (before connecting anywhere).
+ */
+import { readFileSync, writeFileSync } from "node:fs";
+import { parseArgs } from "node:util";
+import type { Adapter } from "../core/adapter.ts";
+import type { Logger } from "../core/log.ts";
+import { ConfigError, loadConfig, type Config } from "../config/load.ts";
+
+const USAGE = `Usage: junction COMMAND --config FILE [options]
+
+Links chat rooms across XMPP, Matrix and Discord, with a puppet for every person.
+
+Commands:
+  start                 connect to every configured network and bridge the linked rooms
+  check-config          validate the config file and print a summary of its links
+  matrix-registration   write the Matrix appservice registration file named by matrix.registration
+
+Options:
+  -c, --config FILE     the config file (see config/example.yaml)
+      --url URL         matrix-registration: where the homeserver reaches Junction
+                        (default: http://<matrix.listen>)
+      --force           matrix-registration: replace an existing registration file
+  -h, --help            show this help
+  -v, --version         print Junction's version
+
+Exit status: 0 ok, 1 failure while running, 2 bad usage or invalid config.
+`;
+
+// The lead's modules, loaded only by `start`; typed here so that this file checks on its own.
+interface RegistryModule { buildAdapters(config: Config, log: Logger): Adapter[] }
+interface AppModule { runJunction(config: Config, adapters: Adapter[], log: Logger): Promise<{ stop(): Promise<void> }> }
+
+class UsageError extends Error {}
+
+async function main(argv: string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: {
+        config: { type: "string", short: "c" },
+        url: { type: "string" },
+        force: { type: "boolean", default: false },
+        help: { type: "boolean", short: "h", default: false },
+        version: { type: "boolean", short: "v", default: false },
+      },
+    });
+  } catch (err) {
+    throw new UsageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (values.version) {
+    process.stdout.write(`junction ${version()}\n`);
+    return 0;
+  }
+  const [command, ...extra] = positionals;
+  if (command === undefined) throw new UsageError("no command given");
+  if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
+  if (!["start", "check-config", "matrix-registration"].includes(command)) throw new UsageError(`unknown command "${command}"`);
+  if (values.config === undefined) throw new UsageError(`${command} needs --config FILE`);
+  if (command !== "matrix-registration" && (values.url !== undefined || values.force)) {
+    throw new UsageError("--url and --force only apply to matrix-registration");
+  }
+
+  const config = loadConfig(values.config);
+  switch (command) {
+    case "check-config":
+      process.stdout.write(`${values.config}: ok: ${summary(config)}\n`);
+      return 0;
+    case "matrix-registration":
+      return writeRegistration(config, values.config, values.url, values.force);
+    default:
+      return start(config);
+  }
+}
+
+function summary(config: Config): string {
+  const networks = (["xmpp", "matrix", "discord"] as const).filter((n) => config[n] !== undefined);
+  const links = Object.entries(config.links).map(([name, link]) => {
+    const n = link.xmpp.length + link.matrix.length + link.discord.length;
+    return `${name} (${n} rooms)`;
+  });
+  const count = links.length === 1 ? "1 link" : `${links.length} links`;
+  return `${count}${links.length > 0 ? `: ${links.join(", ")}` : ""}; networks: ${networks.join(", ")}`;
+}
+
+async function writeRegistration(config: Config, configFile: string, url: string | undefined, force: boolean): Promise<number> {
+  if (!config.matrix) {
+    process.stderr.write(`junction: ${configFile} has no matrix section; add one (see config/example.yaml) first\n`);
+    return 2;
+  }
+  if (url !== undefined && !/^https?:\/\/[^/]+/.test(url)) throw new UsageError(`--url must be an http(s) URL, got "${url}"`);
+  const { generateRegistration } = await import("../bridges/matrix/registration.ts");
+  const file = config.matrix.registration;
+  try {
+    writeFileSync(file, generateRegistration(config.matrix, url === undefined ? {} : { url }), { flag: force ? "w" : "wx", mode: 0o600 });
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    process.stderr.write(code === "EEXIST"
+      ? `junction: ${file} exists already; pass --force to replace it (its tokens change, so Synapse must be restarted)\n`
+      : `junction: cannot write ${file}: ${(err as Error).message}\n`);
+    return 1;
+  }
+  process.stdout.write(
+    `Wrote ${file} (it holds secret tokens: keep it private).\n` +
+      "Add it to Synapse's homeserver.yaml and restart Synapse:\n\n" +
+      `app_service_config_files:\n  - ${file}\n`,
+  );
+  return 0;
+}
+
+async function start(config: Config): Promise<number> {
+  const { createLogger } = await import("../core/log.ts");
+  const log = createLogger(config.log.level);
+  // URLs, not literal specifiers: these modules are the lead's and may not exist yet.
+  const registry = (await import(new URL("../bridges/registry.ts", import.meta.url).href)) as RegistryModule;
+  const appModule = (await import(new URL("../core/app.ts", import.meta.url).href)) as AppModule;
+
+  let stopping: Promise<number> | undefined;
+  let app: { stop(): Promise<void> } | undefined;
+  let started!: () => void;
+  const ready = new Promise<void>((resolve) => (started = resolve));
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (stopping) {
+      log.warn({ signal }, "second signal: exiting at once");
+      process.exit(130);
+    }
+    log.info({ signal }, "stopping");
+    stopping = ready.then(() => app?.stop()).then(() => 0, (err: unknown) => {
+      log.error({ err }, "stop failed");
+      return 1;
+    });
+    void stopping.then((code) => process.exit(code));
+  };
+  process.on("SIGINT", onSignal);
+  process.on("SIGTERM", onSignal);
+
+  try {
+    app = await appModule.runJunction(config, registry.buildAdapters(config, log), log);
+  } catch (err) {
+    log.fatal({ err }, "start failed");
+    // Whatever half-started may hold sockets open; pino flushes on exit.
+    process.exit(1);
+  }
+  started();
+  log.info({ links: Object.keys(config.links).length }, "junction is running");
+  // Keeps running until a signal; the exit happens in onSignal.
+  return new Promise<number>(() => {});
+}
+
+function version(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version?: string };
+  return pkg.version ?? "unknown";
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exitCode = 2;
+    } else if (err instanceof UsageError) {
+      process.stderr.write(`junction: ${err.message}\n\n${USAGE}`);
+      process.exitCode = 2;
+    } else {
+      process.stderr.write(`junction: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+      process.exitCode = 1;
+    }
+  },
+);

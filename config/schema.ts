@@ -1,0 +1,204 @@
+/**
+ * The shape of junction.yaml, as one zod schema that also gives the TypeScript types. Every check
+ * writes its own message ("expected …, got …") because a person fixes their file from it; the key
+ * path and line are added by config/load.ts.
+ */
+import * as z from "zod";
+import type { Network } from "../core/events.ts";
+import {
+  checkDiscordChannel, checkMatrixRoom, checkXmppRoom, isHost, isServerName, normaliseXmppServer, parseHostPort, show,
+} from "./values.ts";
+
+type Ctx = z.core.$RefinementCtx;
+
+function fail(ctx: Ctx, message: string): never {
+  ctx.addIssue({ code: "custom", message });
+  return z.NEVER;
+}
+
+/** A string that must not be blank; `what` completes "expected …". */
+function text(what: string) {
+  return z
+    .string({ error: (iss) => `expected ${what}, got ${show(iss.input)}` })
+    .trim()
+    .refine((s) => s.length > 0, { error: `expected ${what}, got an empty string` });
+}
+
+function httpUrl(what: string) {
+  return text(what).transform((s, ctx) => {
+    let url: URL | undefined;
+    try {
+      url = new URL(s);
+    } catch {
+      // reported below
+    }
+    if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) return fail(ctx, `expected ${what}, got ${show(s)}`);
+    return s.replace(/\/+$/, "");
+  });
+}
+
+/** Accepts a count written as a number or, after `${VAR}` substitution, as a string of digits. */
+function count(what: string, fallback: number) {
+  return z
+    .preprocess(
+      (v) => (typeof v === "string" && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
+      z.int({ error: (iss) => `expected ${what}, got ${show(iss.input)}` })
+        .min(0, { error: (iss) => `expected ${what}, got ${show(iss.input)}` }),
+    )
+    .default(fallback);
+}
+
+/** One room or a list of rooms on one network, normalised to a list (empty when absent). */
+function rooms(check: (value: unknown) => { room: string } | { error: string }) {
+  return z.unknown().optional().transform((value, ctx) => {
+    if (value === undefined || value === null) return [] as string[];
+    const isList = Array.isArray(value);
+    const list: unknown[] = isList ? value : [value];
+    const out: string[] = [];
+    list.forEach((item, i) => {
+      const checked = check(item);
+      if ("room" in checked) {
+        out.push(checked.room);
+      } else {
+        ctx.addIssue({ code: "custom", message: checked.error, path: isList ? [i] : [], input: item });
+        // Still counted, so that a link with one mistyped room is not also reported as too small.
+        if (typeof item === "string" || typeof item === "number") out.push(String(item));
+      }
+    });
+    return out;
+  });
+}
+
+const xmppSchema = z.strictObject({
+  server: text("the XMPP server's component address like xmpp://127.0.0.1:5347").transform(
+    (s, ctx) => normaliseXmppServer(s) ?? fail(ctx, `expected the XMPP server's component address like xmpp://127.0.0.1:5347, got ${show(s)}`),
+  ),
+  component: text("the component's domain like bridge.example.org").transform((s, ctx) => {
+    const domain = s.toLowerCase();
+    return isHost(domain) && !domain.startsWith("[") ? domain : fail(ctx, `expected the component's domain like bridge.example.org, got ${show(s)}`);
+  }),
+  secret: text("the component's shared secret (as in the XMPP server's config)"),
+  nick: text("the bridge bot's nickname in rooms").default("Junction"),
+  upload: text("the JID of an HTTP upload service (XEP-0363) like upload.example.org")
+    .transform((s, ctx) => {
+      const jid = s.toLowerCase();
+      const at = jid.indexOf("@");
+      const ok = isHost(jid.slice(at + 1)) && !jid.includes("/") && (at === -1 || at > 0);
+      return ok ? jid : fail(ctx, `expected the JID of an HTTP upload service (XEP-0363) like upload.example.org, got ${show(s)}`);
+    })
+    .optional(),
+  history: count("how many messages to ask a room for on rejoin (0 or more)", 100),
+}, { error: (iss) => `expected the xmpp section (server, component, secret…), got ${show(iss.input)}` });
+
+const matrixSchema = z.strictObject({
+  homeserver: httpUrl("the homeserver's client API URL like http://127.0.0.1:8008"),
+  domain: text("the homeserver's server name like example.org").refine(isServerName, {
+    error: (iss) => `expected the homeserver's server name like example.org, got ${show(iss.input)}`,
+  }),
+  listen: text("the address the homeserver pushes events to, like 127.0.0.1:9000").transform(
+    (s, ctx) => parseHostPort(s) ?? fail(ctx, `expected host:port like 127.0.0.1:9000, got ${show(s)}`),
+  ),
+  registration: text("the path of the appservice registration file, like ./registration.yaml"),
+  ghostPrefix: text("a user id prefix like _junction_").default("_junction_").refine((s) => /^[a-z0-9_=\-/]+$/.test(s), {
+    error: (iss) => `expected a user id prefix made of a-z, 0-9, _ = - / (like _junction_), got ${show(iss.input)}`,
+  }),
+}, { error: (iss) => `expected the matrix section (homeserver, domain, listen, registration…), got ${show(iss.input)}` });
+
+const discordSchema = z.strictObject({
+  token: text("the Discord bot token"),
+  api: httpUrl("the Discord API base URL like https://discord.com/api").optional(),
+}, { error: (iss) => `expected the discord section (token…), got ${show(iss.input)}` });
+
+const storeSchema = z.strictObject({
+  path: text("a database file path or :memory:").default("./junction.db"),
+}, { error: (iss) => `expected the store section (path), got ${show(iss.input)}` });
+
+export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error"] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+const logSchema = z.strictObject({
+  level: z.enum(LOG_LEVELS, {
+    error: (iss) => `expected one of ${LOG_LEVELS.join(", ")}, got ${show(iss.input)}`,
+  }).default("info"),
+}, { error: (iss) => `expected the log section (level), got ${show(iss.input)}` });
+
+const linkSchema = z.strictObject({
+  xmpp: rooms(checkXmppRoom),
+  matrix: rooms(checkMatrixRoom),
+  discord: rooms(checkDiscordChannel),
+}, { error: (iss) => `expected a link: a mapping of xmpp, matrix and/or discord rooms, got ${show(iss.input)}` });
+
+const LINK_NETWORKS = ["xmpp", "matrix", "discord"] as const satisfies readonly Network[];
+
+export const configSchema = z
+  .strictObject({
+    xmpp: xmppSchema.optional(),
+    matrix: matrixSchema.optional(),
+    discord: discordSchema.optional(),
+    store: storeSchema.prefault({}),
+    log: logSchema.prefault({}),
+    links: z.record(z.string(), linkSchema, {
+      error: (iss) => `expected a mapping of link names to rooms, got ${show(iss.input)}`,
+    }).default({}),
+  }, { error: (iss) => `expected a mapping with sections like xmpp, matrix and links, got ${show(iss.input)}` })
+  // Runs even when a field above failed, so that every problem in the file is reported at once.
+  .superRefine((config, ctx) => checkLinks(config as LooseConfig, ctx), { when: () => true });
+
+export type Config = z.output<typeof configSchema>;
+export type XmppConfig = NonNullable<Config["xmpp"]>;
+export type MatrixConfig = NonNullable<Config["matrix"]>;
+export type DiscordConfig = NonNullable<Config["discord"]>;
+export type StoreConfig = Config["store"];
+export type LogConfig = Config["log"];
+export type LinkConfig = Config["links"][string];
+
+/** What the cross-link check can rely on when other fields failed: possibly anything. */
+type LooseConfig = Partial<Record<Network, unknown>> & { links?: Record<string, Partial<Record<Network, unknown>> | undefined> } | undefined;
+
+function checkLinks(config: LooseConfig, ctx: Ctx): void {
+  if (typeof config !== "object" || config === null || Array.isArray(config)) return;
+  if (!LINK_NETWORKS.some((n) => config[n] !== undefined)) {
+    ctx.addIssue({ code: "custom", message: "no network is configured: add an xmpp and a matrix (or discord) section", path: [] });
+  }
+  const links = typeof config.links === "object" && config.links !== null ? config.links : {};
+  const owner = new Map<string, string>();
+  for (const [name, link] of Object.entries(links)) {
+    if (typeof link !== "object" || link === null) continue;
+    let total = 0;
+    for (const network of LINK_NETWORKS) {
+      const list = Array.isArray(link[network]) ? (link[network] as string[]) : [];
+      total += list.length;
+      if (list.length > 0 && config[network] === undefined) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["links", name, network],
+          message: `this link has ${network} rooms but there is no ${network} section: add one (see config/example.yaml) or remove these rooms`,
+        });
+      }
+      list.forEach((room, i) => {
+        // The index is dropped for a single room, which may have been written as a plain string.
+        const path = ["links", name, network, ...(list.length > 1 ? [i] : [])];
+        const key = `${network}:${room}`;
+        const first = owner.get(key);
+        if (first === undefined) {
+          owner.set(key, name);
+        } else if (first === name) {
+          ctx.addIssue({ code: "custom", path, message: `${show(room)} is listed twice in this link: remove one` });
+        } else {
+          ctx.addIssue({
+            code: "custom",
+            path,
+            message: `${show(room)} is already in link "${first}": a room can be in only one link (merge the two links, or remove it from one)`,
+          });
+        }
+      });
+    }
+    if (total < 2) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["links", name],
+        message: `a link needs at least two rooms to join, found ${total === 0 ? "none" : "1"}`,
+      });
+    }
+  }
+}

@@ -1,0 +1,120 @@
+import { spawnSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, describe, expect, it } from "vitest";
+import { parse } from "yaml";
+
+const bin = new URL("../../bin/junction.ts", import.meta.url).pathname;
+const example = new URL("../../config/example.yaml", import.meta.url).pathname;
+const dir = mkdtempSync(join(tmpdir(), "junction-cli-"));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function junction(args: string[], env: Record<string, string> = {}) {
+  const run = spawnSync(process.execPath, [bin, ...args], {
+    encoding: "utf8",
+    timeout: 10_000,
+    env: { PATH: process.env.PATH ?? "", ...env },
+  });
+  return { status: run.status, stdout: run.stdout, stderr: run.stderr };
+}
+
+function file(name: string, text: string): string {
+  const path = join(dir, name);
+  writeFileSync(path, text);
+  return path;
+}
+
+const GOOD = `xmpp: { server: "127.0.0.1:5347", component: bridge.localhost, secret: s }
+matrix: { homeserver: "http://127.0.0.1:8008", domain: localhost, listen: "127.0.0.1:9000", registration: reg.yaml }
+links:
+  lobby: { xmpp: lobby@muc.localhost, matrix: "#lobby:localhost" }
+`;
+
+describe("junction CLI", () => {
+  it("check-config on a bad file: every problem on stderr, exit 2", () => {
+    const bad = file("bad.yaml", "xmpp:\n  server: 1\nlinks:\n  lobby:\n    xmpp: lobby\n");
+    const run = junction(["check-config", "--config", bad]);
+    expect(run.status).toBe(2);
+    expect(run.stdout).toBe("");
+    expect(run.stderr).toContain(`${bad}: xmpp.server: expected the XMPP server's component address like xmpp://127.0.0.1:5347, got the number 1 (line 2)`);
+    expect(run.stderr).toContain(`${bad}: links.lobby.xmpp: expected a room JID like room@conference.example.org, got "lobby" (line 5)`);
+  });
+
+  it("start with a bad config exits 2 before loading anything else", () => {
+    const run = junction(["start", "--config", file("bad2.yaml", "links: 1\n")]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/bad2\.yaml: links: expected a mapping of link names to rooms, got the number 1/);
+  });
+
+  it("check-config on a good file prints a one-line summary, exit 0", () => {
+    const run = junction(["check-config", "--config", file("good.yaml", GOOD)]);
+    expect(run).toMatchObject({ status: 0, stderr: "" });
+    expect(run.stdout).toMatch(/^.*good\.yaml: ok: 1 link: lobby \(2 rooms\); networks: xmpp, matrix\n$/);
+  });
+
+  it("config/example.yaml passes check-config with its variables set", () => {
+    const run = junction(["check-config", "--config", example], { XMPP_COMPONENT_SECRET: "x" });
+    expect(run.status).toBe(0);
+    expect(run.stdout).toContain("ok: 2 links");
+    expect(junction(["check-config", "--config", example]).stderr).toContain("environment variable XMPP_COMPONENT_SECRET is not set");
+  });
+
+  it.each([
+    [["--help"], 0, /^Usage: junction COMMAND --config FILE/],
+    [["-h"], 0, /check-config/],
+    [["--version"], 0, /^junction \d+\.\d+\.\d+\n$/],
+  ])("%j exits %i", (args, status, out) => {
+    const run = junction(args);
+    expect(run.status).toBe(status);
+    expect(run.stdout).toMatch(out);
+  });
+
+  it.each([
+    [[], /no command given/],
+    [["frob", "--config", "x"], /unknown command "frob"/],
+    [["check-config"], /check-config needs --config FILE/],
+    [["check-config", "--config", "x", "--bogus"], /Unknown option '--bogus'/],
+    [["check-config", "--config", "x", "--force"], /only apply to matrix-registration/],
+  ])("usage error %j exits 2 with help", (args, message) => {
+    const run = junction(args);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(message);
+    expect(run.stderr).toContain("Usage: junction");
+  });
+
+  it("a missing config file exits 2 and says how to pass one", () => {
+    const run = junction(["check-config", "--config", join(dir, "missing.yaml")]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/missing\.yaml: no such file/);
+  });
+
+  it("matrix-registration writes the file once, then refuses unless --force", () => {
+    const config = file("reg-config.yaml", GOOD);
+    const reg = join(dir, "reg.yaml");
+    const first = junction(["matrix-registration", "--config", config]);
+    expect(first.status).toBe(0);
+    expect(first.stdout).toContain(`app_service_config_files:\n  - ${reg}\n`);
+    expect(statSync(reg).mode & 0o777).toBe(0o600);
+    const written = parse(readFileSync(reg, "utf8")) as { url: string; as_token: string };
+    expect(written.url).toBe("http://127.0.0.1:9000");
+
+    const again = junction(["matrix-registration", "--config", config]);
+    expect(again.status).toBe(1);
+    expect(again.stderr).toContain("exists already; pass --force");
+    expect((parse(readFileSync(reg, "utf8")) as { as_token: string }).as_token).toBe(written.as_token);
+
+    const forced = junction(["matrix-registration", "--config", config, "--force", "--url", "http://10.0.0.1:9000"]);
+    expect(forced.status).toBe(0);
+    const replaced = parse(readFileSync(reg, "utf8")) as { url: string; as_token: string };
+    expect(replaced.url).toBe("http://10.0.0.1:9000");
+    expect(replaced.as_token).not.toBe(written.as_token);
+  });
+
+  it("matrix-registration without a matrix section exits 2", () => {
+    const config = file("no-matrix.yaml", 'xmpp: { server: "127.0.0.1:5347", component: b.localhost, secret: s }\n');
+    const run = junction(["matrix-registration", "--config", config]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toContain("has no matrix section");
+  });
+});
