@@ -24,6 +24,13 @@ function text(what: string) {
     .refine((s) => s.length > 0, { error: `expected ${what}, got an empty string` });
 }
 
+/** Like text, but a wrong value is not echoed back: it may be most of a secret. */
+function secret(what: string) {
+  return z
+    .string({ error: (iss) => (iss.input === undefined ? `expected ${what}, got nothing` : `expected ${what} as a string (put it in quotes), got ${iss.input === null ? "an empty value" : `a ${typeof iss.input}`}`) })
+    .refine((s) => s.trim().length > 0, { error: `expected ${what}, got an empty string` });
+}
+
 function httpUrl(what: string) {
   return text(what).transform((s, ctx) => {
     let url: URL | undefined;
@@ -77,7 +84,7 @@ const xmppSchema = z.strictObject({
     const domain = s.toLowerCase();
     return isHost(domain) && !domain.startsWith("[") ? domain : fail(ctx, `expected the component's domain like bridge.example.org, got ${show(s)}`);
   }),
-  secret: text("the component's shared secret (as in the XMPP server's config)"),
+  secret: secret("the component's shared secret (as in the XMPP server's config)"),
   nick: text("the bridge bot's nickname in rooms").default("Junction"),
   upload: text("the JID of an HTTP upload service (XEP-0363) like upload.example.org")
     .transform((s, ctx) => {
@@ -105,7 +112,7 @@ const matrixSchema = z.strictObject({
 }, { error: (iss) => `expected the matrix section (homeserver, domain, listen, registration…), got ${show(iss.input)}` });
 
 const discordSchema = z.strictObject({
-  token: text("the Discord bot token"),
+  token: secret("the Discord bot token"),
   api: httpUrl("the Discord API base URL like https://discord.com/api").optional(),
 }, { error: (iss) => `expected the discord section (token…), got ${show(iss.input)}` });
 

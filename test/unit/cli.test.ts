@@ -1,5 +1,5 @@
-import { spawnSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
@@ -116,5 +116,61 @@ describe("junction CLI", () => {
     const run = junction(["matrix-registration", "--config", config]);
     expect(run.status).toBe(2);
     expect(run.stderr).toContain("has no matrix section");
+  });
+});
+
+describe("junction start", () => {
+  // bin/junction.ts next to stand-ins for the lead's registry and app, so that start runs without servers.
+  const root = mkdtempSync(join(tmpdir(), "junction-start-"));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const repo = new URL("../../", import.meta.url).pathname;
+  for (const d of ["bin", "core", "bridges"]) mkdirSync(join(root, d));
+  copyFileSync(bin, join(root, "bin/junction.ts"));
+  copyFileSync(join(repo, "package.json"), join(root, "package.json"));
+  for (const f of ["log.ts", "adapter.ts", "events.ts"]) copyFileSync(join(repo, "core", f), join(root, "core", f));
+  symlinkSync(join(repo, "config"), join(root, "config"));
+  symlinkSync(join(repo, "node_modules"), join(root, "node_modules"));
+  writeFileSync(join(root, "bridges/registry.ts"), "export function buildAdapters() { return []; }\n");
+  writeFileSync(join(root, "core/app.ts"), `export async function runJunction(_c: unknown, _a: unknown, log: any) {
+  if (process.env.FAIL) throw new Error("cannot connect");
+  const t = setInterval(() => {}, 1000);
+  console.error("ready");
+  return { async stop() { await new Promise((r) => setTimeout(r, Number(process.env.STOP_MS))); clearInterval(t); log.info("app stopped"); } };
+}
+`);
+  const config = join(root, "c.yaml");
+  writeFileSync(config, 'xmpp: { server: "127.0.0.1:5347", component: b.localhost, secret: hunter2 }\nstore: { path: ":memory:" }\n');
+
+  function start(env: Record<string, string>, signals: NodeJS.Signals[]): Promise<{ code: number | null; stdout: string }> {
+    const child = spawn(process.execPath, [join(root, "bin/junction.ts"), "start", "--config", config], {
+      env: { PATH: process.env.PATH ?? "", ...env },
+    });
+    let stdout = "";
+    child.stdout.on("data", (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on("data", (d: Buffer) => {
+      if (d.toString().includes("ready")) {
+        signals.forEach((s, i) => setTimeout(() => child.kill(s), 100 * i));
+      }
+    });
+    return new Promise((resolve) => child.on("exit", (code) => resolve({ code, stdout })));
+  }
+
+  it("stops the app on SIGTERM and exits 0", async () => {
+    const run = await start({ STOP_MS: "50" }, ["SIGTERM"]);
+    expect(run.code).toBe(0);
+    expect(run.stdout).toContain('"msg":"app stopped"');
+    expect(run.stdout).not.toContain("hunter2");
+  });
+
+  it("exits 130 at once on a second signal", async () => {
+    const run = await start({ STOP_MS: "10000" }, ["SIGINT", "SIGINT"]);
+    expect(run.code).toBe(130);
+    expect(run.stdout).not.toContain("app stopped");
+  });
+
+  it("exits 1 when the app cannot start", async () => {
+    const run = await start({ STOP_MS: "0", FAIL: "1" }, []);
+    expect(run.code).toBe(1);
+    expect(run.stdout).toContain("cannot connect");
   });
 });

@@ -152,6 +152,9 @@ describe("refused configs", () => {
       'junction.yaml: matrix.listen: expected host:port like 127.0.0.1:9000, got "9000" (line 4)',
       'junction.yaml: matrix.ghostPrefix: expected a user id prefix made of a-z, 0-9, _ = - / (like _junction_), got "Bad." (line 6)',
     ]],
+    ["a secret written as a number, not echoed back", NETWORKS.replace("secret: s3cret", "secret: 123456"), {}, [
+      "junction.yaml: xmpp.secret: expected the component's shared secret (as in the XMPP server's config) as a string (put it in quotes), got a number (line 4)",
+    ]],
     ["no network at all", "log:\n  level: info\n", {}, [
       "junction.yaml: no network is configured: add an xmpp and a matrix (or discord) section",
     ]],
