@@ -3,7 +3,6 @@
  * server (transactions.ts), answered only after the core committed them; outbound, ghosts speak
  * through the Client-Server API with idempotent transaction ids derived from the outbox row.
  */
-import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { MatrixConfig } from "../../config/schema.ts";
 import type { MatrixError } from "matrix-bot-sdk";
@@ -25,7 +24,8 @@ import { editContent, mediaContent, messageContent, reactionContent, redactionCo
 import { loadRegistration, registrationWarnings, type Registration } from "./registration.ts";
 import { Rooms } from "./rooms.ts";
 import { AppserviceServer } from "./transactions.ts";
-import type { Transaction } from "./types.ts";
+import type { RoomEvent, Transaction } from "./types.ts";
+import { missedEvents } from "./catchup.ts";
 
 
 const CAPABILITIES: Capabilities = {
@@ -34,18 +34,8 @@ const CAPABILITIES: Capabilities = {
 };
 
 const PROBE_MS = 2_000;
-
-/**
- * Synapse on SQLite numbers transactions from 1 again after a restart (its id generator starts
- * from the table of unsent transactions, which is empty), so the bare id would make a new
- * transaction look like an old one. A retry carries the same events, so their ids join the key.
- * Ephemeral-only transactions need no key: typing and presence are not persisted.
- */
-export function dedupeKey(txnId: string, txn: Transaction): string {
-  const ids = txn.events.map((e) => e.event_id).join("\n");
-  return `matrix:${txnId}:${createHash("sha256").update(ids).digest("base64url").slice(0, 22)}`;
-}
 const enc = encodeURIComponent;
+
 
 export class MatrixAdapter implements Adapter {
   readonly network = "matrix" as const;
@@ -124,6 +114,7 @@ export class MatrixAdapter implements Adapter {
         this.#log.warn({ err: (err as Error).message }, "appservice ping failed; the homeserver may take a while to send what it queued");
       }
       this.#setReady(true);
+      await this.#catchUp();
     } catch (err) {
       if (!(err instanceof NotReadyError)) throw err;
       this.#log.warn({ homeserver: hs.url }, "homeserver unreachable; retrying");
@@ -155,35 +146,60 @@ export class MatrixAdapter implements Adapter {
 
   // ---- inbound ----
 
+  /**
+   * Each room event is committed under its own key, `matrix:<event id>`, not the transaction id:
+   * Synapse on SQLite numbers transactions from 1 again after a restart, and catch-up (which has no
+   * transaction) must meet the same key for an event that did arrive. Ephemeral events need no key.
+   */
   async #onTransaction(txnId: string, txn: Transaction): Promise<void> {
     const host = this.#host;
     if (!host) throw new Error("transaction before start");
-    const { rooms } = this.#init();
-    const events: BridgeEvent[] = [];
-    const ctx = {
-      profile: (room: RoomRef, mxid: string) => rooms.profile(room, mxid),
-      findMessage: (room: RoomRef, eventId: string) => host.findMessage(room, { remoteId: eventId }),
-    };
-    for (const ev of txn.events) {
-      const room = roomRef(ev.room_id);
-      if (ev.type === "m.room.member" && ev.state_key === this.#bot && ev.content.membership === "invite" && this.#linked.has(room)) {
-        await rooms.joinBot(room); // a linked room the bot could not join at start invited it
-        continue;
-      }
-      if (!this.#linked.has(room) || isOurs(this.#naming, ev.sender)) continue;
-      if (ev.type === "m.room.member") {
-        if (ev.state_key && isOurs(this.#naming, ev.state_key)) continue;
-        events.push(...fromRoomEvent(ev, ctx));
-        rooms.applyMember(ev);
-        continue;
-      }
-      await rooms.ensureProfile(room, ev.sender);
-      events.push(...fromRoomEvent(ev, ctx));
-    }
     this.#log.debug({ txnId, events: txn.events.length, ephemeral: txn.ephemeral.length }, "transaction from the homeserver");
-    for (const eph of txn.ephemeral) events.push(...this.#fromEphemeral(eph.type, eph.room_id, eph.sender, eph.content));
-    if (events.length === 0) return;
-    await host.emit(events, txn.events.length > 0 ? { dedupeKey: dedupeKey(txnId, txn) } : {});
+    for (const ev of txn.events) await this.#bridgeRoomEvent(host, ev);
+    const eph = txn.ephemeral.flatMap((e) => this.#fromEphemeral(e.type, e.room_id, e.sender, e.content));
+    if (eph.length > 0) await host.emit(eph);
+  }
+
+  async #bridgeRoomEvent(host: AdapterHost, ev: RoomEvent): Promise<void> {
+    const { rooms } = this.#init();
+    const room = roomRef(ev.room_id);
+    if (ev.type === "m.room.member" && ev.state_key === this.#bot && ev.content.membership === "invite" && this.#linked.has(room)) {
+      await rooms.joinBot(room); // a linked room the bot could not join at start invited it
+      return;
+    }
+    if (!this.#linked.has(room) || isOurs(this.#naming, ev.sender)) return;
+    const ctx = {
+      profile: (r: RoomRef, mxid: string) => rooms.profile(r, mxid),
+      findMessage: (r: RoomRef, eventId: string) => host.findMessage(r, { remoteId: eventId }),
+    };
+    let events: BridgeEvent[];
+    if (ev.type === "m.room.member") {
+      if (ev.state_key && isOurs(this.#naming, ev.state_key)) return;
+      events = fromRoomEvent(ev, ctx);
+      rooms.applyMember(ev);
+    } else {
+      await rooms.ensureProfile(room, ev.sender);
+      events = fromRoomEvent(ev, ctx);
+    }
+    if (events.length > 0) await host.emit(events, { dedupeKey: `matrix:${ev.event_id}` });
+  }
+
+  /** Bridges what the homeserver may have dropped while we or it were down (see catchup.ts). */
+  async #catchUp(): Promise<void> {
+    const host = this.#host;
+    if (!host) return;
+    const { hs } = this.#init();
+    for (const room of this.#linked) {
+      const r = roomRef(room);
+      try {
+        const missed = await missedEvents(hs, r, (id) => host.findMessage(r, { remoteId: id }) !== undefined);
+        if (missed.length > 0) this.#log.info({ room, events: missed.length }, "catching up on events the homeserver did not push");
+        for (const ev of missed) await this.#bridgeRoomEvent(host, ev);
+      } catch (err) {
+        if (err instanceof NotReadyError) throw err;
+        this.#log.warn({ room, err: (err as Error).message }, "could not catch up on this room's recent events");
+      }
+    }
   }
 
   #fromEphemeral(type: string, roomId: string | undefined, sender: string | undefined, content: Record<string, unknown>): BridgeEvent[] {

@@ -213,6 +213,17 @@ describe("matrix adapter against Synapse", () => {
     await until("message after restart", () => host.emitted.find((x) => x.remoteId === id));
   });
 
+  it("what arrives while the bridge is down comes through once, by retry and catch-up together", async () => {
+    await adapter.stop();
+    const id = await say({ msgtype: "m.text", body: "sent while the bridge was down" });
+    await new Promise((r) => setTimeout(r, 300));
+    adapter = new MatrixAdapter(syn.matrixConfig, log);
+    await adapter.start(host);
+    await until("missed message", () => host.emitted.find((x) => x.remoteId === id), 30_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(host.emitted.filter((x) => x.remoteId === id)).toHaveLength(1);
+  });
+
   it("a Synapse restart pauses delivery (not ready) and resumes it; nothing is lost or doubled", async () => {
     await syn.stop({ keepData: true });
     const ev: BridgeEvent = { ...xmppBase, kind: "message", body: { text: "while synapse was down" }, attachments: [], isAction: false, mentions: [] };

@@ -5,6 +5,7 @@ import { diffTyping, presenceFromMatrix, presenceToMatrix, receiptReaders } from
 import { sanitize, stripReplyFallbackText } from "../../bridges/matrix/html.ts";
 import { fromRoomEvent, type InboundContext } from "../../bridges/matrix/inbound.ts";
 import { parseTransaction, type RoomEvent } from "../../bridges/matrix/types.ts";
+import { newerThanKnown } from "../../bridges/matrix/catchup.ts";
 
 const ROOM = "!jEsUZKDJdhlrceRyVU:example.org";
 const found = new Map<string, FoundMessage>([
@@ -226,5 +227,17 @@ describe("matrix html", () => {
   it("nesting past 100 levels is cut", () => {
     const deep = "<b>".repeat(150) + "x" + "</b>".repeat(150);
     expect((sanitize(deep).match(/<b>/g) ?? []).length).toBeLessThanOrEqual(100);
+  });
+});
+
+describe("matrix catch-up", () => {
+  const e = (id: string): RoomEvent => ({ type: "m.room.message", event_id: id, room_id: ROOM, sender: "@a:x", origin_server_ts: 1, content: {} });
+  it.each<[string[], string[], string[]]>([
+    [["$5", "$4", "$3", "$2"], ["$3"], ["$4", "$5"]],
+    [["$5", "$4"], ["$5"], []],
+    [["$5", "$4"], [], []],
+    [["$3", "$2", "$1"], ["$1", "$2"], ["$3"]],
+  ])("page %j with known %j → %j", (page, known, want) => {
+    expect(newerThanKnown(page.map(e), (id) => known.includes(id)).map((x) => x.event_id)).toEqual(want);
   });
 });
