@@ -99,6 +99,11 @@ export class Homeserver {
           throw new NotReadyError(`homeserver ${this.url} unreachable (${code})`);
         }
         const status = (err as { statusCode?: unknown }).statusCode;
+        if (status === 502 || status === 503 || status === 504) {
+          // A reverse proxy in front of a homeserver that is down answers these.
+          this.#onUnreachable();
+          throw new NotReadyError(`homeserver ${this.url} unavailable (HTTP ${status})`);
+        }
         if (typeof status === "number") throw new HttpStatusError(status, `${method} ${path.split("?")[0]}`);
         throw err instanceof Error ? err : new Error(String(err));
       }
