@@ -142,3 +142,17 @@ declare module "@xmpp/client" {
   }): Entity;
   export { xml, jid };
 }
+
+declare module "@xmpp/component-core" {
+  import type { Entity } from "@xmpp/xmpp-entity";
+  import type { Element } from "@xmpp/xml";
+  export class Component {
+    constructor(options: { service: string; domain: string });
+    authenticate(id: string, password: string): Promise<void>;
+  }
+  export interface Component extends Omit<Entity, "reconnect" | "iqCaller" | "iqCallee" | "middleware"> {
+    on(event: "open", listener: (el: Element) => void): this;
+    on(event: "stanza", listener: (el: Element) => void): this;
+    on(event: string, listener: (...args: any[]) => void): this;
+  }
+}

@@ -1,0 +1,225 @@
+/**
+ * The XMPP side of Junction: an XEP-0114 component that hears each linked MUC through a bot
+ * occupant and speaks in it through one puppet occupant per remote person. The wire formats live
+ * in the pure modules next to this one; this file wires them to the connection and the core.
+ */
+import { readFileSync } from "node:fs";
+import type { Logger } from "pino";
+import type {
+  Adapter, AdapterHost, Capabilities, DeliveryContext, EmitOptions, Media, RemoteIds,
+} from "../../core/adapter.ts";
+import { NotReadyError, PermanentDeliveryError } from "../../core/adapter.ts";
+import type { BridgeEvent, RoomRef } from "../../core/events.ts";
+import { remoteId, roomRef } from "../../core/events.ts";
+import type { XmppConfig } from "../../config/schema.ts";
+import { Bot } from "./bot.ts";
+import { XmppConnection } from "./connection.ts";
+import { fetchVcardPhoto } from "./media.ts";
+import { CannotDeliver, outboundStanzas } from "./outbound.ts";
+import { leavePresence, puppetPresence } from "./presence-out.ts";
+import { PUPPET_RESOURCE, Puppets } from "./puppets.ts";
+import { receive, type ReceiveDeps } from "./receive.ts";
+import { Rooms, type RoomState } from "./rooms.ts";
+import { bareJid, resourceOf } from "./stanza.ts";
+import { uploadMedia } from "./upload.ts";
+
+export type { XmppConfig };
+
+const VERSION: string = (() => {
+  try {
+    return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string }).version ?? "0";
+  } catch {
+    return "0";
+  }
+})();
+const REJOIN_MS = 30_000;
+
+export class XmppAdapter implements Adapter {
+  readonly network = "xmpp" as const;
+  readonly capabilities: Capabilities = {
+    edits: true, retractions: true, reactions: true, replies: true, threads: false,
+    typing: true, presence: true, media: true, richText: false,
+  };
+  readonly #config: XmppConfig;
+  readonly #log: Logger;
+  readonly #conn: XmppConnection;
+  readonly #rooms = new Rooms();
+  readonly #puppets: Puppets;
+  readonly #botBare: string;
+  #host: AdapterHost | undefined;
+  #bot: Bot | undefined;
+  #deps: ReceiveDeps | undefined;
+  #emitChain: Promise<void> = Promise.resolve();
+  #rejoinTimer: NodeJS.Timeout | undefined;
+
+  constructor(config: XmppConfig, log: Logger) {
+    this.#config = config;
+    this.#log = log;
+    this.#botBare = `junction@${config.component}`;
+    this.#conn = new XmppConnection({ service: config.server, domain: config.component, secret: config.secret }, log, {
+      online: () => void this.#joinAll(),
+      offline: () => this.#offline(),
+      stanza: (el) => { if (this.#deps) receive(el, this.#deps); },
+    });
+    this.#puppets = new Puppets(this.#conn, config.component, log);
+  }
+
+  get #botFull(): string {
+    return `${this.#botBare}/junction`;
+  }
+
+  /** Room JIDs compare case-insensitively; the lower-case bare JID is the room's one name. */
+  async resolveRoom(configured: string): Promise<RoomRef> {
+    return roomRef(bareJid(configured.trim()).toLowerCase());
+  }
+
+  async start(host: AdapterHost): Promise<void> {
+    this.#host = host;
+    this.#rooms.set(host.rooms());
+    this.#puppets.attach(host);
+    for (const state of this.#rooms.all()) this.#puppets.restore(state);
+    this.#bot = new Bot({ conn: this.#conn, host, log: this.#log, jid: this.#botFull, nick: this.#config.nick, history: this.#config.history });
+    this.#deps = {
+      conn: this.#conn, host, rooms: this.#rooms, puppets: this.#puppets, bot: this.#bot, botBare: this.#botBare, log: this.#log,
+      iq: {
+        component: this.#config.component, bot: this.#botBare, version: VERSION, gatewayTypes: ["xmpp"],
+        puppet: (bare) => this.#puppets.profile(bare),
+      },
+      emit: (events, opts) => this.#emit(events, opts),
+    };
+    await this.#conn.start();
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.#rejoinTimer);
+    this.#host?.setReady(false);
+    await this.#emitChain;
+    await this.#conn.stop();
+  }
+
+  async send(room: RoomRef, event: BridgeEvent, ctx: DeliveryContext): Promise<RemoteIds> {
+    const state = this.#rooms.get(room);
+    if (!state) throw new PermanentDeliveryError(`${room} is not a linked XMPP room`);
+    if (!this.#conn.online) throw new NotReadyError("the XMPP component is not connected");
+    if (!state.botJoined) throw new Error(`the bridge is not in ${room} yet; it keeps trying to join`);
+    const full = this.#puppets.fullJid(event.origin, event.sender);
+    const here = state.puppets.get(bareJid(full).toLowerCase());
+    switch (event.kind) {
+      case "typing": case "presence": case "leave": {
+        if (!here?.joined) return [];
+        const to = `${state.room}/${here.nick}`;
+        if (event.kind === "leave") {
+          here.joined = false;
+          await this.#conn.send(leavePresence(full, to, event.reason));
+        } else if (event.kind === "presence") {
+          await this.#conn.send(puppetPresence({ from: full, to, state: event.state, ...(event.status ? { status: event.status } : {}) }));
+        } else {
+          await this.#conn.send(...outboundStanzas(event, ctx, { room: state.room, from: full, occupant: to }).stanzas);
+        }
+        return [];
+      }
+      case "join": case "profile":
+        await this.#puppets.ensureJoined(state, event.origin, event.sender, ctx);
+        return [];
+      case "message": case "edit": case "retract": case "reaction":
+        return this.#sendMessage(state, event, ctx);
+    }
+  }
+
+  async fetchMedia(url: string): Promise<Media> {
+    if (url.startsWith("xmpp-vcard:")) return fetchVcardPhoto(this.#conn, this.#botFull, url.slice("xmpp-vcard:".length));
+    if (/^https?:\/\//i.test(url)) {
+      const res = await fetch(url);
+      if (!res.ok) throw new Error(`fetching ${url} failed: HTTP ${res.status}`);
+      const name = decodeURIComponent(new URL(url).pathname.split("/").pop() ?? "") || undefined;
+      return { data: new Uint8Array(await res.arrayBuffer()), mime: res.headers.get("content-type") ?? "application/octet-stream", ...(name ? { name } : {}) };
+    }
+    throw new Error(`the XMPP bridge cannot fetch ${url}: not an http(s) or xmpp-vcard URL`);
+  }
+
+  async #sendMessage(state: RoomState, event: BridgeEvent, ctx: DeliveryContext): Promise<RemoteIds> {
+    let speaker = await this.#puppets.ensureJoined(state, event.origin, event.sender, ctx);
+    let occupant = `${state.room}/${speaker.nick}`;
+    if (event.kind === "retract" && event.moderated && ctx.target?.author && ctx.target.author !== occupant) {
+      // A moderator elsewhere removed someone's message: only the puppet that wrote it can retract it here.
+      const author = state.puppetByNick(resourceOf(ctx.target.author) ?? "");
+      if (!author?.joined) throw new PermanentDeliveryError(`cannot retract ${ctx.target.remoteId} in ${state.room}: it was not written by a puppet of ours that is still in the room, and Junction does not moderate native XMPP messages`);
+      speaker = { ...author, full: `${author.bare}/${PUPPET_RESOURCE}` };
+      occupant = ctx.target.author;
+    }
+    const attachmentUrls = event.kind === "message" ? await this.#attachmentUrls(event, ctx) : undefined;
+    const replyAuthor = ctx.replyTo?.author;
+    const replyToOccupant = replyAuthor ? state.occupantJidOf(replyAuthor) : undefined;
+    let out;
+    try {
+      out = outboundStanzas(event, ctx, {
+        room: state.room, from: speaker.full, occupant,
+        ...(replyToOccupant ? { replyToOccupant } : {}),
+        ...(attachmentUrls ? { attachmentUrls } : {}),
+      });
+    } catch (err) {
+      if (err instanceof CannotDeliver) throw new PermanentDeliveryError(err.message);
+      throw err;
+    }
+    await this.#conn.send(...out.stanzas);
+    return out.ids.map((i) => ({ id: remoteId(i.id), altId: i.altId, author: i.author }));
+  }
+
+  /** Attachment → a URL XMPP clients can open: re-uploaded when an upload service is configured. */
+  async #attachmentUrls(event: Extract<BridgeEvent, { kind: "message" }>, ctx: DeliveryContext): Promise<Map<string, string>> {
+    const urls = new Map<string, string>();
+    for (const a of event.attachments) {
+      if (this.#config.upload) {
+        try {
+          const media = await ctx.fetchMedia(a.url);
+          urls.set(a.url, await uploadMedia(this.#conn, this.#botFull, this.#config.upload, media, a.name));
+          continue;
+        } catch (err) {
+          this.#log.warn({ url: a.url, err: (err as Error).message }, "could not re-upload an attachment; linking it directly if possible");
+        }
+      }
+      if (/^https?:\/\//i.test(a.url)) urls.set(a.url, a.url);
+    }
+    return urls;
+  }
+
+  async #joinAll(): Promise<void> {
+    const host = this.#host;
+    const bot = this.#bot;
+    if (!host || !bot) return;
+    // A new stream: Prosody may still list our puppets, but they rejoin (same JID, same nick) on need.
+    for (const state of this.#rooms.all()) for (const p of state.puppets.values()) p.joined = false;
+    const results = await Promise.all(this.#rooms.all().map((s) => bot.join(s)));
+    if (!this.#conn.online) return;
+    host.setReady(true);
+    if (results.includes(false)) {
+      clearTimeout(this.#rejoinTimer);
+      this.#rejoinTimer = setTimeout(() => void this.#rejoinMissing(), REJOIN_MS);
+    }
+  }
+
+  async #rejoinMissing(): Promise<void> {
+    const missing = this.#rooms.all().filter((s) => !s.botJoined);
+    if (missing.length === 0 || !this.#conn.online || !this.#bot) return;
+    const results = await Promise.all(missing.map((s) => this.#bot!.join(s)));
+    if (results.includes(false)) this.#rejoinTimer = setTimeout(() => void this.#rejoinMissing(), REJOIN_MS);
+  }
+
+  #offline(): void {
+    clearTimeout(this.#rejoinTimer);
+    for (const state of this.#rooms.all()) {
+      state.botJoined = false;
+      for (const p of state.puppets.values()) p.joined = false;
+    }
+    this.#host?.setReady(false);
+  }
+
+  /** Emits in arrival order; the core commits before the next batch is handed over. */
+  #emit(events: BridgeEvent[], opts?: EmitOptions): void {
+    const host = this.#host;
+    if (!host) return;
+    this.#emitChain = this.#emitChain
+      .then(() => host.emit(events, opts))
+      .catch((err: Error) => this.#log.error({ err: err.message, kinds: events.map((e) => e.kind) }, "the core refused XMPP events; they are lost"));
+  }
+}

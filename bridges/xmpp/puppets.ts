@@ -1,0 +1,221 @@
+/**
+ * Puppet occupants: one JID in our domain per remote person, joined to a room on first need with
+ * that person's name as nick (a clash gets a suffix, never a failed join), its avatar kept for
+ * vCard answers and advertised by hash in presence. The nick per room survives restarts in
+ * PuppetRecord.data, so a restarted Junction takes back the same occupant instead of a second one.
+ */
+import { createHash } from "node:crypto";
+import type { Logger } from "pino";
+import type { AdapterHost, DeliveryContext, PuppetRecord } from "../../core/adapter.ts";
+import { PermanentDeliveryError } from "../../core/adapter.ts";
+import type { Network, Sender } from "../../core/events.ts";
+import type { XmppConnection } from "./connection.ts";
+import type { PuppetProfile } from "./iq.ts";
+import { puppetJid } from "./jid-escape.ts";
+import { joinPresence, puppetPresence } from "./presence-out.ts";
+import type { PuppetOccupant, RoomState } from "./rooms.ts";
+import { roomKey } from "./stanza.ts";
+
+export const PUPPET_RESOURCE = "junction";
+const JOIN_TIMEOUT_MS = 10_000;
+const MAX_AVATAR_BYTES = 512 * 1024;
+const MAX_NICK = 64;
+/** Join errors that will not go away by trying again (XEP-0045 §7.2). */
+const PERMANENT = new Set(["forbidden", "registration-required", "item-not-found", "not-allowed", "jid-malformed", "not-authorized"]);
+
+export type PuppetData = {
+  origin?: Network;
+  name?: string;
+  nicks?: Record<string, string>;
+  avatarHash?: string;
+  photoSha1?: string;
+  photo?: string;
+  mime?: string;
+};
+
+type JoinResult = { nick: string } | { error: string };
+
+export class Puppets {
+  readonly #conn: XmppConnection;
+  readonly #component: string;
+  readonly #log: Logger;
+  #host: AdapterHost | undefined;
+  readonly #byHandle = new Map<string, PuppetRecord>();
+  readonly #waiters = new Map<string, (r: JoinResult) => void>();
+
+  constructor(conn: XmppConnection, component: string, log: Logger) {
+    this.#conn = conn;
+    this.#component = component;
+    this.#log = log;
+  }
+
+  attach(host: AdapterHost): void {
+    this.#host = host;
+    for (const r of host.puppets.all("xmpp")) this.#byHandle.set(r.handle.toLowerCase(), r);
+  }
+
+  /** Puppet occupants remembered from earlier runs, so their stale presences are known as ours. */
+  restore(state: RoomState): void {
+    for (const r of this.#byHandle.values()) {
+      const nick = ((r.data ?? {}) as PuppetData).nicks?.[roomKey(state.room)];
+      if (nick && !state.puppets.has(r.handle.toLowerCase())) state.puppets.set(r.handle.toLowerCase(), { bare: r.handle, nick, joined: false });
+    }
+  }
+
+  /** Whether a JID is in our domain (the bot or a puppet). */
+  isOurs(jid: string): boolean {
+    const bare = jid.split("/")[0]!.toLowerCase();
+    return bare === this.#component || bare.endsWith(`@${this.#component}`);
+  }
+
+  profile(bare: string): PuppetProfile | undefined {
+    const r = this.#byHandle.get(bare.toLowerCase());
+    if (!r) return undefined;
+    const d = (r.data ?? {}) as PuppetData;
+    return {
+      name: d.name ?? r.actor,
+      ...(d.photo && d.mime ? { avatar: { data: new Uint8Array(Buffer.from(d.photo, "base64")), mime: d.mime } } : {}),
+    };
+  }
+
+  fullJid(origin: Network, sender: Sender): string {
+    return `${puppetJid(origin, sender.id, this.#component)}/${PUPPET_RESOURCE}`;
+  }
+
+  /** The puppet for `sender` joined to `state`'s room, joining (and fetching its avatar) if needed. */
+  async ensureJoined(state: RoomState, origin: Network, sender: Sender, ctx: DeliveryContext): Promise<PuppetOccupant & { full: string }> {
+    const full = this.fullJid(origin, sender);
+    const bare = full.slice(0, full.lastIndexOf("/"));
+    const record = this.#record(origin, sender, bare);
+    const avatarChanged = await this.#refreshAvatar(record, sender, ctx);
+    let p = state.puppets.get(bare.toLowerCase());
+    if (!p) {
+      p = { bare, nick: "", joined: false };
+      state.puppets.set(bare.toLowerCase(), p);
+    }
+    const wanted = cleanNick(sender.name, sender.id);
+    if (p.joined && p.nick !== wanted && !p.nick.startsWith(`${wanted} (`)) {
+      // Renamed: joining again under the new nick is XEP-0045's nick change.
+      state.retire(p.nick);
+      p.joined = false;
+    }
+    if (p.joined) {
+      if (avatarChanged) await this.#conn.send(puppetPresence({ from: full, to: `${state.room}/${p.nick}`, photoHash: this.#photoHash(bare) }));
+      return { ...p, full };
+    }
+    if (!p.joining) {
+      const occupant = p;
+      occupant.joining = this.#join(state, full, origin, wanted).finally(() => { occupant.joining = undefined; });
+    }
+    const nick = await p.joining!;
+    p.nick = nick;
+    p.joined = true;
+    return { ...p, full };
+  }
+
+  /** Called by the adapter for every presence addressed to one of our puppets. */
+  onPuppetPresence(room: string, to: string, nick: string, r: { self?: boolean; error?: string; unavailable: boolean }): void {
+    const key = `${roomKey(room)}\n${to.toLowerCase()}`;
+    const waiter = this.#waiters.get(key);
+    if (waiter && (r.error || (r.self && !r.unavailable))) {
+      this.#waiters.delete(key);
+      waiter(r.error ? { error: r.error } : { nick });
+    }
+  }
+
+  async #join(state: RoomState, full: string, origin: Network, wanted: string): Promise<string> {
+    const bare = full.slice(0, full.lastIndexOf("/"));
+    const record = this.#byHandle.get(bare.toLowerCase());
+    const stored = ((record?.data ?? {}) as PuppetData).nicks?.[roomKey(state.room)];
+    const candidates = [...new Set([
+      ...(stored && (stored === wanted || stored.startsWith(`${wanted} (`)) ? [stored] : []),
+      wanted, `${wanted} (${origin})`, ...[2, 3, 4, 5, 6, 7, 8, 9].map((n) => `${wanted} (${n})`),
+    ])];
+    for (const nick of candidates) {
+      const result = await this.#tryJoin(state, full, nick);
+      if ("nick" in result) {
+        this.#saveNick(bare, roomKey(state.room), result.nick);
+        this.#log.debug({ room: state.room, puppet: full, nick: result.nick }, "puppet joined");
+        return result.nick;
+      }
+      if (result.error === "conflict") continue;
+      const msg = `puppet ${full} cannot join ${state.room} as "${nick}": ${result.error}`;
+      if (PERMANENT.has(result.error)) throw new PermanentDeliveryError(`${msg} (check the room's configuration: the bridge's domain must be allowed to join)`);
+      throw new Error(msg);
+    }
+    throw new PermanentDeliveryError(`puppet ${full} found no free nick in ${state.room} (tried ${candidates.join(", ")})`);
+  }
+
+  async #tryJoin(state: RoomState, full: string, nick: string): Promise<JoinResult> {
+    const key = `${roomKey(state.room)}\n${full.toLowerCase()}`;
+    const bare = full.slice(0, full.lastIndexOf("/"));
+    const result = new Promise<JoinResult>((resolve) => {
+      const timer = setTimeout(() => {
+        this.#waiters.delete(key);
+        resolve({ error: "remote-server-timeout" });
+      }, JOIN_TIMEOUT_MS);
+      this.#waiters.set(key, (r) => { clearTimeout(timer); resolve(r); });
+    });
+    // Mark the nick ours before the room reflects anything, so no echo slips through.
+    const p = state.puppets.get(bare.toLowerCase());
+    if (p) { p.nick = nick; p.joined = true; }
+    await this.#conn.send(joinPresence({ from: full, to: `${state.room}/${nick}`, photoHash: this.#photoHash(bare) }, "none"));
+    const r = await result;
+    if (p && "error" in r) p.joined = false;
+    return r;
+  }
+
+  #photoHash(bare: string): string {
+    return ((this.#byHandle.get(bare.toLowerCase())?.data ?? {}) as PuppetData).photoSha1 ?? "";
+  }
+
+  #record(origin: Network, sender: Sender, bare: string): PuppetRecord {
+    const existing = this.#byHandle.get(bare.toLowerCase());
+    const data = (existing?.data ?? {}) as PuppetData;
+    if (existing && data.name === sender.name) return existing;
+    return this.#put({ network: "xmpp", actor: sender.id, handle: bare, ...(existing?.profileHash ? { profileHash: existing.profileHash } : {}), data: { ...data, origin, name: sender.name } });
+  }
+
+  #saveNick(bare: string, room: string, nick: string): void {
+    const r = this.#byHandle.get(bare.toLowerCase());
+    if (!r) return;
+    const data = (r.data ?? {}) as PuppetData;
+    if (data.nicks?.[room] === nick) return;
+    this.#put({ ...r, data: { ...data, nicks: { ...data.nicks, [room]: nick } } });
+  }
+
+  async #refreshAvatar(record: PuppetRecord, sender: Sender, ctx: DeliveryContext): Promise<boolean> {
+    const data = (record.data ?? {}) as PuppetData;
+    const hash = sender.avatar?.hash;
+    if (hash === data.avatarHash) return false;
+    let next: PuppetData = { ...data };
+    delete next.photo; delete next.photoSha1; delete next.mime; delete next.avatarHash;
+    if (sender.avatar) {
+      try {
+        const media = await ctx.fetchMedia(sender.avatar.url);
+        if (media.data.byteLength > MAX_AVATAR_BYTES) {
+          this.#log.warn({ actor: sender.id, bytes: media.data.byteLength }, "avatar too large for a vCard; puppet shown without it");
+        } else {
+          next = { ...next, photo: Buffer.from(media.data).toString("base64"), mime: media.mime, photoSha1: createHash("sha1").update(media.data).digest("hex") };
+        }
+      } catch (err) {
+        this.#log.warn({ actor: sender.id, url: sender.avatar.url, err: (err as Error).message }, "could not fetch an avatar; will try again when it changes");
+      }
+      next.avatarHash = hash!;
+    }
+    this.#put({ ...record, ...(hash ? { profileHash: hash } : {}), data: next });
+    return true;
+  }
+
+  #put(r: PuppetRecord): PuppetRecord {
+    this.#byHandle.set(r.handle.toLowerCase(), r);
+    this.#host?.puppets.put(r);
+    return r;
+  }
+}
+
+/** A nick XMPP accepts: no control characters, not empty, not absurdly long. */
+export function cleanNick(name: string, fallback: string): string {
+  const clean = name.replace(/[\u0000-\u001f\u007f]/g, "").replace(/\s+/g, " ").trim();
+  return Array.from(clean || fallback).slice(0, MAX_NICK).join("") || "someone";
+}

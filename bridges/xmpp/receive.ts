@@ -1,0 +1,175 @@
+/**
+ * Routes every stanza the component receives: IQs to the pure answers, room traffic addressed to
+ * the bot through the converters into BridgeEvents, and presences addressed to puppets into the
+ * join bookkeeping. Anything from our own occupants is an echo: it is never emitted, but a
+ * reflected message tells us the stanza-id the room gave our origin-id.
+ */
+import type { Element } from "@xmpp/xml";
+import type { Logger } from "pino";
+import type { AdapterHost, EmitOptions } from "../../core/adapter.ts";
+import type { BridgeEvent, RoomRef } from "../../core/events.ts";
+import { remoteId } from "../../core/events.ts";
+import type { Bot } from "./bot.ts";
+import type { XmppConnection } from "./connection.ts";
+import { inboundMessage, type InboundContext } from "./inbound.ts";
+import { answerIq, type IqContext } from "./iq.ts";
+import { inboundPresence, type PresenceContext } from "./presence.ts";
+import type { Puppets } from "./puppets.ts";
+import type { RoomState, Rooms } from "./rooms.ts";
+import xml from "@xmpp/xml";
+import { NS, bareJid, originIdOf, resourceOf, roomStanzaId, senderOf } from "./stanza.ts";
+
+export interface ReceiveDeps {
+  readonly conn: XmppConnection;
+  readonly host: AdapterHost;
+  readonly rooms: Rooms;
+  readonly puppets: Puppets;
+  readonly bot: Bot;
+  readonly botBare: string;
+  readonly iq: IqContext;
+  readonly log: Logger;
+  emit(events: BridgeEvent[], opts?: EmitOptions): void;
+}
+
+/** Our outbound ids: a message carrying one is ours even when its nick is not (yet) known as ours. */
+const isOurId = (id: string | undefined) => id !== undefined && id.startsWith("jn-");
+
+export function receive(el: Element, d: ReceiveDeps): void {
+  if (el.is("iq")) return onIq(el, d);
+  const to = el.attrs.to ?? "";
+  const from = el.attrs.from ?? "";
+  const state = d.rooms.get(bareJid(from));
+  const toBot = bareJid(to).toLowerCase() === d.botBare;
+  if (el.is("presence")) {
+    if (state) onPresence(el, state, toBot, d);
+    return;
+  }
+  if (!el.is("message")) return;
+  if (!state || !toBot || el.attrs.type !== "groupchat") return onOtherMessage(el, toBot, d);
+  onRoomMessage(el, state, d);
+}
+
+function onIq(el: Element, d: ReceiveDeps): void {
+  const { reply, reason } = answerIq(el, d.iq);
+  if (reason) d.log.debug({ from: el.attrs.from, to: el.attrs.to, reason }, "iq");
+  if (reply) d.conn.send(reply).catch((err: Error) => d.log.debug({ err: err.message }, "could not answer an iq"));
+}
+
+function onRoomMessage(el: Element, state: RoomState, d: ReceiveDeps): void {
+  const nick = resourceOf(el.attrs.from ?? "");
+  const occupant = nick ? state.occupants.get(nick) : undefined;
+  const ours = nick !== undefined && nick !== "" && (state.isOurs(nick) || d.puppets.isOurs(occupant?.realJid ?? ""));
+  const originId = originIdOf(el);
+  if (ours || isOurId(originId) || isOurId(el.attrs.id)) {
+    const sid = roomStanzaId(el, state.room);
+    const ourId = originId ?? el.attrs.id;
+    if (sid && isOurId(ourId)) d.host.addAlias(state.room, ourId!, remoteId(sid));
+    return;
+  }
+  const r = inboundMessage(el, inboundContext(state, d));
+  if (r.reactionSet) state.setReactions(r.reactionSet.target, r.reactionSet.actor, r.reactionSet.set);
+  const first = r.events[0];
+  if (first?.kind === "message" && r.clientId && r.key) state.rememberClientId(first.sender.id, r.clientId, r.key);
+  if (r.events.length === 0) {
+    const level = r.reason?.includes("over the limit") ? "warn" : "debug";
+    d.log[level]({ room: state.room, from: el.attrs.from, reason: r.reason }, "room message not bridged");
+    return;
+  }
+  const ephemeral = r.events.every((e) => e.kind === "typing");
+  const opts: EmitOptions = ephemeral ? {} : {
+    ...(r.key ? { dedupeKey: `xmpp ${state.room} ${r.key}` } : {}),
+    ...(r.ts !== undefined ? { cursor: { room: state.room, value: state.advanceCursor(r.ts) } } : {}),
+  };
+  d.emit(r.events, opts);
+}
+
+function onPresence(el: Element, state: RoomState, toBot: boolean, d: ReceiveDeps): void {
+  const r = inboundPresence(el, presenceContext(d));
+  const nick = r.nick ?? "";
+  const unavailable = el.attrs.type === "unavailable";
+  if (!toBot) {
+    // Every puppet hears the whole room; only news about itself matters to it.
+    const self = r.self || r.error !== undefined;
+    if (!self) return;
+    d.puppets.onPuppetPresence(state.room, el.attrs.to ?? "", nick, { ...(r.self ? { self: true } : {}), ...(r.error ? { error: r.error } : {}), unavailable });
+    if (r.self && unavailable && !r.codes.includes("303")) {
+      const p = state.puppets.get(bareJid(el.attrs.to ?? "").toLowerCase());
+      if (p?.joined) d.log.info({ room: state.room, nick, codes: r.codes }, "a puppet was removed from the room; it rejoins on its next message");
+      if (p) p.joined = false;
+    }
+    return;
+  }
+  if (r.error) return d.bot.onSelf(state.room, { error: r.error });
+  if (r.self) {
+    if (unavailable) {
+      if (r.codes.includes("303")) return;
+      state.botJoined = false;
+      d.log.error({ room: state.room, codes: r.codes }, "the bot was removed from the room");
+      return;
+    }
+    d.bot.onSelf(state.room, { nick, codes: r.codes });
+    for (const gone of d.bot.departed(state)) {
+      const info = state.occupants.get(gone);
+      state.occupants.delete(gone);
+      if (info) d.emit([{ origin: "xmpp", room: state.room, sender: senderOf(state.room, info), ts: Date.now(), kind: "leave", reason: "left while the bridge was away" }]);
+    }
+    return;
+  }
+  if (!nick) return;
+  state.seenSinceJoin?.add(nick);
+  const item = el.getChild("x", NS.mucUser)?.getChild("item");
+  if (state.isOurs(nick) || d.puppets.isOurs(item?.attrs.jid ?? "")) return;
+  const change = r.change;
+  if (change?.kind === "here") state.occupants.set(change.nick, change.info);
+  if (change?.kind === "gone") state.occupants.delete(change.nick);
+  if (change?.kind === "renamed") {
+    const info = state.occupants.get(change.nick);
+    state.occupants.delete(change.nick);
+    if (info) state.occupants.set(change.newNick, { ...info, nick: change.newNick });
+    state.seenSinceJoin?.add(change.newNick);
+  }
+  if (r.events.length > 0) d.emit(r.events);
+}
+
+/** Direct messages and errors: answer a person's message with an error, log the rest. */
+function onOtherMessage(el: Element, toBot: boolean, d: ReceiveDeps): void {
+  const type = el.attrs.type ?? "normal";
+  if (type === "error") {
+    d.log.warn({ from: el.attrs.from, to: el.attrs.to, error: el.getChild("error")?.toString() }, "the server bounced a message");
+    return;
+  }
+  if (type === "groupchat" || !el.attrs.from || !el.getChild("body")) return; // copies to puppets, chat states
+  void toBot;
+  const reply = xml("message", { type: "error", from: el.attrs.to, to: el.attrs.from, ...(el.attrs.id ? { id: el.attrs.id } : {}) },
+    xml("error", { type: "cancel" },
+      xml("feature-not-implemented", { xmlns: NS.stanzas }),
+      xml("text", { xmlns: NS.stanzas }, "Junction bridges group chats only; direct messages are not delivered.")));
+  d.conn.send(reply).catch(() => undefined);
+}
+
+function inboundContext(state: RoomState, d: ReceiveDeps): InboundContext {
+  return {
+    linkedRoom: (bare) => d.rooms.get(bare)?.room,
+    occupant: (_room, nick) => state.occupants.get(nick),
+    resolveCorrection: (room, clientId, author) => {
+      const cached = state.correctionTarget(author, clientId);
+      if (cached) return remoteId(cached);
+      const found = d.host.findMessage(room, { altId: clientId, author });
+      return found && !found.bridged && found.kind === "message" ? found.remoteId : undefined;
+    },
+    authorOf: (room, key) => {
+      const f = d.host.findMessage(room, { remoteId: key });
+      return f ? { ...(f.author !== undefined ? { author: f.author } : {}), bridged: f.bridged } : undefined;
+    },
+    previousReactions: (_room, target, actor) => state.reactionsOf(target, actor),
+    now: () => Date.now(),
+  };
+}
+
+function presenceContext(d: ReceiveDeps): PresenceContext {
+  return {
+    linkedRoom: (bare) => d.rooms.get(bare)?.room,
+    occupant: (room: RoomRef, nick) => d.rooms.get(room)?.occupants.get(nick),
+    now: () => Date.now(),
+  };
+}

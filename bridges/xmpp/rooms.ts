@@ -1,0 +1,110 @@
+/**
+ * What the adapter remembers about each linked room: its occupants (from the bot's view), the
+ * nicks our own puppets hold, the bot's join, and small caches for corrections and reaction sets.
+ */
+import type { RoomRef } from "../../core/events.ts";
+import type { OccupantState } from "./presence.ts";
+import { roomKey } from "./stanza.ts";
+
+/** Entries kept per cache per room; old ones fall out first (Map keeps insertion order). */
+const CACHE_MAX = 5000;
+const RETIRED_MS = 60_000;
+
+export interface PuppetOccupant {
+  /** The puppet's bare JID. */
+  readonly bare: string;
+  nick: string;
+  joined: boolean;
+  /** A join in flight, shared by concurrent sends. */
+  joining?: Promise<string> | undefined;
+}
+
+export class RoomState {
+  readonly room: RoomRef;
+  readonly occupants = new Map<string, OccupantState>();
+  /** Nicks seen since the bot's latest join began, to find who left while we were away. */
+  seenSinceJoin: Set<string> | undefined;
+  botNick: string | undefined;
+  botJoined = false;
+  /** Puppets by bare JID (lower case). */
+  readonly puppets = new Map<string, PuppetOccupant>();
+  readonly #corrections = new Map<string, string>();
+  /** Nicks our puppets just left by renaming: their reflected presences are still ours. */
+  readonly #retired = new Map<string, number>();
+  #cursor = 0;
+  readonly #reactions = new Map<string, readonly string[]>();
+
+  constructor(room: RoomRef) {
+    this.room = room;
+  }
+
+  /** Whether a nick is held (or was last held) by the bot or one of our puppets. */
+  isOurs(nick: string): boolean {
+    if (nick === this.botNick) return true;
+    for (const p of this.puppets.values()) if (p.nick === nick) return true;
+    const retired = this.#retired.get(nick);
+    return retired !== undefined && Date.now() - retired < RETIRED_MS;
+  }
+
+  retire(nick: string): void {
+    this.#retired.set(nick, Date.now());
+  }
+
+  /** The catch-up cursor after a message dated `ts`: it never moves back (history is older). */
+  advanceCursor(ts: number): string {
+    this.#cursor = Math.max(this.#cursor, ts);
+    return new Date(this.#cursor).toISOString();
+  }
+
+  puppetByNick(nick: string): PuppetOccupant | undefined {
+    for (const p of this.puppets.values()) if (p.nick === nick) return p;
+    return undefined;
+  }
+
+  rememberClientId(author: string, clientId: string, key: string): void {
+    remember(this.#corrections, `${author}\n${clientId}`, key);
+  }
+
+  correctionTarget(author: string, clientId: string): string | undefined {
+    return this.#corrections.get(`${author}\n${clientId}`);
+  }
+
+  reactionsOf(target: string, actor: string): readonly string[] | undefined {
+    return this.#reactions.get(`${target}\n${actor}`);
+  }
+
+  setReactions(target: string, actor: string, set: readonly string[]): void {
+    remember(this.#reactions, `${target}\n${actor}`, set);
+  }
+
+  /** The occupant JID (`room/nick`) of an actor we emitted, if they are here now. */
+  occupantJidOf(actor: string): string | undefined {
+    if (actor.startsWith(`${this.room}/`)) return actor;
+    for (const o of this.occupants.values()) {
+      if (o.realJid === actor || (o.occupantId && `${this.room}#${o.occupantId}` === actor)) return `${this.room}/${o.nick}`;
+    }
+    return undefined;
+  }
+}
+
+export class Rooms {
+  readonly #rooms = new Map<string, RoomState>();
+
+  set(rooms: readonly RoomRef[]): void {
+    for (const r of rooms) if (!this.#rooms.has(roomKey(r))) this.#rooms.set(roomKey(r), new RoomState(r));
+  }
+
+  get(bare: string): RoomState | undefined {
+    return this.#rooms.get(roomKey(bare));
+  }
+
+  all(): RoomState[] {
+    return [...this.#rooms.values()];
+  }
+}
+
+function remember<V>(map: Map<string, V>, key: string, value: V): void {
+  map.delete(key);
+  map.set(key, value);
+  if (map.size > CACHE_MAX) map.delete(map.keys().next().value!);
+}

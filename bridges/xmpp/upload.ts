@@ -1,0 +1,29 @@
+/**
+ * XEP-0363 HTTP File Upload: ask the upload service for a slot, PUT the bytes, and hand out the
+ * GET URL, so files from other networks reach XMPP clients as ordinary OOB links.
+ */
+import xml from "@xmpp/xml";
+import type { Media } from "../../core/adapter.ts";
+import type { XmppConnection } from "./connection.ts";
+
+const NS_UPLOAD = "urn:xmpp:http:upload:0";
+/** Only these headers may be copied from the slot into the PUT (XEP-0363 §5). */
+const ALLOWED_HEADERS = new Set(["authorization", "cookie", "expires"]);
+
+export async function uploadMedia(conn: XmppConnection, from: string, service: string, media: Media, name: string): Promise<string> {
+  const filename = name.replace(/[/\\\u0000-\u001f]/g, "_") || "file";
+  const answer = await conn.request(xml("iq", { type: "get", from, to: service },
+    xml("request", { xmlns: NS_UPLOAD, filename, size: media.data.byteLength, "content-type": media.mime })));
+  const slot = answer.getChild("slot", NS_UPLOAD);
+  const put = slot?.getChild("put")?.attrs.url;
+  const get = slot?.getChild("get")?.attrs.url;
+  if (!put || !get) throw new Error(`the upload service ${service} answered without a put/get URL`);
+  const headers: Record<string, string> = { "content-type": media.mime };
+  for (const h of slot!.getChild("put")!.getChildren("header")) {
+    const n = h.attrs.name?.toLowerCase();
+    if (n && ALLOWED_HEADERS.has(n)) headers[n] = h.getText().replace(/[\r\n]/g, "");
+  }
+  const res = await fetch(put, { method: "PUT", headers, body: new Uint8Array(media.data) });
+  if (!res.ok) throw new Error(`uploading ${filename} to ${put} failed: HTTP ${res.status}`);
+  return get;
+}
