@@ -1,0 +1,154 @@
+/**
+ * Server processes started by tests, and the promise that none of them outlives the test run.
+ *
+ * Each server gets a watchdog: a tiny `sh` that waits on a pipe from this Node process and
+ * SIGKILLs the server when the pipe closes without saying "done". If the test worker dies in a way
+ * that skips every exit hook (SIGKILL, a vitest timeout that terminates the worker), the pipe still
+ * closes and the server still goes. Output goes to a file, so no pipe keeps the event loop alive.
+ */
+import { spawn, type ChildProcess } from "node:child_process";
+import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
+
+const live = new Set<ServerProcess>();
+const tempDirs = new Set<string>();
+let hooked = false;
+
+function hookExit(): void {
+  if (hooked) return;
+  hooked = true;
+  process.on("exit", () => {
+    for (const server of live) server.killNow();
+    // JUNCTION_KEEP_TEMP=1 keeps configs, data and logs for a post-mortem.
+    if (!process.env.JUNCTION_KEEP_TEMP) for (const dir of tempDirs) rmSync(dir, { recursive: true, force: true });
+  });
+}
+
+/** A temp dir removed when the process exits, unless a test removes it earlier. */
+export function trackTempDir(dir: string): void {
+  hookExit();
+  tempDirs.add(dir);
+}
+
+export function removeTempDir(dir: string): void {
+  tempDirs.delete(dir);
+  if (!process.env.JUNCTION_KEEP_TEMP) rmSync(dir, { recursive: true, force: true });
+}
+
+export interface SpawnSpec {
+  name: string; // "prosody", "synapse": used in error messages
+  command: string;
+  args: string[];
+  cwd: string;
+  logFile: string; // stdout and stderr are appended here
+  env?: NodeJS.ProcessEnv;
+}
+
+export class ServerProcess {
+  readonly spec: SpawnSpec;
+  private child: ChildProcess;
+  private watchdog: ChildProcess;
+  private exited: Promise<void>;
+  exitCode: number | null = null;
+  exitSignal: NodeJS.Signals | null = null;
+  running = true;
+
+  constructor(spec: SpawnSpec) {
+    hookExit();
+    this.spec = spec;
+    const log = openSync(spec.logFile, "a");
+    try {
+      this.child = spawn(spec.command, spec.args, {
+        cwd: spec.cwd,
+        env: spec.env ?? process.env,
+        stdio: ["ignore", log, log],
+      });
+    } finally {
+      closeSync(log);
+    }
+    this.exited = new Promise((resolve) => {
+      this.child.once("exit", (code, signal) => {
+        this.running = false;
+        this.exitCode = code;
+        this.exitSignal = signal;
+        live.delete(this);
+        this.releaseWatchdog();
+        resolve();
+      });
+      this.child.once("error", (err) => {
+        this.running = false;
+        live.delete(this);
+        this.releaseWatchdog();
+        appendNote(spec.logFile, `spawn failed: ${err.message}`);
+        resolve();
+      });
+    });
+    this.child.unref();
+    const pid = this.child.pid ?? 0;
+    this.watchdog = spawn("sh", ["-c", `read line; [ "$line" = done ] || kill -KILL ${pid} 2>/dev/null`], {
+      stdio: ["pipe", "ignore", "ignore"],
+      detached: true,
+    });
+    this.watchdog.on("error", () => {});
+    this.watchdog.stdin?.on("error", () => {});
+    this.watchdog.unref();
+    live.add(this);
+  }
+
+  get pid(): number | undefined {
+    return this.child.pid;
+  }
+
+  /** SIGTERM, then SIGKILL if it has not exited after graceMs. Resolves once it has exited. */
+  async stop(graceMs = 10_000): Promise<void> {
+    if (!this.running) return this.exited;
+    this.child.kill("SIGTERM");
+    const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
+    await this.exited;
+    clearTimeout(timer);
+  }
+
+  /** SIGKILL, as a crash would. Resolves once it has exited. */
+  async kill(): Promise<void> {
+    if (this.running) this.child.kill("SIGKILL");
+    return this.exited;
+  }
+
+  killNow(): void {
+    if (this.running) this.child.kill("SIGKILL");
+  }
+
+  whenExited(): Promise<void> {
+    return this.exited;
+  }
+
+  /** The last part of the server's output, for error messages. */
+  logTail(chars = 3000): string {
+    try {
+      return readFileSync(this.spec.logFile, "utf8").slice(-chars);
+    } catch {
+      return "(no output)";
+    }
+  }
+
+  describeExit(): string {
+    return this.exitSignal ? `killed by ${this.exitSignal}` : `exit code ${this.exitCode}`;
+  }
+
+  private releaseWatchdog(): void {
+    const stdin = this.watchdog.stdin;
+    if (stdin && !stdin.destroyed) stdin.end("done\n");
+  }
+}
+
+function appendNote(file: string, note: string): void {
+  try {
+    const fd = openSync(file, "a");
+    try {
+      writeSync(fd, `\n[junction harness] ${note}\n`);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // the log file is only for diagnostics
+  }
+}
