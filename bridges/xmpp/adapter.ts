@@ -6,7 +6,7 @@
 import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type {
-  Adapter, AdapterHost, Capabilities, DeliveryContext, EmitOptions, Media, RemoteIds,
+  Adapter, AdapterHost, Capabilities, DeliveryContext, EmitOptions, MappedMessage, Media, RemoteIds,
 } from "../../core/adapter.ts";
 import { NotReadyError, PermanentDeliveryError } from "../../core/adapter.ts";
 import type { BridgeEvent, RoomRef } from "../../core/events.ts";
@@ -33,6 +33,7 @@ const VERSION: string = (() => {
   }
 })();
 const REJOIN_MS = 30_000;
+const STANZA_ID_WAIT_MS = 2000;
 
 export class XmppAdapter implements Adapter {
   readonly network = "xmpp" as const;
@@ -98,6 +99,15 @@ export class XmppAdapter implements Adapter {
   }
 
   async send(room: RoomRef, event: BridgeEvent, ctx: DeliveryContext): Promise<RemoteIds> {
+    try {
+      return await this.#send(room, event, ctx);
+    } catch (err) {
+      this.#log.debug({ room, kind: event.kind, deliveryId: ctx.deliveryId, err: (err as Error).message }, "delivery to XMPP failed");
+      throw err;
+    }
+  }
+
+  async #send(room: RoomRef, event: BridgeEvent, ctx: DeliveryContext): Promise<RemoteIds> {
     const state = this.#rooms.get(room);
     if (!state) throw new PermanentDeliveryError(`${room} is not a linked XMPP room`);
     if (!this.#conn.online) throw new NotReadyError("the XMPP component is not connected");
@@ -137,7 +147,8 @@ export class XmppAdapter implements Adapter {
     throw new Error(`the XMPP bridge cannot fetch ${url}: not an http(s) or xmpp-vcard URL`);
   }
 
-  async #sendMessage(state: RoomState, event: BridgeEvent, ctx: DeliveryContext): Promise<RemoteIds> {
+  async #sendMessage(state: RoomState, event: BridgeEvent, original: DeliveryContext): Promise<RemoteIds> {
+    const ctx = await this.#withStanzaIds(state, original);
     let speaker = await this.#puppets.ensureJoined(state, event.origin, event.sender, ctx);
     let occupant = `${state.room}/${speaker.nick}`;
     if (event.kind === "retract" && event.moderated && ctx.target?.author && ctx.target.author !== occupant) {
@@ -163,6 +174,26 @@ export class XmppAdapter implements Adapter {
     }
     await this.#conn.send(...out.stanzas);
     return out.ids.map((i) => ({ id: remoteId(i.id), altId: i.altId, author: i.author }));
+  }
+
+  /**
+   * Targets we wrote ourselves are mapped under our origin-id until the reflection brings the
+   * room's stanza-id; XMPP clients in a room point at stanza-ids, so use it when we know it.
+   */
+  async #withStanzaIds(state: RoomState, ctx: DeliveryContext): Promise<DeliveryContext> {
+    const fix = async (m: MappedMessage | undefined): Promise<MappedMessage | undefined> =>
+      m ? { ...m, remoteId: remoteId(await state.stanzaIdFor(m.remoteId, STANZA_ID_WAIT_MS)) } : undefined;
+    const target = await fix(ctx.target);
+    const replyTo = await fix(ctx.replyTo);
+    return {
+      deliveryId: ctx.deliveryId,
+      attempt: ctx.attempt,
+      fetchMedia: (url) => ctx.fetchMedia(url),
+      ...(target ? { target } : {}),
+      ...(replyTo ? { replyTo } : {}),
+      ...(ctx.reactionSet ? { reactionSet: ctx.reactionSet } : {}),
+      ...(ctx.reaction ? { reaction: ctx.reaction } : {}),
+    };
   }
 
   /** Attachment → a URL XMPP clients can open: re-uploaded when an upload service is configured. */

@@ -83,7 +83,7 @@ export class Bot {
 
   async #unlock(state: RoomState): Promise<void> {
     try {
-      await this.#d.conn.request(instantRoomIq(this.#d.jid, state.room, `unlock-${Date.now().toString(36)}`));
+      await this.#d.conn.request(instantRoomIq(this.#d.jid, state.room));
       this.#d.log.info({ room: state.room }, "created the room and accepted its default configuration");
     } catch (err) {
       this.#d.log.warn({ room: state.room, err: (err as Error).message }, "created the room but could not unlock it");

@@ -1,12 +1,13 @@
 /**
  * BridgeEvent + DeliveryContext → the message stanzas a puppet occupant sends to the room.
- * Pure. Ids derive from the outbox row (`jn-<deliveryId>`), so a retry reuses them and the room
- * (and its people's clients) can tell a retry from a new message.
+ * Pure. Ids derive from the outbox row and the event (see stanzaIdFor), so a retry reuses them.
  */
+import { createHash } from "node:crypto";
 import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
 import type { DeliveryContext, MappedMessage } from "../../core/adapter.ts";
 import type { BridgeEvent, MessageEvent } from "../../core/events.ts";
+import { targetOf } from "../../core/events.ts";
 import { NS, codePoints } from "./stanza.ts";
 
 export interface OutboundOptions {
@@ -34,12 +35,21 @@ export class CannotDeliver extends Error {}
 export const RETRACT_FALLBACK = "This person attempted to retract a previous message, but it's unsupported by your client.";
 const EXCERPT_MAX = 80;
 
-export function stanzaIdFor(deliveryId: string, part = 0): string {
-  return part === 0 ? `jn-${deliveryId}` : `jn-${deliveryId}-${part}`;
+/**
+ * `jn-<deliveryId>-<digest of the event>`: the same on every retry of one delivery (the outbox
+ * keeps the event as it was), and still unique if the store ever hands out a delivery id twice
+ * (SQLite reuses the rowid of a deleted last row).
+ */
+export function stanzaIdFor(deliveryId: string, event: BridgeEvent, part = 0): string {
+  const digest = createHash("sha256")
+    .update(JSON.stringify([event.origin, event.room, event.kind, event.remoteId ?? "", event.sender.id, event.ts, targetOf(event) ?? ""]))
+    .digest("base64url").slice(0, 10);
+  const base = `jn-${deliveryId}-${digest}`;
+  return part === 0 ? base : `${base}-${part}`;
 }
 
 export function outboundStanzas(event: BridgeEvent, ctx: DeliveryContext, o: OutboundOptions): Outbound {
-  const id = stanzaIdFor(ctx.deliveryId);
+  const id = stanzaIdFor(ctx.deliveryId, event);
   const one = (stanza: Element): Outbound => ({ stanzas: [stanza], ids: [{ id, altId: id, author: o.occupant }] });
   switch (event.kind) {
     case "message":
@@ -73,7 +83,7 @@ export function outboundStanzas(event: BridgeEvent, ctx: DeliveryContext, o: Out
 }
 
 function messageStanzas(event: MessageEvent, ctx: DeliveryContext, o: OutboundOptions): Outbound {
-  const id = stanzaIdFor(ctx.deliveryId);
+  const id = stanzaIdFor(ctx.deliveryId, event);
   const out: Outbound = { stanzas: [], ids: [] };
   let text = event.isAction ? `/me ${event.body.text}` : event.body.text;
   const extra: Element[] = [];
@@ -102,7 +112,7 @@ function messageStanzas(event: MessageEvent, ctx: DeliveryContext, o: OutboundOp
   for (const a of event.attachments) {
     const url = o.attachmentUrls?.get(a.url);
     if (!url) continue;
-    const partId = stanzaIdFor(ctx.deliveryId, ++part);
+    const partId = stanzaIdFor(ctx.deliveryId, event, ++part);
     out.stanzas.push(groupchat(o, partId, xml("body", {}, url),
       xml("x", { xmlns: NS.oob }, xml("url", {}, url), a.name ? xml("desc", {}, a.name) : null)));
     out.ids.push({ id: partId, altId: partId, author: o.occupant });

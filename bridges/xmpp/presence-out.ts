@@ -51,7 +51,7 @@ export function leavePresence(from: string, to: string, status?: string): Elemen
 }
 
 /** XEP-0045 §10.1.2: accept the default configuration of a room we just created (status 201). */
-export function instantRoomIq(from: string, room: string, id: string): Element {
-  return xml("iq", { type: "set", from, to: room, id },
+export function instantRoomIq(from: string, room: string): Element {
+  return xml("iq", { type: "set", from, to: room },
     xml("query", { xmlns: NS.mucOwner }, xml("x", { xmlns: NS.dataForms, type: "submit" })));
 }

@@ -63,7 +63,10 @@ function onRoomMessage(el: Element, state: RoomState, d: ReceiveDeps): void {
   if (ours || isOurId(originId) || isOurId(el.attrs.id)) {
     const sid = roomStanzaId(el, state.room);
     const ourId = originId ?? el.attrs.id;
-    if (sid && isOurId(ourId)) d.host.addAlias(state.room, ourId!, remoteId(sid));
+    if (sid && isOurId(ourId)) {
+      state.learnStanzaId(ourId!, sid);
+      d.host.addAlias(state.room, ourId!, remoteId(sid));
+    }
     return;
   }
   const r = inboundMessage(el, inboundContext(state, d));

@@ -29,6 +29,9 @@ export class RoomState {
   /** Puppets by bare JID (lower case). */
   readonly puppets = new Map<string, PuppetOccupant>();
   readonly #corrections = new Map<string, string>();
+  /** Our origin-ids → the stanza-ids the room gave them (people point at stanza-ids). */
+  readonly #stanzaIds = new Map<string, string>();
+  readonly #stanzaIdWaiters = new Map<string, (sid: string) => void>();
   /** Nicks our puppets just left by renaming: their reflected presences are still ours. */
   readonly #retired = new Map<string, number>();
   #cursor = 0;
@@ -67,6 +70,25 @@ export class RoomState {
 
   correctionTarget(author: string, clientId: string): string | undefined {
     return this.#corrections.get(`${author}\n${clientId}`);
+  }
+
+  learnStanzaId(originId: string, stanzaId: string): void {
+    remember(this.#stanzaIds, originId, stanzaId);
+    this.#stanzaIdWaiters.get(originId)?.(stanzaId);
+    this.#stanzaIdWaiters.delete(originId);
+  }
+
+  /**
+   * The stanza-id for one of our origin-ids, waiting up to `waitMs` for the reflection (a reaction
+   * can follow its message by less than a round trip). Falls back to the id itself.
+   */
+  async stanzaIdFor(id: string, waitMs: number): Promise<string> {
+    const known = this.#stanzaIds.get(id);
+    if (known || !id.startsWith("jn-") || waitMs <= 0) return known ?? id;
+    return new Promise((resolve) => {
+      const timer = setTimeout(() => { this.#stanzaIdWaiters.delete(id); resolve(id); }, waitMs);
+      this.#stanzaIdWaiters.set(id, (sid) => { clearTimeout(timer); resolve(sid); });
+    });
   }
 
   reactionsOf(target: string, actor: string): readonly string[] | undefined {

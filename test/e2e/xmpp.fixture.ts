@@ -11,7 +11,7 @@ import type { Entity } from "@xmpp/xmpp-entity";
 import type { Element } from "@xmpp/xml";
 import { findExecutable } from "../harness/executables.ts";
 import { freePorts } from "../harness/ports.ts";
-import { ServerProcess, trackTempDir } from "../harness/process.ts";
+import { ServerProcess, removeTempDir, trackTempDir } from "../harness/process.ts";
 import { prosodyConfig, type ProsodyLayout } from "../harness/prosody-config.ts";
 
 export interface TestProsody {
@@ -50,7 +50,7 @@ export async function startTestProsody(): Promise<TestProsody> {
   return {
     layout, configFile,
     async restart() { await proc?.stop(); await start(); },
-    async stop() { await proc?.stop(); },
+    async stop() { await proc?.stop(); removeTempDir(dir); },
     register(user, password) {
       execFileSync("prosodyctl", ["--config", configFile, "register", user, layout.host, password], { stdio: "ignore" });
     },

@@ -11,7 +11,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runJunction, type RunningJunction } from "../../core/app.ts";
 import { XmppAdapter } from "../../bridges/xmpp/adapter.ts";
-import { trackTempDir } from "../harness/process.ts";
+import { removeTempDir, trackTempDir } from "../harness/process.ts";
 import { Person, startTestProsody, type TestProsody } from "./xmpp.fixture.ts";
 
 const ROOM_A = "alpha@conference.localhost";
@@ -20,6 +20,7 @@ const ROOM_B = "beta@conference.localhost";
 let prosody: TestProsody;
 let junction: RunningJunction;
 let storePath: string;
+let storeDir: string;
 let alice: Person; // in A
 let bob: Person; // in B
 const log = pino({ level: process.env.JUNCTION_TEST_LOG ?? "silent" });
@@ -49,9 +50,9 @@ const bodyIs = (room: string, nick: string, text: string) => (el: Element) =>
 beforeAll(async () => {
   prosody = await startTestProsody();
   for (const u of ["alice", "bob", "carol"]) prosody.register(u, "pw");
-  const dir = mkdtempSync(join(tmpdir(), "junction-xmpp-store-"));
-  trackTempDir(dir);
-  storePath = join(dir, "junction.db");
+  storeDir = mkdtempSync(join(tmpdir(), "junction-xmpp-store-"));
+  trackTempDir(storeDir);
+  storePath = join(storeDir, "junction.db");
   junction = await startJunction();
   alice = new Person(prosody, "alice", ROOM_A);
   bob = new Person(prosody, "bob", ROOM_B);
@@ -64,7 +65,12 @@ afterAll(async () => {
   await bob?.stop();
   await junction?.stop();
   await prosody?.stop();
+  if (storeDir) removeTempDir(storeDir);
 });
+
+const sidIn = (el: Element, room: string) =>
+  el.getChildren("stanza-id", "urn:xmpp:sid:0").find((s) => s.attrs.by === room)?.attrs.id;
+const fromNick = (room: string, nick: string) => (el: Element) => el.attrs.from === `${room}/${nick}`;
 
 describe("XMPP ⇄ XMPP through Junction", () => {
   it("a message crosses both ways with the right puppet nick", async () => {
@@ -73,4 +79,138 @@ describe("XMPP ⇄ XMPP through Junction", () => {
     await bob.say("hello from beta");
     await alice.waitFor(bodyIs(ROOM_A, "bob", "hello from beta"));
   });
+
+  it("a correction replaces the puppet's own message", async () => {
+    const id = await alice.say("teh typo");
+    const first = await bob.waitFor(bodyIs(ROOM_B, "alice", "teh typo"));
+    await alice.say("the typo", xml("replace", { xmlns: "urn:xmpp:message-correct:0", id }));
+    const fixed = await bob.waitFor(bodyIs(ROOM_B, "alice", "the typo"));
+    expect(fixed.getChild("replace", "urn:xmpp:message-correct:0")?.attrs.id).toBe(first.attrs.id);
+  });
+
+  it("nobody can correct somebody else's message", async () => {
+    const id = await alice.say("mine, not yours");
+    await bob.waitFor(bodyIs(ROOM_B, "alice", "mine, not yours"));
+    const carol = new Person(prosody, "carol", ROOM_A);
+    await carol.join();
+    await carol.say("hijacked", xml("replace", { xmlns: "urn:xmpp:message-correct:0", id }));
+    await carol.say("carol's marker");
+    await bob.waitFor(bodyIs(ROOM_B, "carol", "carol's marker"));
+    expect(bob.messages().some((m) => m.getChildText("body") === "hijacked")).toBe(false);
+    await carol.stop();
+  });
+
+  it("a retraction retracts the bridged copy by its stanza-id", async () => {
+    await alice.say("oops");
+    const own = await alice.waitFor(bodyIs(ROOM_A, "alice", "oops"));
+    const copy = await bob.waitFor(bodyIs(ROOM_B, "alice", "oops"));
+    await alice.send(
+      xml("retract", { xmlns: "urn:xmpp:message-retract:1", id: sidIn(own, ROOM_A)! }),
+      xml("fallback", { xmlns: "urn:xmpp:fallback:0", for: "urn:xmpp:message-retract:1" }),
+      xml("body", {}, "retracted"));
+    const r = await bob.waitFor((el) => fromNick(ROOM_B, "alice")(el) && !!el.getChild("retract", "urn:xmpp:message-retract:1"));
+    expect(r.getChild("retract", "urn:xmpp:message-retract:1")?.attrs.id).toBe(sidIn(copy, ROOM_B));
+  });
+
+  it("a reaction points at the message as the other room knows it", async () => {
+    await bob.say("react to me");
+    const native = await bob.waitFor(bodyIs(ROOM_B, "bob", "react to me"));
+    const copy = await alice.waitFor(bodyIs(ROOM_A, "bob", "react to me"));
+    await alice.send(xml("reactions", { xmlns: "urn:xmpp:reactions:0", id: sidIn(copy, ROOM_A)! }, xml("reaction", {}, "👍")));
+    const r = await bob.waitFor((el) => fromNick(ROOM_B, "alice")(el) && !!el.getChild("reactions", "urn:xmpp:reactions:0"));
+    const reactions = r.getChild("reactions", "urn:xmpp:reactions:0")!;
+    expect(reactions.attrs.id).toBe(sidIn(native, ROOM_B));
+    expect(reactions.getChildren("reaction").map((x) => x.getText())).toEqual(["👍"]);
+    await alice.send(xml("reactions", { xmlns: "urn:xmpp:reactions:0", id: sidIn(copy, ROOM_A)! }));
+    const from = bob.heard.length;
+    const removed = await bob.waitFor((el) => fromNick(ROOM_B, "alice")(el) && el.getChild("reactions", "urn:xmpp:reactions:0")?.getChildren("reaction").length === 0, 10_000, from);
+    expect(removed.getChild("reactions", "urn:xmpp:reactions:0")?.attrs.id).toBe(sidIn(native, ROOM_B));
+  });
+
+  it("a reply keeps its reference and a correct fallback", async () => {
+    await alice.say("question?");
+    const original = await alice.waitFor(bodyIs(ROOM_A, "alice", "question?"));
+    const copy = await bob.waitFor(bodyIs(ROOM_B, "alice", "question?"));
+    const fallback = "> alice: question?\n";
+    await bob.say(`${fallback}answer!`,
+      xml("reply", { xmlns: "urn:xmpp:reply:0", to: `${ROOM_B}/alice`, id: sidIn(copy, ROOM_B)! }),
+      xml("fallback", { xmlns: "urn:xmpp:fallback:0", for: "urn:xmpp:reply:0" }, xml("body", { start: 0, end: Array.from(fallback).length })));
+    const reply = await alice.waitFor((el) => fromNick(ROOM_A, "bob")(el) && !!el.getChild("reply", "urn:xmpp:reply:0"));
+    expect(reply.getChild("reply", "urn:xmpp:reply:0")?.attrs.id).toBe(sidIn(original, ROOM_A));
+    const body = reply.getChildText("body")!;
+    const end = Number(reply.getChild("fallback", "urn:xmpp:fallback:0")?.getChild("body")?.attrs.end);
+    expect(Array.from(body).slice(end).join("")).toBe("answer!");
+    expect(body.startsWith("> alice: question?")).toBe(true);
+  });
+
+  it("typing and presence reach the other room", async () => {
+    await alice.send(xml("composing", { xmlns: "http://jabber.org/protocol/chatstates" }));
+    await bob.waitFor((el) => fromNick(ROOM_B, "alice")(el) && !!el.getChild("composing", "http://jabber.org/protocol/chatstates"));
+    await alice.xmpp.send(xml("presence", { to: `${ROOM_A}/alice` }, xml("show", {}, "away"), xml("status", {}, "lunch")));
+    const p = await bob.waitFor((el) => el.is("presence") && fromNick(ROOM_B, "alice")(el) && el.getChildText("show") === "away");
+    expect(p.getChildText("status")).toBe("lunch");
+    await alice.xmpp.send(xml("presence", { to: `${ROOM_A}/alice` }));
+  });
+});
+
+describe("restarts", () => {
+  it("Junction restarted: same puppets, and an edit after the restart reaches its target", async () => {
+    const id = await alice.say("before restart");
+    const first = await bob.waitFor(bodyIs(ROOM_B, "alice", "before restart"));
+    await junction.stop();
+    junction = await startJunction();
+    await alice.say("before restart, fixed", xml("replace", { xmlns: "urn:xmpp:message-correct:0", id }));
+    const fixed = await bob.waitFor(bodyIs(ROOM_B, "alice", "before restart, fixed"));
+    expect(fixed.getChild("replace", "urn:xmpp:message-correct:0")?.attrs.id).toBe(first.attrs.id);
+    await alice.say("after restart");
+    await bob.waitFor(bodyIs(ROOM_B, "alice", "after restart"));
+    expect(bob.heard.some((el) => el.attrs.from?.startsWith(`${ROOM_B}/alice (`))).toBe(false);
+  });
+
+  it("a nick held by a native person gets a suffix, not a failed join", async () => {
+    // Both "dave"s are in their rooms before the bridge starts, as when a bridge is added to live rooms.
+    prosody.register("dave", "pw");
+    prosody.register("erin", "pw");
+    await junction.stop();
+    const dave = new Person(prosody, "dave", ROOM_A);
+    const otherDave = new Person(prosody, "erin", ROOM_B, "dave");
+    await dave.join();
+    await otherDave.join();
+    junction = await startJunction();
+    await dave.say("I am dave");
+    await bob.waitFor(bodyIs(ROOM_B, "dave (xmpp)", "I am dave"));
+    await otherDave.say("I am dave too");
+    await alice.waitFor(bodyIs(ROOM_A, "dave (xmpp)", "I am dave too"));
+    await dave.stop();
+    await otherDave.stop();
+  });
+
+  it("Prosody restarted: the bridge reconnects, rejoins, and what was said meanwhile arrives once", async () => {
+    await alice.stop();
+    await bob.stop();
+    await prosody.restart();
+    alice = new Person(prosody, "alice", ROOM_A);
+    bob = new Person(prosody, "bob", ROOM_B);
+    await alice.join();
+    await bob.join();
+    await alice.say("said while the bridge was away");
+    await bob.waitFor(bodyIs(ROOM_B, "alice", "said while the bridge was away"), 40_000);
+    await bob.say("and back");
+    await alice.waitFor(bodyIs(ROOM_A, "bob", "and back"));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(bob.messages().filter((m) => m.getChildText("body") === "said while the bridge was away")).toHaveLength(1);
+  }, 90_000);
+});
+
+describe("throughput", () => {
+  it("a burst of 1,000 messages arrives complete and in order", async () => {
+    const n = 1000;
+    const started = Date.now();
+    for (let i = 0; i < n; i++) await alice.say(`burst ${i}`);
+    await bob.waitFor(bodyIs(ROOM_B, "alice", `burst ${n - 1}`), 60_000);
+    const got = bob.messages().filter((m) => m.attrs.from === `${ROOM_B}/alice` && m.getChildText("body")?.startsWith("burst "))
+      .map((m) => m.getChildText("body"));
+    expect(got).toEqual(Array.from({ length: n }, (_, i) => `burst ${i}`));
+    console.log(`burst: ${n} messages bridged in ${Date.now() - started} ms`);
+  }, 90_000);
 });

@@ -2,7 +2,7 @@ import parse from "@xmpp/xml/lib/parse.js";
 import { describe, expect, it } from "vitest";
 import type { DeliveryContext, MappedMessage } from "../../core/adapter.ts";
 import { actorId, remoteId, roomRef, type BridgeEvent } from "../../core/events.ts";
-import { CannotDeliver, outboundStanzas, replyFallback, type OutboundOptions } from "../../bridges/xmpp/outbound.ts";
+import { CannotDeliver, outboundStanzas, replyFallback, stanzaIdFor, type OutboundOptions } from "../../bridges/xmpp/outbound.ts";
 import { inboundMessage } from "../../bridges/xmpp/inbound.ts";
 
 const ROOM = "lobby@conference.example.org";
@@ -41,7 +41,9 @@ describe("outbound stanzas", () => {
       `${head}<active xmlns="http://jabber.org/protocol/chatstates"/><no-store xmlns="urn:xmpp:hints"/></message>`],
   ])("%s", (_n, event, c, want) => {
     const out = outboundStanzas(event, dctx(c), o);
-    expect(out.stanzas.map(String)).toEqual([want]);
+    const id = stanzaIdFor("42", event);
+    expect(id).toMatch(/^jn-42-[A-Za-z0-9_-]{10}$/);
+    expect(out.stanzas.map(String)).toEqual([want.replaceAll("jn-42", id)]);
   });
 
   it("a reply carries the XEP-0461 reference and a fallback whose range is in code points", () => {
@@ -71,9 +73,10 @@ describe("outbound stanzas", () => {
     const att = { url: "mxc://example.org/abc", name: "cat.png" };
     const out = outboundStanzas(msg("look", { attachments: [att] }), dctx(),
       { ...o, attachmentUrls: new Map([[att.url, "https://up.example.org/cat.png"]]) });
-    expect(out.ids.map((i) => i.id)).toEqual(["jn-42", "jn-42-1"]);
+    const id = stanzaIdFor("42", msg("look", { attachments: [att] }));
+    expect(out.ids.map((i) => i.id)).toEqual([id, `${id}-1`]);
     expect(out.stanzas[1]!.toString()).toBe(
-      `<message type="groupchat" from="${FROM}" to="${ROOM}" id="jn-42-1"><body>https://up.example.org/cat.png</body><x xmlns="jabber:x:oob"><url>https://up.example.org/cat.png</url><desc>cat.png</desc></x><origin-id xmlns="urn:xmpp:sid:0" id="jn-42-1"/></message>`);
+      `<message type="groupchat" from="${FROM}" to="${ROOM}" id="${id}-1"><body>https://up.example.org/cat.png</body><x xmlns="jabber:x:oob"><url>https://up.example.org/cat.png</url><desc>cat.png</desc></x><origin-id xmlns="urn:xmpp:sid:0" id="${id}-1"/></message>`);
   });
   it("an attachment nobody can fetch still shows by name", () => {
     const out = outboundStanzas(msg("", { attachments: [{ url: "mxc://e/x", name: "doc.pdf" }] }), dctx(), o);
@@ -83,7 +86,10 @@ describe("outbound stanzas", () => {
     const a = outboundStanzas(msg("x"), dctx({ attempt: 0 }), o);
     const b = outboundStanzas(msg("x"), dctx({ attempt: 3 }), o);
     expect(a.ids).toEqual(b.ids);
-    expect(a.ids).toEqual([{ id: "jn-42", altId: "jn-42", author: OCC }]);
+    expect(a.ids).toEqual([{ id: stanzaIdFor("42", msg("x")), altId: stanzaIdFor("42", msg("x")), author: OCC }]);
+  });
+  it("ids differ between two events that got the same delivery id", () => {
+    expect(stanzaIdFor("1", msg("a", { ts: 1 }))).not.toBe(stanzaIdFor("1", msg("a", { ts: 2 })));
   });
   it.each<[string, BridgeEvent]>([
     ["edit", { ...env, kind: "edit", target: remoteId("m1"), body: { text: "x" } }],
