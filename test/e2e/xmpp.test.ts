@@ -12,12 +12,13 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runJunction, type RunningJunction } from "../../core/app.ts";
 import { XmppAdapter } from "../../bridges/xmpp/adapter.ts";
 import { removeTempDir, trackTempDir } from "../harness/process.ts";
-import { Person, startTestProsody, type TestProsody } from "./xmpp.fixture.ts";
+import { startProsody, type ProsodyServer } from "../harness/prosody.ts";
+import { Person } from "./xmpp.fixture.ts";
 
 const ROOM_A = "alpha@conference.localhost";
 const ROOM_B = "beta@conference.localhost";
 
-let prosody: TestProsody;
+let prosody: ProsodyServer;
 let junction: RunningJunction;
 let storePath: string;
 let storeDir: string;
@@ -26,9 +27,8 @@ let bob: Person; // in B
 const log = pino({ level: process.env.JUNCTION_TEST_LOG ?? "silent" });
 
 async function startJunction(): Promise<RunningJunction> {
-  const l = prosody.layout;
   const adapter = new XmppAdapter({
-    server: `xmpp://127.0.0.1:${l.componentPort}`, component: l.componentDomain, secret: l.componentSecret,
+    server: prosody.componentService, component: prosody.componentDomain, secret: prosody.componentSecret,
     nick: "Junction", history: 20,
   }, log.child({ network: "xmpp" }));
   const j = await runJunction({ store: { path: storePath }, links: { lobby: { xmpp: [ROOM_A, ROOM_B] } } }, [adapter], log);
@@ -48,8 +48,8 @@ const bodyIs = (room: string, nick: string, text: string) => (el: Element) =>
   el.is("message") && el.attrs.from === `${room}/${nick}` && el.getChildText("body") === text;
 
 beforeAll(async () => {
-  prosody = await startTestProsody();
-  for (const u of ["alice", "bob", "carol"]) prosody.register(u, "pw");
+  prosody = await startProsody();
+  for (const u of ["alice", "bob", "carol", "dave", "erin"]) await prosody.registerUser(u, "pw");
   storeDir = mkdtempSync(join(tmpdir(), "junction-xmpp-store-"));
   trackTempDir(storeDir);
   storePath = join(storeDir, "junction.db");
@@ -153,24 +153,48 @@ describe("XMPP ⇄ XMPP through Junction", () => {
   });
 });
 
+describe("the component answers IQs", () => {
+  const iq = async (to: string, payload: Element) => {
+    const id = `iq-${Math.random().toString(36).slice(2)}`;
+    await alice.xmpp.send(xml("iq", { type: "get", to, id }, payload));
+    return alice.waitFor((el) => el.is("iq") && el.attrs.id === id);
+  };
+  it("disco#info, ping and version for the component; vCard for a puppet", async () => {
+    const info = await iq(prosody.componentDomain, xml("query", { xmlns: "http://jabber.org/protocol/disco#info" }));
+    expect(info.attrs.type).toBe("result");
+    expect(info.getChild("query")?.getChild("identity")?.attrs.category).toBe("gateway");
+    expect((await iq(prosody.componentDomain, xml("ping", { xmlns: "urn:xmpp:ping" }))).attrs.type).toBe("result");
+    const version = await iq(prosody.componentDomain, xml("query", { xmlns: "jabber:iq:version" }));
+    expect(version.getChild("query")?.getChildText("name")).toBe("Junction");
+    const card = await iq(`${ROOM_A}/bob`, xml("vCard", { xmlns: "vcard-temp" }));
+    expect(card.getChild("vCard", "vcard-temp")?.getChildText("NICKNAME")).toBe("bob");
+    const nothing = await iq(prosody.componentDomain, xml("query", { xmlns: "jabber:iq:roster" }));
+    expect(nothing.attrs.type).toBe("error");
+  });
+});
+
 describe("restarts", () => {
   it("Junction restarted: same puppets, and an edit after the restart reaches its target", async () => {
     const id = await alice.say("before restart");
     const first = await bob.waitFor(bodyIs(ROOM_B, "alice", "before restart"));
     await junction.stop();
+    await alice.say("said while Junction was down");
     junction = await startJunction();
+    await bob.waitFor(bodyIs(ROOM_B, "alice", "said while Junction was down"));
     await alice.say("before restart, fixed", xml("replace", { xmlns: "urn:xmpp:message-correct:0", id }));
     const fixed = await bob.waitFor(bodyIs(ROOM_B, "alice", "before restart, fixed"));
     expect(fixed.getChild("replace", "urn:xmpp:message-correct:0")?.attrs.id).toBe(first.attrs.id);
     await alice.say("after restart");
     await bob.waitFor(bodyIs(ROOM_B, "alice", "after restart"));
     expect(bob.heard.some((el) => el.attrs.from?.startsWith(`${ROOM_B}/alice (`))).toBe(false);
+    // Catch-up asked the room for history since our cursor: nothing older came across twice.
+    const bodies = bob.messages().filter((m) => m.attrs.from === `${ROOM_B}/alice`).map((m) => m.getChildText("body"));
+    expect(bodies.filter((b) => b === "said while Junction was down")).toHaveLength(1);
+    expect(bodies.filter((b) => b === "before restart")).toHaveLength(1);
   });
 
   it("a nick held by a native person gets a suffix, not a failed join", async () => {
     // Both "dave"s are in their rooms before the bridge starts, as when a bridge is added to live rooms.
-    prosody.register("dave", "pw");
-    prosody.register("erin", "pw");
     await junction.stop();
     const dave = new Person(prosody, "dave", ROOM_A);
     const otherDave = new Person(prosody, "erin", ROOM_B, "dave");
