@@ -2,6 +2,7 @@
  * The XMPP bridge end to end: one real Prosody, two MUCs linked to each other, real XMPP clients
  * as people, and the real core in between (SQLite store, outbox, queues).
  */
+import { createHash } from "node:crypto";
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -170,6 +171,26 @@ describe("the component answers IQs", () => {
     expect(card.getChild("vCard", "vcard-temp")?.getChildText("NICKNAME")).toBe("bob");
     const nothing = await iq(prosody.componentDomain, xml("query", { xmlns: "jabber:iq:roster" }));
     expect(nothing.attrs.type).toBe("error");
+  });
+});
+
+describe("avatars", () => {
+  it("a person's avatar reaches their puppet's presence hash and vCard", async () => {
+    const png = Buffer.from("iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==", "base64");
+    const sha1 = createHash("sha1").update(png).digest("hex");
+    const setId = "vc-set";
+    await alice.xmpp.send(xml("iq", { type: "set", id: setId },
+      xml("vCard", { xmlns: "vcard-temp" }, xml("NICKNAME", {}, "alice"),
+        xml("PHOTO", {}, xml("TYPE", {}, "image/png"), xml("BINVAL", {}, png.toString("base64"))))));
+    expect((await alice.waitFor((el) => el.is("iq") && el.attrs.id === setId)).attrs.type).toBe("result");
+    await alice.xmpp.send(xml("presence", { to: `${ROOM_A}/alice` }, xml("x", { xmlns: "vcard-temp:x:update" }, xml("photo", {}, sha1))));
+    await bob.waitFor((el) => el.is("presence") && fromNick(ROOM_B, "alice")(el)
+      && el.getChild("x", "vcard-temp:x:update")?.getChildText("photo") === sha1);
+    const id = "vc-get";
+    await bob.xmpp.send(xml("iq", { type: "get", to: `${ROOM_B}/alice`, id }, xml("vCard", { xmlns: "vcard-temp" })));
+    const card = await bob.waitFor((el) => el.is("iq") && el.attrs.id === id);
+    const binval = card.getChild("vCard", "vcard-temp")?.getChild("PHOTO")?.getChildText("BINVAL");
+    expect(Buffer.from(binval ?? "", "base64").equals(png)).toBe(true);
   });
 });
 
