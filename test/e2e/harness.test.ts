@@ -10,7 +10,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../harness/ports.ts";
 import { startProsody, type ProsodyServer } from "../harness/prosody.ts";
 import { startSynapse, type SynapseServer } from "../harness/synapse.ts";
-import { newPerson, type Person } from "../harness/xmpp-person.ts";
+import { connectPerson, newPerson, type Person } from "../harness/xmpp-person.ts";
 import { registerPerson, type MatrixPerson } from "../harness/matrix-person.ts";
 
 const SID = "urn:xmpp:sid:0";
@@ -74,10 +74,18 @@ describe("Prosody harness", () => {
     await prosody.restart();
     expect([prosody.c2sPort, prosody.componentPort]).toEqual(ports);
     expect(prosody.running).toBe(true);
-    const { connectPerson } = await import("../harness/xmpp-person.ts");
     const carol = await connectPerson(prosody, "carol", "carol-pw");
     people.push(carol);
     await carol.join(`after-restart@${prosody.mucDomain}`, "Carol");
+  });
+
+  it("comes back after a crash (SIGKILL) on the same ports", async () => {
+    await prosody.kill();
+    expect(prosody.running).toBe(false);
+    await prosody.restart();
+    const carol = await connectPerson(prosody, "carol", "carol-pw");
+    people.push(carol);
+    expect(carol.bareJid).toBe(`carol@${prosody.host}`);
   });
 
   it("says how to install Prosody when it is missing", async () => {

@@ -41,6 +41,8 @@ export interface SpawnSpec {
   cwd: string;
   logFile: string; // stdout and stderr are appended here
   env?: NodeJS.ProcessEnv;
+  /** Removed by the watchdog if this Node process dies without running its exit hooks. */
+  tempDir?: string;
 }
 
 export class ServerProcess {
@@ -84,7 +86,11 @@ export class ServerProcess {
     });
     this.child.unref();
     const pid = this.child.pid ?? 0;
-    this.watchdog = spawn("sh", ["-c", `read line; [ "$line" = done ] || kill -KILL ${pid} 2>/dev/null`], {
+    // On a hard death of this process the watchdog also removes the server's temp dir (it may be
+    // on /dev/shm, i.e. memory), unless JUNCTION_KEEP_TEMP asks to keep it.
+    const script = `read line; [ "$line" = done ] && exit 0; kill -KILL "$1" 2>/dev/null; sleep 0.3; [ -n "$2" ] && rm -rf -- "$2"`;
+    const dir = spec.tempDir && !process.env.JUNCTION_KEEP_TEMP ? spec.tempDir : "";
+    this.watchdog = spawn("sh", ["-c", script, "watchdog", String(pid), dir], {
       stdio: ["pipe", "ignore", "ignore"],
       detached: true,
     });

@@ -103,6 +103,7 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodySe
       command: prosodyBin,
       args: ["--config", configFile, "-F"],
       cwd: dir,
+      tempDir: dir,
       logFile: join(dir, "prosody.out"),
     });
     proc = p;

@@ -76,6 +76,7 @@ export async function startSynapse(opts: SynapseOptions = {}): Promise<SynapseSe
       command: python,
       args: ["-m", "synapse.app.homeserver", "-c", configFile],
       cwd: dir,
+      tempDir: dir,
       logFile,
     });
     proc = p;

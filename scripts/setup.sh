@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Prepares this machine for `npm test`: Node >= 22 with the project's dependencies, Prosody (from
+# the distribution), and the Synapse virtualenv the end-to-end tests start. Idempotent: when
+# everything is in place it prints nothing and takes about a second.
+set -euo pipefail
+root=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
+cd "$root"
+
+is_root() { [ "$(id -u)" = 0 ]; }
+
+# apt-get install without starting the package's own system-wide service (Debian's prosody would
+# otherwise listen on every interface on 5222/5269): a temporary policy-rc.d refuses service starts.
+apt_install() {
+  local policy=/usr/sbin/policy-rc.d placed=""
+  if [ ! -e "$policy" ]; then
+    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && placed=1
+  fi
+  export DEBIAN_FRONTEND=noninteractive
+  local rc=0
+  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@" > /dev/null; } || rc=$?
+  if [ -n "$placed" ]; then rm -f "$policy"; fi
+  return "$rc"
+}
+
+# 1. Node >= 22 (installs Node 24 from the npm registry when the system Node is older) and npm ci.
+sh scripts/node.sh -e 0
+
+# 2. Prosody, which the XMPP end-to-end tests start on free loopback ports.
+if ! command -v prosody > /dev/null 2>&1 || ! command -v prosodyctl > /dev/null 2>&1; then
+  if is_root && command -v apt-get > /dev/null 2>&1; then
+    echo "setup: installing Prosody (apt-get install prosody)" >&2
+    apt_install prosody
+  else
+    echo "setup: Prosody is not installed. As root: apt-get update && apt-get install -y prosody" >&2
+    exit 1
+  fi
+fi
+
+# 3. Python 3 with venv support, for the Synapse virtualenv.
+if ! python3 -c 'import venv, ensurepip' > /dev/null 2>&1; then
+  if is_root && command -v apt-get > /dev/null 2>&1; then
+    echo "setup: installing python3-venv (apt-get)" >&2
+    apt_install python3 python3-venv
+  else
+    echo "setup: Python 3 with venv is missing. As root: apt-get install -y python3 python3-venv" >&2
+    exit 1
+  fi
+fi
+
+# 4. The Synapse virtualenv (${JUNCTION_CACHE:-~/.cache/junction}/synapse-venv), shared with the
+#    tests, which create it the same way (with a lock) if it is still missing when they run.
+sh scripts/node.sh test/harness/synapse-venv.ts
