@@ -172,6 +172,7 @@ export class XmppAdapter implements Adapter {
       if (err instanceof CannotDeliver) throw new PermanentDeliveryError(err.message);
       throw err;
     }
+    for (const i of out.ids) state.sent(i.id);
     await this.#conn.send(...out.stanzas);
     return out.ids.map((i) => ({ id: remoteId(i.id), altId: i.altId, author: i.author }));
   }

@@ -32,6 +32,8 @@ export class RoomState {
   /** Our origin-ids → the stanza-ids the room gave them (people point at stanza-ids). */
   readonly #stanzaIds = new Map<string, string>();
   readonly #stanzaIdWaiters = new Map<string, (sid: string) => void>();
+  /** Ids we sent in this run whose reflection has not come back yet. */
+  readonly #awaitingReflection = new Map<string, number>();
   /** Nicks our puppets just left by renaming: their reflected presences are still ours. */
   readonly #retired = new Map<string, number>();
   #cursor = 0;
@@ -72,7 +74,13 @@ export class RoomState {
     return this.#corrections.get(`${author}\n${clientId}`);
   }
 
+  /** Our message `id` went out; its reflection will carry the room's stanza-id. */
+  sent(id: string): void {
+    remember(this.#awaitingReflection, id, Date.now());
+  }
+
   learnStanzaId(originId: string, stanzaId: string): void {
+    this.#awaitingReflection.delete(originId);
     remember(this.#stanzaIds, originId, stanzaId);
     this.#stanzaIdWaiters.get(originId)?.(stanzaId);
     this.#stanzaIdWaiters.delete(originId);
@@ -84,7 +92,8 @@ export class RoomState {
    */
   async stanzaIdFor(id: string, waitMs: number): Promise<string> {
     const known = this.#stanzaIds.get(id);
-    if (known || !id.startsWith("jn-") || waitMs <= 0) return known ?? id;
+    // Only a reflection still on its way is worth waiting for (not one lost to a restart).
+    if (known || !this.#awaitingReflection.has(id) || waitMs <= 0) return known ?? id;
     return new Promise((resolve) => {
       const timer = setTimeout(() => { this.#stanzaIdWaiters.delete(id); resolve(id); }, waitMs);
       this.#stanzaIdWaiters.set(id, (sid) => { clearTimeout(timer); resolve(sid); });

@@ -1,0 +1,108 @@
+import parse from "@xmpp/xml/lib/parse.js";
+import { pino } from "pino";
+import { describe, expect, it, vi } from "vitest";
+import type { AdapterHost, EmitOptions } from "../../core/adapter.ts";
+import { roomRef, type BridgeEvent } from "../../core/events.ts";
+import { Bot } from "../../bridges/xmpp/bot.ts";
+import { XmppConnection } from "../../bridges/xmpp/connection.ts";
+import { Puppets } from "../../bridges/xmpp/puppets.ts";
+import { receive, type ReceiveDeps } from "../../bridges/xmpp/receive.ts";
+import { Rooms, RoomState } from "../../bridges/xmpp/rooms.ts";
+
+const ROOM = "lobby@conference.localhost";
+const BOT = "junction@bridge.localhost/junction";
+const log = pino({ level: "silent" });
+
+function setup() {
+  const conn = new XmppConnection({ service: "xmpp://127.0.0.1:1", domain: "bridge.localhost", secret: "x" }, log, { online() {}, offline() {}, stanza() {} });
+  const sent: string[] = [];
+  vi.spyOn(conn, "send").mockImplementation(async (...els) => { sent.push(...els.map(String)); });
+  const aliases: [string, string][] = [];
+  const host = {
+    log, addAlias: (_r: unknown, known: string, sid: string) => { aliases.push([known, sid]); },
+    findMessage: () => undefined, cursor: () => undefined,
+  } as unknown as AdapterHost;
+  const rooms = new Rooms();
+  rooms.set([roomRef(ROOM)]);
+  const state = rooms.get(ROOM)!;
+  state.botNick = "Junction";
+  state.puppets.set("matrix_x@bridge.localhost", { bare: "matrix_x@bridge.localhost", nick: "Bob", joined: true });
+  const emitted: { events: BridgeEvent[]; opts?: EmitOptions }[] = [];
+  const d: ReceiveDeps = {
+    conn, host, rooms, log, botBare: "junction@bridge.localhost",
+    puppets: new Puppets(conn, "bridge.localhost", log),
+    bot: new Bot({ conn, host, log, jid: BOT, nick: "Junction", history: 20 }),
+    iq: { component: "bridge.localhost", bot: "junction@bridge.localhost", version: "1", gatewayTypes: [], puppet: () => undefined },
+    emit: (events, opts) => { emitted.push({ events, ...(opts ? { opts } : {}) }); },
+  };
+  return { d, state, sent, aliases, emitted };
+}
+
+const groupchat = (nick: string, to: string, inner: string, id = "c1") =>
+  parse(`<message from="${ROOM}/${nick}" to="${to}" type="groupchat" id="${id}">${inner}<stanza-id xmlns="urn:xmpp:sid:0" by="${ROOM}" id="sid-1"/></message>`);
+
+describe("receive", () => {
+  it("emits a person's message with a dedupe key and a cursor", () => {
+    const { d, emitted } = setup();
+    receive(groupchat("alice", BOT, `<body>hi</body><delay xmlns="urn:xmpp:delay" stamp="2024-01-01T00:00:00Z"/>`), d);
+    expect(emitted).toHaveLength(1);
+    expect(emitted[0]!.opts).toEqual({ dedupeKey: `xmpp ${ROOM} sid-1`, cursor: { room: ROOM, value: "2024-01-01T00:00:00.000Z" } });
+  });
+  it("drops the reflection of a puppet's message and learns its stanza-id", async () => {
+    const { d, state, emitted, aliases } = setup();
+    state.sent("jn-5-abc");
+    receive(groupchat("Bob", BOT, `<body>hi</body><origin-id xmlns="urn:xmpp:sid:0" id="jn-5-abc"/>`, "jn-5-abc"), d);
+    expect(emitted).toEqual([]);
+    expect(aliases).toEqual([["jn-5-abc", "sid-1"]]);
+    expect(await state.stanzaIdFor("jn-5-abc", 1000)).toBe("sid-1");
+  });
+  it("drops messages with our id even from a nick it does not know (history after a restart)", () => {
+    const { d, emitted } = setup();
+    receive(groupchat("Stranger", BOT, `<body>old</body><origin-id xmlns="urn:xmpp:sid:0" id="jn-1-zzz"/>`), d);
+    expect(emitted).toEqual([]);
+  });
+  it("ignores the copies every puppet receives", () => {
+    const { d, emitted } = setup();
+    receive(groupchat("alice", "matrix_x@bridge.localhost/junction", `<body>hi</body>`), d);
+    expect(emitted).toEqual([]);
+  });
+  it("answers a direct message with an error, and an IQ with its answer", () => {
+    const { d, sent } = setup();
+    receive(parse(`<message from="alice@localhost/a" to="matrix_x@bridge.localhost" type="chat" id="m"><body>psst</body></message>`), d);
+    receive(parse(`<iq from="alice@localhost/a" to="bridge.localhost" type="get" id="q"><ping xmlns="urn:xmpp:ping"/></iq>`), d);
+    expect(sent[0]).toContain(`type="error"`);
+    expect(sent[0]).toContain("feature-not-implemented");
+    expect(sent[1]).toBe(`<iq type="result" id="q" from="bridge.localhost" to="alice@localhost/a"/>`);
+  });
+  it("tracks occupants from presence, never our own", () => {
+    const { d, state, emitted } = setup();
+    receive(parse(`<presence from="${ROOM}/alice" to="${BOT}"><x xmlns="http://jabber.org/protocol/muc#user"><item role="participant"/></x></presence>`), d);
+    receive(parse(`<presence from="${ROOM}/Bob" to="${BOT}"><x xmlns="http://jabber.org/protocol/muc#user"><item role="participant"/></x></presence>`), d);
+    expect([...state.occupants.keys()]).toEqual(["alice"]);
+    expect(emitted.map((e) => e.events.map((x) => x.kind))).toEqual([["join"]]);
+  });
+});
+
+describe("room state", () => {
+  it("the cursor never moves back", () => {
+    const s = new RoomState(roomRef(ROOM));
+    expect(s.advanceCursor(2000)).toBe(new Date(2000).toISOString());
+    expect(s.advanceCursor(1000)).toBe(new Date(2000).toISOString());
+  });
+  it("waits for a reflection only when one is on its way", async () => {
+    const s = new RoomState(roomRef(ROOM));
+    const t0 = Date.now();
+    expect(await s.stanzaIdFor("jn-lost-before-restart", 5000)).toBe("jn-lost-before-restart");
+    expect(Date.now() - t0).toBeLessThan(100);
+    s.sent("jn-2");
+    const later = s.stanzaIdFor("jn-2", 5000);
+    s.learnStanzaId("jn-2", "sid-2");
+    expect(await later).toBe("sid-2");
+  });
+  it("a nick a puppet just renamed away from is still ours for a while", () => {
+    const s = new RoomState(roomRef(ROOM));
+    s.retire("Old Name");
+    expect(s.isOurs("Old Name")).toBe(true);
+    expect(s.isOurs("someone")).toBe(false);
+  });
+});
