@@ -99,6 +99,38 @@ describe("Prosody harness", () => {
   });
 });
 
+describe("Prosody harness with XEP-0363 upload", () => {
+  let prosody: ProsodyServer;
+  beforeAll(async () => {
+    prosody = await startProsody({ upload: true });
+  });
+  afterAll(async () => {
+    await prosody?.stop();
+  });
+
+  it("gives the component an upload slot whose PUT and GET work over loopback HTTP", async () => {
+    const bridge = component({ service: prosody.componentService, domain: prosody.componentDomain, password: prosody.componentSecret });
+    bridge.on("error", () => {});
+    await bridge.start();
+    try {
+      const reply = await bridge.iqCaller.request(
+        xml("iq", { type: "get", to: prosody.uploadDomain, from: prosody.componentDomain },
+          xml("request", { xmlns: "urn:xmpp:http:upload:0", filename: "hello.txt", size: "5", "content-type": "text/plain" })),
+      );
+      const slot = reply.getChild("slot", "urn:xmpp:http:upload:0");
+      const put = slot?.getChild("put");
+      const get = slot?.getChild("get");
+      expect(put?.attrs.url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${prosody.uploadPort}/`));
+      const headers: Record<string, string> = { "content-type": "text/plain" };
+      for (const h of put?.getChildren("header") ?? []) headers[h.attrs.name ?? ""] = h.getText();
+      expect((await fetch(put?.attrs.url ?? "", { method: "PUT", body: "hello", headers })).status).toBe(201);
+      expect(await (await fetch(get?.attrs.url ?? "")).text()).toBe("hello");
+    } finally {
+      await bridge.stop();
+    }
+  });
+});
+
 describe("Synapse harness", () => {
   let synapse: SynapseServer;
   const people: MatrixPerson[] = [];
