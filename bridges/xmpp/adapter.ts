@@ -9,6 +9,7 @@ import type {
   Adapter, AdapterHost, Capabilities, DeliveryContext, EmitOptions, MappedMessage, Media, RemoteIds,
 } from "../../core/adapter.ts";
 import { NotReadyError, PermanentDeliveryError } from "../../core/adapter.ts";
+import { fetchUrl } from "../../core/media.ts";
 import type { BridgeEvent, RoomRef } from "../../core/events.ts";
 import { remoteId, roomRef } from "../../core/events.ts";
 import type { XmppConfig } from "../../config/schema.ts";
@@ -52,6 +53,7 @@ export class XmppAdapter implements Adapter {
   #deps: ReceiveDeps | undefined;
   #emitChain: Promise<void> = Promise.resolve();
   #rejoinTimer: NodeJS.Timeout | undefined;
+  #stopping = false;
 
   constructor(config: XmppConfig, log: Logger) {
     this.#config = config;
@@ -76,6 +78,7 @@ export class XmppAdapter implements Adapter {
 
   async start(host: AdapterHost): Promise<void> {
     this.#host = host;
+    this.#stopping = false;
     this.#rooms.set(host.rooms());
     this.#puppets.attach(host);
     for (const state of this.#rooms.all()) this.#puppets.restore(state);
@@ -92,6 +95,7 @@ export class XmppAdapter implements Adapter {
   }
 
   async stop(): Promise<void> {
+    this.#stopping = true;
     clearTimeout(this.#rejoinTimer);
     this.#host?.setReady(false);
     await this.#emitChain;
@@ -138,13 +142,9 @@ export class XmppAdapter implements Adapter {
 
   async fetchMedia(url: string): Promise<Media> {
     if (url.startsWith("xmpp-vcard:")) return fetchVcardPhoto(this.#conn, this.#botFull, url.slice("xmpp-vcard:".length));
-    if (/^https?:\/\//i.test(url)) {
-      const res = await fetch(url);
-      if (!res.ok) throw new Error(`fetching ${url} failed: HTTP ${res.status}`);
-      const name = decodeURIComponent(new URL(url).pathname.split("/").pop() ?? "") || undefined;
-      return { data: new Uint8Array(await res.arrayBuffer()), mime: res.headers.get("content-type") ?? "application/octet-stream", ...(name ? { name } : {}) };
-    }
-    throw new Error(`the XMPP bridge cannot fetch ${url}: not an http(s) or xmpp-vcard URL`);
+    const media = await fetchUrl(url);
+    const name = /^https?:/i.test(url) ? decodeURIComponent(new URL(url).pathname.split("/").pop() ?? "") : "";
+    return name ? { ...media, name } : media;
   }
 
   async #sendMessage(state: RoomState, event: BridgeEvent, original: DeliveryContext): Promise<RemoteIds> {
@@ -197,20 +197,24 @@ export class XmppAdapter implements Adapter {
     };
   }
 
-  /** Attachment → a URL XMPP clients can open: re-uploaded when an upload service is configured. */
+  /**
+   * Attachment → a URL XMPP clients can open: http(s) links as they are, anything else (mxc:,
+   * data:) uploaded through XEP-0363 when an upload service is configured.
+   */
   async #attachmentUrls(event: Extract<BridgeEvent, { kind: "message" }>, ctx: DeliveryContext): Promise<Map<string, string>> {
     const urls = new Map<string, string>();
     for (const a of event.attachments) {
-      if (this.#config.upload) {
+      if (/^https?:\/\//i.test(a.url)) {
+        urls.set(a.url, a.url);
+      } else if (this.#config.upload) {
         try {
           const media = await ctx.fetchMedia(a.url);
           urls.set(a.url, await uploadMedia(this.#conn, this.#botFull, this.#config.upload, media, a.name));
-          continue;
         } catch (err) {
-          this.#log.warn({ url: a.url, err: (err as Error).message }, "could not re-upload an attachment; linking it directly if possible");
+          // Shown by name instead (see outbound.ts); a retry would most likely fail the same way.
+          this.#log.warn({ url: a.url, err: (err as Error).message }, "could not upload an attachment for XMPP");
         }
       }
-      if (/^https?:\/\//i.test(a.url)) urls.set(a.url, a.url);
     }
     return urls;
   }
@@ -250,6 +254,10 @@ export class XmppAdapter implements Adapter {
   #emit(events: BridgeEvent[], opts?: EmitOptions): void {
     const host = this.#host;
     if (!host) return;
+    if (this.#stopping) {
+      this.#log.debug({ kinds: events.map((e) => e.kind) }, "stopping: room events not bridged");
+      return;
+    }
     this.#emitChain = this.#emitChain
       .then(() => host.emit(events, opts))
       .catch((err: Error) => this.#log.error({ err: err.message, kinds: events.map((e) => e.kind) }, "the core refused XMPP events; they are lost"));

@@ -11,6 +11,7 @@ import type { Element } from "@xmpp/xml";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runJunction, type RunningJunction } from "../../core/app.ts";
+import { actorId, remoteId, roomRef, type BridgeEvent } from "../../core/events.ts";
 import { XmppAdapter } from "../../bridges/xmpp/adapter.ts";
 import { removeTempDir, trackTempDir } from "../harness/process.ts";
 import { startProsody, type ProsodyServer } from "../harness/prosody.ts";
@@ -21,6 +22,7 @@ const ROOM_B = "beta@conference.localhost";
 
 let prosody: ProsodyServer;
 let junction: RunningJunction;
+let adapter: XmppAdapter;
 let storePath: string;
 let storeDir: string;
 let alice: Person; // in A
@@ -28,9 +30,9 @@ let bob: Person; // in B
 const log = pino({ level: process.env.JUNCTION_TEST_LOG ?? "silent" });
 
 async function startJunction(): Promise<RunningJunction> {
-  const adapter = new XmppAdapter({
+  adapter = new XmppAdapter({
     server: prosody.componentService, component: prosody.componentDomain, secret: prosody.componentSecret,
-    nick: "Junction", history: 20,
+    nick: "Junction", history: 20, upload: prosody.uploadDomain!,
   }, log.child({ network: "xmpp" }));
   const j = await runJunction({ store: { path: storePath }, links: { lobby: { xmpp: [ROOM_A, ROOM_B] } } }, [adapter], log);
   await until(() => j.connected().get("xmpp") === true, "the XMPP adapter to be ready");
@@ -49,7 +51,7 @@ const bodyIs = (room: string, nick: string, text: string) => (el: Element) =>
   el.is("message") && el.attrs.from === `${room}/${nick}` && el.getChildText("body") === text;
 
 beforeAll(async () => {
-  prosody = await startProsody();
+  prosody = await startProsody({ upload: true });
   for (const u of ["alice", "bob", "carol", "dave", "erin"]) await prosody.registerUser(u, "pw");
   storeDir = mkdtempSync(join(tmpdir(), "junction-xmpp-store-"));
   trackTempDir(storeDir);
@@ -191,6 +193,26 @@ describe("avatars", () => {
     const card = await bob.waitFor((el) => el.is("iq") && el.attrs.id === id);
     const binval = card.getChild("vCard", "vcard-temp")?.getChild("PHOTO")?.getChildText("BINVAL");
     expect(Buffer.from(binval ?? "", "base64").equals(png)).toBe(true);
+  });
+});
+
+describe("files", () => {
+  it("a file from another network is uploaded (XEP-0363) and shared as an OOB link", async () => {
+    const bytes = new TextEncoder().encode("hello, file");
+    const event: BridgeEvent = {
+      origin: "matrix", room: roomRef("!room:example.org"), ts: Date.now(), remoteId: remoteId("$file1"),
+      sender: { id: actorId("@carl:example.org"), name: "Carl", isBot: false },
+      kind: "message", body: { text: "" }, isAction: false, mentions: [],
+      attachments: [{ url: "mxc://example.org/abc", name: "hello.txt", mime: "text/plain" }],
+    };
+    await adapter.send(roomRef(ROOM_B), event, {
+      deliveryId: "file-test", attempt: 0, fetchMedia: async () => ({ data: bytes, mime: "text/plain" }),
+    });
+    const got = await bob.waitFor((el) => fromNick(ROOM_B, "Carl")(el) && !!el.getChild("x", "jabber:x:oob"));
+    const url = got.getChild("x", "jabber:x:oob")!.getChildText("url")!;
+    expect(url).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${prosody.uploadPort}/`));
+    expect(got.getChildText("body")).toBe(url);
+    expect(new Uint8Array(await (await fetch(url)).arrayBuffer())).toEqual(bytes);
   });
 });
 
