@@ -156,12 +156,12 @@ export class Puppets {
       }, JOIN_TIMEOUT_MS);
       this.#waiters.set(key, (r) => { clearTimeout(timer); resolve(r); });
     });
-    // Mark the nick ours before the room reflects anything, so no echo slips through.
+    // The nick is ours before the room reflects anything, so our own join is never bridged back.
     const p = state.puppets.get(bare.toLowerCase());
-    if (p) { p.nick = nick; p.joined = true; }
+    if (p) p.pendingNick = nick;
     await this.#conn.send(joinPresence({ from: full, to: `${state.room}/${nick}`, photoHash: this.#photoHash(bare) }, "none"));
     const r = await result;
-    if (p && "error" in r) p.joined = false;
+    if (p) p.pendingNick = undefined;
     return r;
   }
 

@@ -14,7 +14,10 @@ export interface PuppetOccupant {
   /** The puppet's bare JID. */
   readonly bare: string;
   nick: string;
+  /** Confirmed by the room's self-presence. */
   joined: boolean;
+  /** The nick a join in flight asks for. */
+  pendingNick?: string | undefined;
   /** A join in flight, shared by concurrent sends. */
   joining?: Promise<string> | undefined;
 }
@@ -46,7 +49,7 @@ export class RoomState {
   /** Whether a nick is held (or was last held) by the bot or one of our puppets. */
   isOurs(nick: string): boolean {
     if (nick === this.botNick) return true;
-    for (const p of this.puppets.values()) if (p.nick === nick) return true;
+    for (const p of this.puppets.values()) if (p.nick === nick || p.pendingNick === nick) return true;
     const retired = this.#retired.get(nick);
     return retired !== undefined && Date.now() - retired < RETIRED_MS;
   }

@@ -156,6 +156,22 @@ describe("XMPP ⇄ XMPP through Junction", () => {
   });
 });
 
+describe("nick changes", () => {
+  it("a person's new nick becomes their puppet's new nick, and back", async () => {
+    for (const [from, to] of [["alice", "alicia"], ["alicia", "alice"]] as const) {
+      const mark = bob.heard.length;
+      await alice.xmpp.send(xml("presence", { to: `${ROOM_A}/${to}` }));
+      await alice.waitFor((el) => el.is("presence") && el.attrs.from === `${ROOM_A}/${to}`);
+      const left = await bob.waitFor((el) => el.is("presence") && fromNick(ROOM_B, from)(el) && el.attrs.type === "unavailable", 10_000, mark);
+      expect(left.getChild("x", "http://jabber.org/protocol/muc#user")?.getChild("item")?.attrs.nick).toBe(to);
+      await alice.say(`now ${to}`);
+      await bob.waitFor(bodyIs(ROOM_B, to, `now ${to}`));
+    }
+    // The puppet's rename was not mistaken for a person arriving in A.
+    expect(alice.heard.some((el) => el.is("presence") && el.attrs.from === `${ROOM_A}/alicia (xmpp)`)).toBe(false);
+  });
+});
+
 describe("the component answers IQs", () => {
   const iq = async (to: string, payload: Element) => {
     const id = `iq-${Math.random().toString(36).slice(2)}`;
