@@ -3,6 +3,7 @@
  * server (transactions.ts), answered only after the core committed them; outbound, ghosts speak
  * through the Client-Server API with idempotent transaction ids derived from the outbox row.
  */
+import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { MatrixConfig } from "../../config/schema.ts";
 import type { MatrixError } from "matrix-bot-sdk";
@@ -37,6 +38,17 @@ const PROBE_MS = 2_000;
 const enc = encodeURIComponent;
 
 
+/**
+ * The Matrix transaction id of a delivery: the same on every retry (so the homeserver answers a
+ * repeat with the event it already made), different for every event. The outbox row id alone is
+ * not enough: SQLite hands a deleted row's id to the next row, and Synapse would then answer a new
+ * message with an old event. The event's own identity (as stored in the outbox) goes in too.
+ */
+export function txnIdFor(event: BridgeEvent, ctx: Pick<DeliveryContext, "deliveryId">): string {
+  const identity = JSON.stringify([event.kind, event.origin, event.room, event.sender.id, event.remoteId ?? null, event.ts]);
+  return `junction-${ctx.deliveryId}-${createHash("sha256").update(identity).digest("base64url").slice(0, 16)}`;
+}
+
 export class MatrixAdapter implements Adapter {
   readonly network = "matrix" as const;
   readonly capabilities = CAPABILITIES;
@@ -58,7 +70,7 @@ export class MatrixAdapter implements Adapter {
 
   constructor(config: MatrixConfig, log: Logger) {
     this.#config = config;
-    this.#log = log.child({ network: "matrix" });
+    this.#log = log;
     this.#naming = { prefix: config.ghostPrefix || DEFAULT_GHOST_PREFIX, domain: config.domain };
     this.#bot = botUserId(this.#naming);
   }
@@ -228,6 +240,7 @@ export class MatrixAdapter implements Adapter {
 
   async send(room: RoomRef, event: BridgeEvent, ctx: DeliveryContext): Promise<RemoteIds> {
     if (!this.#ready) throw new NotReadyError("matrix homeserver not connected yet");
+    this.#log.debug({ room, kind: event.kind, delivery: ctx.deliveryId, attempt: ctx.attempt }, "sending to matrix");
     try {
       return await this.#send(room, event, ctx);
     } catch (err) {
@@ -238,7 +251,7 @@ export class MatrixAdapter implements Adapter {
   async #send(room: RoomRef, event: BridgeEvent, ctx: DeliveryContext): Promise<RemoteIds> {
     const ghosts = this.#ghosts!;
     const ghost = () => ghosts.ensure(room, event.origin, event.sender, ctx.fetchMedia);
-    const txn = `junction-${ctx.deliveryId}`;
+    const txn = txnIdFor(event, ctx);
     switch (event.kind) {
       case "message": {
         const as = await ghost();
