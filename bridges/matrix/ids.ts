@@ -3,6 +3,7 @@
  * suggested "mapping from other character sets" (appendices, user identifiers) so that every remote
  * actor id maps to exactly one legal localpart and back.
  */
+import { createHash } from "node:crypto";
 import type { ActorId, Network } from "../../core/events.ts";
 import { NETWORKS } from "../../core/events.ts";
 
@@ -61,8 +62,21 @@ export interface GhostNaming {
   readonly domain: string;
 }
 
+/** The spec caps a whole user id at 255 bytes. */
+const MAX_USER_ID = 255;
+
+/**
+ * A ghost's mxid. An actor too long to fit (rare: very long JIDs) keeps a readable start and ends in
+ * `==` and a hash of the whole id, so it stays unique; such an id does not parse back (parseGhost).
+ */
 export function ghostUserId(naming: GhostNaming, network: Network, actor: ActorId | string): string {
-  return `@${naming.prefix}${network}_${escapeLocalpart(actor)}:${naming.domain}`;
+  const head = `@${naming.prefix}${network}_`;
+  const tail = `:${naming.domain}`;
+  const escaped = escapeLocalpart(actor);
+  if (head.length + escaped.length + tail.length <= MAX_USER_ID) return head + escaped + tail;
+  const hash = createHash("sha256").update(actor).digest("hex").slice(0, 32);
+  const keep = Math.max(0, MAX_USER_ID - head.length - tail.length - hash.length - 2);
+  return `${head}${escaped.slice(0, keep).replace(/=[0-9a-f]?$/, "")}==${hash}${tail}`;
 }
 
 export function botUserId(naming: GhostNaming): string {

@@ -39,6 +39,19 @@ describe("matrix ghost ids", () => {
     expect(parseGhost(naming, botUserId(naming))).toBeUndefined();
   });
 
+  it("a very long actor still makes a legal, unique user id of at most 255 bytes", () => {
+    const a = ghostUserId(naming, "xmpp", "x".repeat(300) + "@example.org");
+    const b = ghostUserId(naming, "xmpp", "x".repeat(300) + "@example.net");
+    expect(a.length).toBeLessThanOrEqual(255);
+    expect(a).not.toBe(b);
+    expect(a).toMatch(/^@[a-z0-9._=\-/+]+:example\.org$/);
+    expect(parseGhost(naming, a)).toBeUndefined();
+    expect(isOurs(naming, a)).toBe(true);
+    const c = ghostUserId(naming, "xmpp", "é".repeat(200));
+    expect(c.length).toBeLessThanOrEqual(255);
+    expect(c).toMatch(/[a-z0-9/]==[0-9a-f]{32}:/);
+  });
+
   it("knows its bot and ghosts from everyone else", () => {
     expect(botUserId(naming)).toBe("@_junction_bot:example.org");
     expect(isOurs(naming, "@_junction_bot:example.org")).toBe(true);

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { MappedMessage } from "../../core/adapter.ts";
 import { actorId, remoteId, roomRef, type EditEvent, type MessageEvent } from "../../core/events.ts";
+import { txnIdFor } from "../../bridges/matrix/adapter.ts";
 import {
   editContent, mediaContent, messageContent, msgtypeForMime, reactionContent, redactionContent, typingContent,
 } from "../../bridges/matrix/outbound.ts";
@@ -69,5 +70,14 @@ describe("matrix outbound", () => {
         info: { mimetype: "image/png", size: 123, w: 10, h: 20 }, "m.mentions": {},
         "m.relates_to": { "m.in_reply_to": { event_id: "$r" } },
       });
+  });
+
+  it("a transaction id is stable across retries and never shared by two events", () => {
+    const a = msg({ remoteId: remoteId("s1") });
+    const b = msg({ remoteId: remoteId("s2") });
+    expect(txnIdFor(a, { deliveryId: "1" })).toBe(txnIdFor(structuredClone(a), { deliveryId: "1" }));
+    expect(txnIdFor(a, { deliveryId: "1" })).toMatch(/^junction-1-[\w-]{16}$/);
+    expect(txnIdFor(a, { deliveryId: "1" })).not.toBe(txnIdFor(b, { deliveryId: "1" }));
+    expect(txnIdFor(a, { deliveryId: "1" })).not.toBe(txnIdFor(a, { deliveryId: "2" }));
   });
 });
