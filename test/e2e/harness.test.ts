@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { component, xml } from "@xmpp/component";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { freePort } from "../harness/ports.ts";
+import { trackTempDir } from "../harness/process.ts";
 import { startProsody, type ProsodyServer } from "../harness/prosody.ts";
 import { startSynapse, type SynapseServer } from "../harness/synapse.ts";
 import { connectPerson, newPerson, type Person } from "../harness/xmpp-person.ts";
@@ -138,6 +139,7 @@ describe("Synapse harness", () => {
 
   beforeAll(async () => {
     const dir = mkdtempSync(join(tmpdir(), "junction-harness-"));
+    trackTempDir(dir);
     const registration = join(dir, "registration.yaml");
     const asPort = await freePort(); // nothing listens: Synapse only needs the URL to be valid
     writeFileSync(registration, [

@@ -1,10 +1,11 @@
 /**
  * Server processes started by tests, and the promise that none of them outlives the test run.
  *
- * Each server gets a watchdog: a tiny `sh` that waits on a pipe from this Node process and
- * SIGKILLs the server when the pipe closes without saying "done". If the test worker dies in a way
- * that skips every exit hook (SIGKILL, a vitest timeout that terminates the worker), the pipe still
- * closes and the server still goes. Output goes to a file, so no pipe keeps the event loop alive.
+ * Vitest ends its workers without running `process.on("exit")` hooks, so each server also gets a
+ * watchdog: a tiny `sh` that waits on a pipe from this Node process and SIGKILLs the server (and
+ * removes its temp dir) when the pipe closes without saying "done". However this process ends
+ * (SIGKILL, a worker torn down by vitest), the pipe closes and the server goes. Server output goes
+ * to a file, so no pipe keeps the event loop alive.
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import { closeSync, openSync, readFileSync, rmSync, writeSync } from "node:fs";
@@ -23,10 +24,27 @@ function hookExit(): void {
   });
 }
 
-/** A temp dir removed when the process exits, unless a test removes it earlier. */
+let janitor: ChildProcess | undefined;
+
+/**
+ * A temp dir removed when this process ends, unless a test removes it earlier. Vitest ends its
+ * workers without running exit hooks, so a janitor `sh` (fed one dir per line) removes them when
+ * its pipe from us closes, however we ended.
+ */
 export function trackTempDir(dir: string): void {
   hookExit();
   tempDirs.add(dir);
+  if (process.env.JUNCTION_KEEP_TEMP) return;
+  if (!janitor) {
+    janitor = spawn("sh", ["-c", 'while IFS= read -r d; do set -- "$@" "$d"; done; [ $# -gt 0 ] && rm -rf -- "$@"'], {
+      stdio: ["pipe", "ignore", "ignore"],
+      detached: true,
+    });
+    janitor.on("error", () => {});
+    janitor.stdin?.on("error", () => {});
+    janitor.unref();
+  }
+  janitor.stdin?.write(`${dir}\n`);
 }
 
 export function removeTempDir(dir: string): void {
