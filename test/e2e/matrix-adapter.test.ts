@@ -159,6 +159,26 @@ describe("matrix adapter against Synapse", () => {
     expect(byId(sent!.id).content).toEqual({}); // redacted
   });
 
+  it("a ghost's avatar is uploaded once per picture", async () => {
+    let fetched = 0;
+    const c = () => ctx({ fetchMedia: async () => { fetched++; return { data: PNG, mime: "image/png" }; } });
+    const carol = { id: actorId("lobby@muc.example/Carol"), name: "Carol", isBot: false, avatar: { hash: "h1", url: "xmpp-vcard:carol" } };
+    const say = (text: string, sender = carol) => adapter.send(room, { ...xmppBase, sender, kind: "message", body: { text }, attachments: [], isAction: false, mentions: [] }, c());
+    const [m] = await say("with avatar");
+    await say("same avatar");
+    expect(fetched).toBe(1);
+    const ghost = m!.author!;
+    const p1 = await cs(alice.token, "GET", `/_matrix/client/v3/profile/${encodeURIComponent(ghost)}`);
+    expect(p1.avatar_url).toMatch(/^mxc:\/\//);
+    expect(p1.displayname).toBe("Carol");
+    await say("new avatar", { ...carol, name: "Carol C", avatar: { hash: "h2", url: "xmpp-vcard:carol" } });
+    expect(fetched).toBe(2);
+    const p2 = await cs(alice.token, "GET", `/_matrix/client/v3/profile/${encodeURIComponent(ghost)}`);
+    expect(p2.avatar_url).not.toBe(p1.avatar_url);
+    expect(p2.displayname).toBe("Carol C");
+    expect(host.puppets.get("matrix", carol.id)).toMatchObject({ handle: ghost, data: { avatarHash: "h2", avatarMxc: p2.avatar_url, name: "Carol C" } });
+  });
+
   it("a missing target is a permanent failure, not a retry loop", async () => {
     await expect(adapter.send(room, { ...xmppBase, kind: "edit", target: remoteId("x"), body: { text: "?" } }, ctx())).rejects.toMatchObject({ name: "PermanentDeliveryError" });
     await expect(adapter.send("!nowhere:localhost" as RoomRef, { ...xmppBase, kind: "message", body: { text: "?" }, attachments: [], isAction: false, mentions: [] }, ctx()))

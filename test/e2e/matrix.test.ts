@@ -264,12 +264,15 @@ describe("Matrix ⇄ XMPP through Junction", () => {
     const before = await bobSays("before restart");
     const membersBefore = alice.timeline.filter((e) => e.type === "m.room.member" && e.state_key === ghostOf("bob")).length;
     await junction.stop();
+    await alice.send({ msgtype: "m.text", body: "while junction was down" });
     junction = await startJunction();
+    await bob.waitFor(fromMatrix("Alice L", "while junction was down"), 20_000);
     await alice.send({ msgtype: "m.text", body: "reply after restart", "m.relates_to": { "m.in_reply_to": { event_id: before.event.event_id } } });
     const ans = await bob.waitFor((el) => el.is("message") && String(el.attrs.from).startsWith(`${MUC}/Alice`) && (el.getChildText("body") ?? "").includes("reply after restart"));
     expect(ans.getChild("reply", "urn:xmpp:reply:0")?.attrs.id).toBe(before.sid);
     await bobSays("after restart");
     expect(alice.timeline.filter((e) => e.type === "m.room.member" && e.state_key === ghostOf("bob")).length).toBe(membersBefore);
+    expect(bob.messages().filter((el) => el.getChildText("body") === "while junction was down")).toHaveLength(1);
   });
 
   it("a Synapse restart mid-conversation loses nothing and doubles nothing", async () => {
