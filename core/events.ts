@@ -61,6 +61,11 @@ interface Envelope {
   readonly sender: Sender;
   /** Its native id in `room`, when the network gives it one (messages, reactions). */
   readonly remoteId?: RemoteMessageId;
+  /**
+   * A second native id that later references may use instead (XMPP: the sender's own message id,
+   * which XEP-0308 corrections point at). Looked up only among the same sender's messages.
+   */
+  readonly altId?: string;
   /** Milliseconds since the epoch, as the origin dated it. */
   readonly ts: number;
 }

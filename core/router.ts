@@ -77,7 +77,12 @@ export class Router {
           link, kind: "message", originNetwork: e.origin, originRoom: e.room, sender: e.sender.id, senderName: e.sender.name,
           excerpt: excerpt(e.body.text || e.attachments[0]?.name || ""), ts: e.ts || now,
         });
-        if (e.remoteId !== undefined) m.addCopy(id, { network: e.origin, room: e.room, remoteId: e.remoteId, author: e.sender.id, bridged: false });
+        if (e.remoteId !== undefined) {
+          m.addCopy(id, {
+            network: e.origin, room: e.room, remoteId: e.remoteId, author: e.sender.id, bridged: false,
+            ...(e.altId !== undefined ? { altId: e.altId } : {}),
+          });
+        }
         return id;
       }
       case "edit":

@@ -117,6 +117,8 @@ function convert(stanza: Element, ctx: InboundContext): Inbound {
     isAction: parsed.isAction,
     mentions: [],
     ...(replyId ? { replyTo: remoteId(replyId) } : {}),
+    // The client's own id, stored with the message so a correction finds it after a restart too.
+    ...(clientId ? { altId: clientId } : {}),
   };
   return { ...meta, events: [event] };
 }

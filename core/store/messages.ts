@@ -61,7 +61,10 @@ export class MessageStore {
        WHERE network = ? AND room = ? AND alt_id = ? AND author = ? ORDER BY message_id DESC LIMIT 1`,
     );
     this.#copyIn = db.prepare<[number, string, string], MapRow>(
-      `SELECT message_id, remote_id, alt_id, author, bridged FROM message_map WHERE message_id = ? AND network = ? AND room = ? LIMIT 1`,
+      // A server-assigned id (XMPP stanza-id: remote_id differs from our alt_id) first: that is
+      // what people's clients in the room point at.
+      `SELECT message_id, remote_id, alt_id, author, bridged FROM message_map WHERE message_id = ? AND network = ? AND room = ?
+       ORDER BY (alt_id IS NOT NULL AND remote_id = alt_id) LIMIT 1`,
     );
     this.#message = db.prepare<[number], { kind: "message" | "reaction"; sender: string; sender_name: string; excerpt: string; reaction_to: number | null; emoji: string | null }>(
       `SELECT kind, sender, sender_name, excerpt, reaction_to, emoji FROM messages WHERE id = ?`,

@@ -45,8 +45,10 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX message_map_by_alt ON message_map (network, room, alt_id) WHERE alt_id IS NOT NULL;
 
   -- Deliveries not yet done (state pending) or given up on (state failed, with the reason).
+  -- AUTOINCREMENT: ids are idempotency keys (Matrix txnId, XMPP message id) and must never be
+  -- handed out again after a delivered row is deleted.
   CREATE TABLE outbox (
-    id INTEGER PRIMARY KEY,
+    id INTEGER PRIMARY KEY AUTOINCREMENT,
     link TEXT NOT NULL,
     network TEXT NOT NULL,
     room TEXT NOT NULL,

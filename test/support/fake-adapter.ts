@@ -35,7 +35,9 @@ export class FakeAdapter implements Adapter {
     if (d) await new Promise((r) => setTimeout(r, d));
     const err = this.failWith?.(room, event, ctx);
     if (err) throw err;
-    const ids: RemoteIds = event.kind === "message" || event.kind === "reaction" ? [{ id: remoteId(`${this.network}-${++this.#n}`), author: `puppet:${event.sender.id}` }] : [];
+    // Like XMPP, the fake names its messages with an id of its own (altId) until the room assigns one.
+    const id = `${this.network}-${++this.#n}`;
+    const ids: RemoteIds = event.kind === "message" || event.kind === "reaction" ? [{ id: remoteId(id), altId: id, author: `puppet:${event.sender.id}` }] : [];
     this.sent.push({ room, event, ctx, ids });
     return ids;
   }

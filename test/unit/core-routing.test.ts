@@ -187,6 +187,38 @@ describe("targets through message_map", () => {
   });
 });
 
+describe("ids", () => {
+  it("never hands out a delivery id twice (ids are idempotency keys)", async () => {
+    const { app, xmpp, matrix } = await setup();
+    await xmpp.say("a@muc", "one", "s1");
+    await app.queues.idle();
+    await xmpp.say("a@muc", "two", "s2");
+    await app.queues.idle();
+    const ids = [...matrix.sent, ...xmpp.sent].map((s) => s.ctx.deliveryId);
+    expect(new Set(ids).size).toBe(ids.length);
+  });
+
+  it("points destinations at the server-assigned id once an alias is known", async () => {
+    const { app, xmpp } = await setup();
+    await xmpp.say("a@muc", "hello", "s1");
+    await app.queues.idle();
+    const ours = xmpp.sent[0]!;
+    // The MUC reflected our message with its stanza-id ("zz…" sorts after our id, so key order alone
+    // would not pick it): recorded as an alias of our id, and preferred from then on.
+    app.store.messages.addAlias("xmpp", "b@muc", ours.ids[0]!.id, "zz-stanza-id");
+    await xmpp.host.emit([ev({ kind: "retract", target: remoteId("s1") })]);
+    await app.queues.idle();
+    expect(xmpp.sent.at(-1)!.ctx.target?.remoteId).toBe("zz-stanza-id");
+  });
+
+  it("finds a message by its author's own id (altId), and only for that author", async () => {
+    const { xmpp } = await setup();
+    await xmpp.say("a@muc", "x", "stanza-1", { altId: "client-1" } as Partial<BridgeEvent>);
+    expect(xmpp.host.findMessage(roomRef("a@muc"), { altId: "client-1", author: "alice" })?.remoteId).toBe("stanza-1");
+    expect(xmpp.host.findMessage(roomRef("a@muc"), { altId: "client-1", author: "mallory" })).toBeUndefined();
+  });
+});
+
 describe("fallbacks", () => {
   it("turns edits, reactions and replies into messages where the destination lacks them", async () => {
     const matrix = new FakeAdapter("matrix", { ...ALL_CAPS, edits: false, reactions: false, replies: false, retractions: false, typing: false });

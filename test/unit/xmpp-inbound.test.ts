@@ -34,19 +34,19 @@ const env = { origin: "xmpp", room: ROOM, sender: alice, ts: NOW };
 describe("inbound groupchat messages", () => {
   it.each<[string, string, unknown]>([
     ["plain", `<body>hello</body>`,
-      { ...env, kind: "message", remoteId: "sid-9", body: { text: "hello" }, attachments: [], isAction: false, mentions: [] }],
+      { ...env, kind: "message", remoteId: "sid-9", altId: "c9", body: { text: "hello" }, attachments: [], isAction: false, mentions: [] }],
     ["/me", `<body>/me waves</body>`,
-      { ...env, kind: "message", remoteId: "sid-9", body: { text: "waves" }, attachments: [], isAction: true, mentions: [] }],
+      { ...env, kind: "message", remoteId: "sid-9", altId: "c9", body: { text: "waves" }, attachments: [], isAction: true, mentions: [] }],
     ["reply with fallback", `<body>&gt; bob: hi there\nyes!</body><reply xmlns="urn:xmpp:reply:0" to="${ROOM}/bob" id="sid-1"/><fallback xmlns="urn:xmpp:fallback:0" for="urn:xmpp:reply:0"><body start="0" end="16"/></fallback>`,
-      { ...env, kind: "message", remoteId: "sid-9", body: { text: "yes!" }, attachments: [], isAction: false, mentions: [], replyTo: "sid-1" }],
+      { ...env, kind: "message", remoteId: "sid-9", altId: "c9", body: { text: "yes!" }, attachments: [], isAction: false, mentions: [], replyTo: "sid-1" }],
     ["reply fallback counted in code points", `<body>&gt; 😀: 🎉\nok</body><reply xmlns="urn:xmpp:reply:0" id="sid-1"/><fallback xmlns="urn:xmpp:fallback:0" for="urn:xmpp:reply:0"><body start="0" end="7"/></fallback>`,
-      { ...env, kind: "message", remoteId: "sid-9", body: { text: "ok" }, attachments: [], isAction: false, mentions: [], replyTo: "sid-1" }],
+      { ...env, kind: "message", remoteId: "sid-9", altId: "c9", body: { text: "ok" }, attachments: [], isAction: false, mentions: [], replyTo: "sid-1" }],
     ["reply fallback with a range beyond the body is kept", `<body>short</body><reply xmlns="urn:xmpp:reply:0" id="sid-1"/><fallback xmlns="urn:xmpp:fallback:0" for="urn:xmpp:reply:0"><body start="0" end="99"/></fallback>`,
-      { ...env, kind: "message", remoteId: "sid-9", body: { text: "short" }, attachments: [], isAction: false, mentions: [], replyTo: "sid-1" }],
+      { ...env, kind: "message", remoteId: "sid-9", altId: "c9", body: { text: "short" }, attachments: [], isAction: false, mentions: [], replyTo: "sid-1" }],
     ["OOB with the URL as body", `<body>https://up.example.org/a/cat.png</body><x xmlns="jabber:x:oob"><url>https://up.example.org/a/cat.png</url></x>`,
-      { ...env, kind: "message", remoteId: "sid-9", body: { text: "" }, attachments: [{ url: "https://up.example.org/a/cat.png", name: "cat.png" }], isAction: false, mentions: [] }],
+      { ...env, kind: "message", remoteId: "sid-9", altId: "c9", body: { text: "" }, attachments: [{ url: "https://up.example.org/a/cat.png", name: "cat.png" }], isAction: false, mentions: [] }],
     ["OOB with text and desc", `<body>look</body><x xmlns="jabber:x:oob"><url>https://up.example.org/b</url><desc>Dog</desc></x>`,
-      { ...env, kind: "message", remoteId: "sid-9", body: { text: "look" }, attachments: [{ url: "https://up.example.org/b", name: "Dog" }], isAction: false, mentions: [] }],
+      { ...env, kind: "message", remoteId: "sid-9", altId: "c9", body: { text: "look" }, attachments: [{ url: "https://up.example.org/b", name: "Dog" }], isAction: false, mentions: [] }],
     ["correction of one's own message", `<body>fixed</body><replace xmlns="urn:xmpp:message-correct:0" id="c1"/>`,
       { ...env, kind: "edit", remoteId: "sid-9", target: "sid-1", body: { text: "fixed" } }],
     ["retraction by the author", `<retract xmlns="urn:xmpp:message-retract:1" id="sid-1"/><fallback xmlns="urn:xmpp:fallback:0" for="urn:xmpp:message-retract:1"/><body>fallback</body>`,
@@ -58,9 +58,9 @@ describe("inbound groupchat messages", () => {
     ["paused", `<paused xmlns="http://jabber.org/protocol/chatstates"/>`,
       { ...env, kind: "typing", active: false }],
     ["a body with a chat state is only the message", `<body>hi</body><active xmlns="http://jabber.org/protocol/chatstates"/>`,
-      { ...env, kind: "message", remoteId: "sid-9", body: { text: "hi" }, attachments: [], isAction: false, mentions: [] }],
+      { ...env, kind: "message", remoteId: "sid-9", altId: "c9", body: { text: "hi" }, attachments: [], isAction: false, mentions: [] }],
     ["unknown namespaces are ignored", `<body>x</body><foo xmlns="urn:example:whatever"><bar/></foo>`,
-      { ...env, kind: "message", remoteId: "sid-9", body: { text: "x" }, attachments: [], isAction: false, mentions: [] }],
+      { ...env, kind: "message", remoteId: "sid-9", altId: "c9", body: { text: "x" }, attachments: [], isAction: false, mentions: [] }],
   ])("%s", (_name, inner, want) => {
     const r = inboundMessage(msg(inner), ctx());
     expect(r.events).toEqual([want]);
