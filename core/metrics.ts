@@ -1,4 +1,4 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry, Summary } from "prom-client";
 
 /**
  * Junction's measurements, in Prometheus form. One registry per running Junction (not the
@@ -15,9 +15,11 @@ export class Metrics {
   readonly eventsIn = new Counter({ name: "junction_events_in_total", help: "Events received, by network and kind", labelNames: ["network", "kind"], registers: [this.registry] });
   readonly eventsOut = new Counter({ name: "junction_events_out_total", help: "Deliveries settled, by destination network, kind and outcome", labelNames: ["network", "kind", "outcome"], registers: [this.registry] });
   /** The bridge's own share of a hop: from the inbound commit until the destination send begins. */
-  readonly hop = new Histogram({
+  // A summary rather than a histogram: the quantiles people ask about ("p50 under 10 ms") are
+  // read exactly, over the last ten minutes.
+  readonly hop = new Summary({
     name: "junction_bridge_hop_seconds", help: "From an event's commit to the start of its send, by destination network", labelNames: ["network"],
-    buckets: [0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5, 1, 5, 30], registers: [this.registry],
+    percentiles: [0.5, 0.9, 0.99], maxAgeSeconds: 600, ageBuckets: 5, registers: [this.registry],
   });
   readonly delivery = new Histogram({
     name: "junction_delivery_seconds", help: "From an event's commit until its destination confirmed it", labelNames: ["network"],

@@ -1,0 +1,63 @@
+/**
+ * Junction in its own process for the benchmark, started exactly as an operator would
+ * (`bin/junction.ts start --config FILE`), so it is measured as it runs in production and does
+ * not share an event loop with the people measuring it.
+ */
+import { spawn } from "node:child_process";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { stringify } from "yaml";
+
+const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+
+export interface JunctionProcess {
+  readonly pid: number;
+  readonly dir: string;
+  /** Resident memory in MiB, from /proc. */
+  rssMiB(): number;
+  stop(): Promise<void>;
+}
+
+/** Starts Junction with `config` and resolves once `readyNetworks` networks logged "network ready". */
+export async function spawnJunction(config: Record<string, unknown>, readyNetworks: number, timeoutMs = 120_000): Promise<JunctionProcess> {
+  const dir = mkdtempSync(join(tmpdir(), "junction-bench-"));
+  const file = join(dir, "junction.yaml");
+  writeFileSync(file, stringify({ store: { path: join(dir, "junction.db") }, log: { level: "info" }, ...config }));
+  const child = spawn(process.execPath, [join(root, "bin/junction.ts"), "start", "--config", file], { stdio: ["ignore", "pipe", "pipe"] });
+  const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
+  await new Promise<void>((resolve, reject) => {
+    let seen = 0;
+    let buf = "";
+    const timer = setTimeout(() => reject(new Error(`Junction not ready after ${timeoutMs} ms`)), timeoutMs);
+    child.stdout.on("data", (d: Buffer) => {
+      buf += d.toString();
+      let nl: number;
+      while ((nl = buf.indexOf("\n")) >= 0) {
+        const line = buf.slice(0, nl);
+        buf = buf.slice(nl + 1);
+        if (line.includes('"network ready"') && ++seen === readyNetworks) {
+          clearTimeout(timer);
+          resolve();
+        }
+      }
+    });
+    void exited.then((code) => { clearTimeout(timer); reject(new Error(`Junction exited (${code}) before it was ready: ${stderr.slice(-2000)}`)); });
+  });
+  child.stdout.resume();
+  return {
+    pid: child.pid!,
+    dir,
+    rssMiB() {
+      const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
+      return m ? Number(m[1]) / 1024 : NaN;
+    },
+    async stop() {
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}

@@ -1,0 +1,52 @@
+/**
+ * `npm run bench [xmpp] [matrix] [memory]`: prints Junction's numbers against the targets.
+ * Speed and memory are measured here, never by timed tests.
+ */
+import { startProsody } from "../test/harness/prosody.ts";
+import { benchMatrix } from "./matrix-bench.ts";
+import { benchMemory } from "./memory-bench.ts";
+import { benchXmpp } from "./xmpp-bench.ts";
+
+const wanted = new Set(process.argv.slice(2));
+const all = wanted.size === 0;
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+const fmt = (x: number, d = 1) => (Number.isFinite(x) ? x.toFixed(d) : "n/a");
+const verdict = (ok: boolean) => (ok ? "ok" : "MISSED");
+
+const prosody = await startProsody({ logLevel: "warn" });
+try {
+  if (all || wanted.has("xmpp")) {
+    process.stderr.write("XMPP to XMPP (relay vs Junction, alternating)...\n");
+    const r = await benchXmpp(prosody, { rounds: 3, count: 2000, latencyMs: 10_000 });
+    const relayTp = median(r.relay.throughput.map((t) => t.perSecond));
+    const junctionTp = median(r.junction.throughput.map((t) => t.perSecond));
+    const relayP99 = median(r.relay.latency.map((l) => l.p99));
+    const junctionP99 = median(r.junction.latency.map((l) => l.p99));
+    const lost = r.junction.throughput.reduce((s, t) => s + t.lost, 0) + r.junction.latency.reduce((s, l) => s + l.lost, 0);
+    console.log("\n## XMPP to XMPP (two linked MUCs, one Prosody), medians of 3 rounds");
+    console.log(`relay throughput      ${fmt(relayTp, 0)} msg/s`);
+    console.log(`junction throughput   ${fmt(junctionTp, 0)} msg/s  = ${fmt((junctionTp / relayTp) * 100, 0)} % of relay (target >= 80 %: ${verdict(junctionTp >= 0.8 * relayTp)})`);
+    console.log(`relay latency         p50 ${fmt(median(r.relay.latency.map((l) => l.p50)))} ms, p99 ${fmt(relayP99)} ms at 100 msg/s`);
+    console.log(`junction latency      p50 ${fmt(median(r.junction.latency.map((l) => l.p50)))} ms, p99 ${fmt(junctionP99)} ms at 100 msg/s`);
+    console.log(`added p99             ${fmt(junctionP99 - relayP99)} ms (target <= 5 ms: ${verdict(junctionP99 - relayP99 <= 5)})`);
+    console.log(`junction lost         ${lost} messages`);
+  }
+  if (all || wanted.has("matrix")) {
+    process.stderr.write("XMPP to Matrix...\n");
+    const m = await benchMatrix(prosody, { rooms: 4, perRoom: 200 });
+    console.log("\n## To Matrix (Synapse from PyPI, SQLite)");
+    console.log(`synapse direct        ${fmt(m.synapseDirectPerSecond)} msg/s (one sender, one room, each send awaited)`);
+    console.log(`junction per room     ${fmt(m.junctionPerSecond)} msg/s over ${m.rooms} rooms = ${fmt((m.junctionPerSecond / m.synapseDirectPerSecond) * 100, 0)} % of direct (target >= 90 %: ${verdict(m.junctionPerSecond >= 0.9 * m.synapseDirectPerSecond)})`);
+    console.log(`order kept            ${m.inOrder ? "yes" : "NO"} in all ${m.rooms} rooms; ${m.received} of ${m.rooms * m.perRoom} arrived`);
+    console.log(`bridge hop            p50 ${fmt(m.hopP50Ms, 2)} ms, p99 ${fmt(m.hopP99Ms, 2)} ms (target p50 <= 10 ms: ${verdict(m.hopP50Ms <= 10)})`);
+  }
+  if (all || wanted.has("memory")) {
+    process.stderr.write("Memory with 1,000 puppets across 100 links...\n");
+    const mem = await benchMemory(prosody, { links: 100, people: 10 });
+    console.log("\n## Memory");
+    console.log(`resident              ${fmt(mem.rssMiB)} MiB with ${mem.puppets} puppets across ${mem.links} links (idle after start ${fmt(mem.idleRssMiB)} MiB; target <= 150 MB: ${verdict(mem.rssMiB * 1.048576 <= 150)})`);
+    console.log(`arrived               ${mem.arrived} of ${mem.puppets}`);
+  }
+} finally {
+  await prosody.stop();
+}

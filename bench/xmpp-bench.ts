@@ -1,0 +1,41 @@
+/** XMPP to XMPP: Junction linking two MUCs against a do-nothing relay, same Prosody, same run. */
+import type { ProsodyServer } from "../test/harness/prosody.ts";
+import { spawnJunction } from "./junction-process.ts";
+import { spawnRelay } from "./relay.ts";
+import { measureLatency, measureThroughput, type LatencyResult, type ThroughputResult } from "./xmpp-raw.ts";
+
+export interface XmppBenchResult {
+  relay: { throughput: ThroughputResult[]; latency: LatencyResult[] };
+  junction: { throughput: ThroughputResult[]; latency: LatencyResult[] };
+}
+
+export async function benchXmpp(prosody: ProsodyServer, opts: { rounds: number; count: number; latencyMs: number }): Promise<XmppBenchResult> {
+  const out: XmppBenchResult = { relay: { throughput: [], latency: [] }, junction: { throughput: [], latency: [] } };
+  for (let round = 0; round < opts.rounds; round++) {
+    // Fresh rooms per contender, so nobody inherits the other's occupants or history.
+    for (const who of ["relay", "junction"] as const) {
+      const roomA = `bench-${who}-${round}-a@${prosody.mucDomain}`;
+      const roomB = `bench-${who}-${round}-b@${prosody.mucDomain}`;
+      const stop = who === "relay"
+        ? (await spawnRelay({ service: prosody.componentService, domain: prosody.componentDomain, secret: prosody.componentSecret, roomA, roomB })).stop
+        : await startJunction(prosody, roomA, roomB);
+      try {
+        await new Promise((r) => setTimeout(r, 300));
+        out[who].throughput.push(await measureThroughput({ prosody, roomA, roomB, count: opts.count }));
+        out[who].latency.push(await measureLatency({ prosody, roomA, roomB, rate: 100, durationMs: opts.latencyMs }));
+      } finally {
+        await stop();
+      }
+      process.stderr.write(`  xmpp round ${round + 1} ${who}: ${out[who].throughput.at(-1)!.perSecond.toFixed(0)} msg/s, p99 ${out[who].latency.at(-1)!.p99.toFixed(1)} ms\n`);
+    }
+  }
+  return out;
+}
+
+async function startJunction(prosody: ProsodyServer, roomA: string, roomB: string): Promise<() => Promise<void>> {
+  const j = await spawnJunction({
+    xmpp: { server: prosody.componentService, component: prosody.componentDomain, secret: prosody.componentSecret, nick: "Junction" },
+    links: { bench: { xmpp: [roomA, roomB] } },
+  }, 1);
+  return () => j.stop();
+}
