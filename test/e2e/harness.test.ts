@@ -181,4 +181,26 @@ describe("Synapse harness", () => {
     await bob.typing(roomId, true);
     await alice.waitFor((a) => a.kind === "ephemeral" && a.event.type === "m.typing" && (a.event.content.user_ids as string[]).includes(bob.userId));
   });
+
+  it("gives Matrix people reactions, edits, redactions, profiles, presence and media", async () => {
+    const [alice, bob] = people as [MatrixPerson, MatrixPerson];
+    const roomId = await alice.createRoom({ invite: [bob.userId], preset: "private_chat" });
+    await bob.waitFor((a) => a.kind === "invite" && a.roomId === roomId, 5000, "the invite");
+    await bob.join(roomId);
+    const msg = await alice.say(roomId, "original");
+    const reaction = await bob.react(roomId, msg, "👍");
+    const edit = await alice.edit(roomId, msg, "edited");
+    const redaction = await alice.redact(roomId, msg, "oops");
+    for (const id of [reaction, edit, redaction]) await bob.waitFor((a) => a.kind === "timeline" && a.event.event_id === id, 5000, `event ${id}`);
+    expect(bob.timeline(roomId).find((e) => e.event_id === reaction)?.content["m.relates_to"]).toMatchObject({ key: "👍", event_id: msg });
+
+    await alice.setDisplayName("Alice A.");
+    await bob.waitFor((a) => a.kind === "timeline" && a.roomId === roomId && a.event.type === "m.room.member" && a.event.content.displayname === "Alice A.", 5000, "the new display name");
+    await alice.setPresence("unavailable", "lunch");
+    await bob.waitFor((a) => a.kind === "presence" && a.event.sender === alice.userId && a.event.content.presence === "unavailable", 5000, "alice's presence");
+
+    const mxc = await alice.uploadMedia("png-ish bytes", "image/png", "pic.png");
+    const media = await bob.downloadMedia(mxc);
+    expect(new TextDecoder().decode(media.data)).toBe("png-ish bytes");
+  });
 });

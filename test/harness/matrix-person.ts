@@ -115,7 +115,9 @@ export function matrixPerson(baseUrl: string, userId: string, accessToken: strin
     const filter = enc(JSON.stringify({ room: { timeline: { limit: 100 } } }));
     while (!stopper.signal.aborted) {
       try {
-        const query = `filter=${filter}&timeout=${since ? 10_000 : 0}${since ? `&since=${enc(since)}` : ""}`;
+        // set_presence=offline: syncing does not mark the person online, so presence is only what
+        // the test sets with setPresence (otherwise every poll would race an explicit "unavailable").
+        const query = `filter=${filter}&set_presence=offline&timeout=${since ? 10_000 : 0}${since ? `&since=${enc(since)}` : ""}`;
         const sync = await request<SyncResponse>("GET", `/client/v3/sync?${query}`, undefined, stopper.signal);
         since = sync.next_batch;
         absorb(sync);
