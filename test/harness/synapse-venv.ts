@@ -30,12 +30,12 @@ const MARKER = ".junction-ready";
 export async function ensureSynapseVenv(log: (line: string) => void = () => {}): Promise<string> {
   const venv = synapseVenvDir();
   if (await isReady(venv)) return venvPython(venv);
+  mkdirSync(junctionCache(), { recursive: true });
   const release = await acquireLock(`${venv}.lock`, log);
   try {
     if (await isReady(venv)) return venvPython(venv); // built by whoever held the lock
     log(`junction: creating the Synapse virtualenv in ${venv} (pip install ${SYNAPSE_SPEC}, about a minute)`);
     rmSync(venv, { recursive: true, force: true });
-    mkdirSync(junctionCache(), { recursive: true });
     const python3 = process.env.JUNCTION_PYTHON ?? "python3";
     await runStep(python3, ["-m", "venv", venv], `${python3} -m venv ${venv}`,
       "Install Python 3 with venv support (Debian: apt-get install -y python3 python3-venv).");

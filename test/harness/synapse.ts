@@ -47,7 +47,7 @@ export interface SynapseServer {
 }
 
 export async function startSynapse(opts: SynapseOptions = {}): Promise<SynapseServer> {
-  const python = await ensureSynapseVenv();
+  const python = await ensureSynapseVenv((line) => process.stderr.write(`${line}\n`));
   // SQLite on tmpfs runs Synapse 1.3-1.5x faster than on disk.
   const base = existsSync("/dev/shm") ? "/dev/shm" : tmpdir();
   const dir = mkdtempSync(join(base, "junction-synapse-"));
