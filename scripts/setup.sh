@@ -23,6 +23,16 @@ apt_install() {
 }
 
 # 1. Node >= 22 (installs Node 24 from the npm registry when the system Node is older) and npm ci.
+#    node.sh needs some npm (to fetch Node 24 and run npm ci); a bare machine gets the distribution's.
+if ! command -v npm > /dev/null 2>&1; then
+  if is_root && command -v apt-get > /dev/null 2>&1; then
+    echo "setup: installing nodejs and npm (apt-get)" >&2
+    apt_install nodejs npm
+  else
+    echo "setup: npm is missing. Install Node.js 22 or newer (or, as root: apt-get install -y nodejs npm)" >&2
+    exit 1
+  fi
+fi
 sh scripts/node.sh -e 0
 
 # 2. Prosody, which the XMPP end-to-end tests start on free loopback ports.
