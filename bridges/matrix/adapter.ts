@@ -117,6 +117,7 @@ export class MatrixAdapter implements Adapter {
   async #connect(): Promise<void> {
     const { hs, rooms, reg } = this.#init();
     try {
+      await this.#checkToken(hs);
       for (const room of this.#linked) await rooms.joinBot(roomRef(room));
       try {
         // Makes the homeserver retry queued transactions now instead of after its backoff (up to 512 s).
@@ -131,6 +132,19 @@ export class MatrixAdapter implements Adapter {
       if (!(err instanceof NotReadyError)) throw err;
       this.#log.warn({ homeserver: hs.url }, "homeserver unreachable; retrying");
       this.#unreachable();
+    }
+  }
+
+  /** A homeserver that does not know our as_token would refuse everything: say so once, clearly. */
+  async #checkToken(hs: Homeserver): Promise<void> {
+    try {
+      await hs.request("GET", "/_matrix/client/v3/account/whoami");
+    } catch (err) {
+      if (errcodeOf(err) === "M_UNKNOWN_TOKEN" || (err as { statusCode?: unknown }).statusCode === 401) {
+        throw new Error(`the homeserver at ${hs.url} does not know the as_token of ${this.#config.registration}: ` +
+          "add that file to app_service_config_files in homeserver.yaml and restart the homeserver");
+      }
+      throw err;
     }
   }
 
@@ -152,7 +166,10 @@ export class MatrixAdapter implements Adapter {
       this.#init().hs.request("GET", "/_matrix/client/versions").then(
         () => this.#connect(),
         () => this.#unreachable(),
-      ).catch((err: unknown) => this.#log.error({ err }, "reconnecting to the homeserver failed"));
+      ).catch((err: unknown) => {
+        this.#log.error({ err: (err as Error).message }, "reconnecting to the homeserver failed; trying again");
+        this.#unreachable();
+      });
     }, PROBE_MS);
   }
 

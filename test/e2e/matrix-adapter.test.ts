@@ -3,7 +3,9 @@
  * person does reaches host.emit, what the host sends reaches the person from a ghost, and a
  * transaction is acknowledged only once the host committed it.
  */
-import { createHmac } from "node:crypto";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import pino from "pino";
 import type { AdapterHost, DeliveryContext, EmitOptions, FoundMessage, Media, MessageLookup, PuppetRecord } from "../../core/adapter.ts";
@@ -115,6 +117,14 @@ afterAll(async () => {
 describe("matrix adapter against Synapse", () => {
   it("starts, joins the linked room and becomes ready", () => {
     expect(host.ready).toBe(true);
+  });
+
+  it("refuses to start, saying what to do, when the homeserver does not know its as_token", async () => {
+    const copy = join(mkdtempSync(join(tmpdir(), "junction-reg-")), "registration.yaml");
+    writeFileSync(copy, readFileSync(syn.matrixConfig.registration, "utf8").replace(/as_token: .*/, "as_token: not-the-registered-one"));
+    const wrong = new MatrixAdapter({ ...syn.matrixConfig, registration: copy, listen: { host: "127.0.0.1", port: 0 } }, log);
+    await expect(wrong.start(new FakeHost([room]))).rejects.toThrow(/does not know the as_token.*app_service_config_files/);
+    await wrong.stop();
   });
 
   it("a Matrix message reaches host.emit with the sender's display name", async () => {
