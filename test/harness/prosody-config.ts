@@ -70,6 +70,7 @@ export function prosodyConfig(l: ProsodyLayout): string {
     `Component ${lua(l.mucDomain)} "muc"`,
     `  muc_room_locking = false`,
     `  modules_enabled = { "muc_mam" }`,
+    // Rooms keep 100 messages; a join without <history maxstanzas=N/> still gets 20 of them.
     `  max_history_messages = 100`,
     `  muc_room_default_history_length = 100`,
     l.extraMucConfig ?? ``,
