@@ -1,33 +1,27 @@
 /**
  * The Matrix bridge: an appservice. Inbound, the homeserver pushes transactions to our own HTTP
  * server (transactions.ts), answered only after the core committed them; outbound, ghosts speak
- * through the Client-Server API with idempotent transaction ids derived from the outbox row.
+ * through the Client-Server API (delivery.ts) with idempotent transaction ids.
  */
-import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { MatrixConfig } from "../../config/schema.ts";
-import type { MatrixError } from "matrix-bot-sdk";
 import {
-  NotReadyError, PermanentDeliveryError,
+  NotReadyError,
   type Adapter, type AdapterHost, type Capabilities, type DeliveryContext, type Media, type RemoteIds,
 } from "../../core/adapter.ts";
-import {
-  assertNever, remoteId, roomRef,
-  type BridgeEvent, type RemoteMessageId, type RoomRef,
-} from "../../core/events.ts";
+import { roomRef, type BridgeEvent, type RoomRef } from "../../core/events.ts";
+import { missedEvents } from "./catchup.ts";
 import { errcodeOf, Homeserver } from "./client.ts";
-import { diffTyping, presenceFromMatrix, presenceToMatrix } from "./ephemeral.ts";
+import { Delivery } from "./delivery.ts";
+import { diffTyping, presenceFromMatrix } from "./ephemeral.ts";
 import { Ghosts } from "./ghosts.ts";
 import { botUserId, isOurs, DEFAULT_GHOST_PREFIX, type GhostNaming } from "./ids.ts";
 import { fromRoomEvent, senderOf } from "./inbound.ts";
-import { download, upload } from "./media.ts";
-import { editContent, mediaContent, messageContent, reactionContent, redactionContent, typingContent, type Content } from "./outbound.ts";
+import { download } from "./media.ts";
 import { loadRegistration, registrationWarnings, type Registration } from "./registration.ts";
 import { Rooms } from "./rooms.ts";
 import { AppserviceServer } from "./transactions.ts";
 import type { RoomEvent, Transaction } from "./types.ts";
-import { missedEvents } from "./catchup.ts";
-
 
 const CAPABILITIES: Capabilities = {
   edits: true, retractions: true, reactions: true, replies: true, threads: false,
@@ -37,17 +31,6 @@ const CAPABILITIES: Capabilities = {
 const PROBE_MS = 2_000;
 const enc = encodeURIComponent;
 
-
-/**
- * The Matrix transaction id of a delivery: the same on every retry (so the homeserver answers a
- * repeat with the event it already made), different for every event. The outbox row id alone is
- * not enough: SQLite hands a deleted row's id to the next row, and Synapse would then answer a new
- * message with an old event. The event's own identity (as stored in the outbox) goes in too.
- */
-export function txnIdFor(event: BridgeEvent, ctx: Pick<DeliveryContext, "deliveryId">): string {
-  const identity = JSON.stringify([event.kind, event.origin, event.room, event.sender.id, event.remoteId ?? null, event.ts]);
-  return `junction-${ctx.deliveryId}-${createHash("sha256").update(identity).digest("base64url").slice(0, 16)}`;
-}
 
 export class MatrixAdapter implements Adapter {
   readonly network = "matrix" as const;
@@ -59,7 +42,7 @@ export class MatrixAdapter implements Adapter {
   #reg: Registration | undefined;
   #hs: Homeserver | undefined;
   #rooms: Rooms | undefined;
-  #ghosts: Ghosts | undefined;
+  #delivery: Delivery | undefined;
   #host: AdapterHost | undefined;
   #server: AppserviceServer | undefined;
   #linked = new Set<string>();
@@ -95,7 +78,7 @@ export class MatrixAdapter implements Adapter {
     this.#host = host;
     this.#stopped = false;
     this.#linked = new Set(host.rooms());
-    this.#ghosts = new Ghosts(hs, this.#naming, () => host.puppets, this.#log);
+    this.#delivery = new Delivery(hs, new Ghosts(hs, this.#naming, () => host.puppets, this.#log), this.#naming, this.#log);
     this.#server = new AppserviceServer({
       host: this.#config.listen.host, port: this.#config.listen.port, hsToken: reg.hs_token, log: this.#log,
       onTransaction: (txnId, txn) => this.#onTransaction(txnId, txn),
@@ -253,122 +236,10 @@ export class MatrixAdapter implements Adapter {
     return []; // receipts and anything newer are not bridged
   }
 
-  // ---- outbound ----
-
   async send(room: RoomRef, event: BridgeEvent, ctx: DeliveryContext): Promise<RemoteIds> {
-    if (!this.#ready) throw new NotReadyError("matrix homeserver not connected yet");
+    if (!this.#ready || !this.#delivery) throw new NotReadyError("matrix homeserver not connected yet");
     this.#log.debug({ room, kind: event.kind, delivery: ctx.deliveryId, attempt: ctx.attempt }, "sending to matrix");
-    try {
-      return await this.#send(room, event, ctx);
-    } catch (err) {
-      throw this.#classify(err, room);
-    }
-  }
-
-  async #send(room: RoomRef, event: BridgeEvent, ctx: DeliveryContext): Promise<RemoteIds> {
-    const ghosts = this.#ghosts!;
-    const ghost = () => ghosts.ensure(room, event.origin, event.sender, ctx.fetchMedia);
-    const txn = txnIdFor(event, ctx);
-    switch (event.kind) {
-      case "message": {
-        const as = await ghost();
-        const ids: { id: RemoteMessageId; author: string }[] = [];
-        const text = messageContent(event, ctx.replyTo);
-        if (text) ids.push({ id: await this.#sendEvent(as, room, "m.room.message", text, txn), author: as });
-        for (const [i, att] of event.attachments.entries()) {
-          const media = await ctx.fetchMedia(att.url);
-          const up = await upload(this.#init().hs, { ...media, name: media.name ?? att.name }, as);
-          const content = mediaContent(att, up, ids.length === 0 ? ctx.replyTo : undefined);
-          ids.push({ id: await this.#sendEvent(as, room, "m.room.message", content, i === 0 && !text ? txn : `${txn}-${i + 1}`), author: as });
-        }
-        if (ids.length === 0) throw new PermanentDeliveryError("empty message: no text and no attachments");
-        return ids;
-      }
-      case "edit": {
-        if (!ctx.target) throw new PermanentDeliveryError("the edited message was never bridged to this room");
-        const as = await ghost();
-        return [{ id: await this.#sendEvent(as, room, "m.room.message", editContent(event, ctx.target), txn), author: as }];
-      }
-      case "retract": {
-        if (!ctx.target) throw new PermanentDeliveryError("the retracted message was never bridged to this room");
-        // A ghost redacts its own message; someone else's (a moderation) needs the bot's power level.
-        const author = ctx.target.author;
-        const as = author && isOurs(this.#naming, author) ? author : author ? this.#bot : await ghost();
-        return [{ id: await this.#redact(as, room, ctx.target.remoteId, event.reason, txn) }];
-      }
-      case "reaction": {
-        const as = await ghost();
-        if (event.added) {
-          if (!ctx.target) throw new PermanentDeliveryError("the message reacted to was never bridged to this room");
-          return [{ id: await this.#sendEvent(as, room, "m.reaction", reactionContent(ctx.target, event.emoji), txn), author: as }];
-        }
-        if (!ctx.reaction) throw new PermanentDeliveryError("the removed reaction was never bridged to this room");
-        return [{ id: await this.#redact(as, room, ctx.reaction.remoteId, undefined, txn) }];
-      }
-      case "typing": {
-        const as = await ghost();
-        await this.#init().hs.request("PUT", `/_matrix/client/v3/rooms/${enc(room)}/typing/${enc(as)}`, { as, body: typingContent(event.active) });
-        return [];
-      }
-      case "presence": {
-        const as = await ghost();
-        await this.#init().hs.request("PUT", `/_matrix/client/v3/presence/${enc(as)}/status`, { as, body: presenceToMatrix(event.state, event.status) });
-        return [];
-      }
-      case "join":
-      case "profile":
-        await ghost();
-        return [];
-      case "leave":
-        await ghosts.leave(room, event.origin, event.sender);
-        return [];
-      default:
-        return assertNever(event);
-    }
-  }
-
-  async #sendEvent(as: string, room: RoomRef, type: string, content: Content, txnId: string): Promise<RemoteMessageId> {
-    const path = `/_matrix/client/v3/rooms/${enc(room)}/send/${enc(type)}/${enc(txnId)}`;
-    const res = await this.#retryOutsideRoom(as, room, () => this.#init().hs.request<{ event_id?: string }>("PUT", path, { as, body: content }));
-    if (typeof res.event_id !== "string") throw new Error(`the homeserver answered ${type} without event_id`);
-    return remoteId(res.event_id);
-  }
-
-  async #redact(as: string, room: RoomRef, target: string, reason: string | undefined, txnId: string): Promise<RemoteMessageId> {
-    const path = `/_matrix/client/v3/rooms/${enc(room)}/redact/${enc(target)}/${enc(txnId)}`;
-    const res = await this.#retryOutsideRoom(as, room, () => this.#init().hs.request<{ event_id?: string }>("PUT", path, { as, body: redactionContent(reason) }));
-    if (typeof res.event_id !== "string") throw new Error("the homeserver answered a redaction without event_id");
-    return remoteId(res.event_id);
-  }
-
-  /** A ghost kicked behind our back gets M_FORBIDDEN: forget the join, rejoin once, try again. */
-  async #retryOutsideRoom<T>(as: string, room: RoomRef, call: () => Promise<T>): Promise<T> {
-    try {
-      return await call();
-    } catch (err) {
-      if (errcodeOf(err) !== "M_FORBIDDEN" || as === this.#bot) throw err;
-      const ghosts = this.#ghosts!;
-      ghosts.forgetRoom(as, room);
-      this.#log.info({ ghost: as, room }, "ghost not allowed to send; rejoining once");
-      await this.#init().hs.request("POST", `/_matrix/client/v3/join/${enc(room)}`, { as, body: {} }).catch(() => undefined);
-      return call();
-    }
-  }
-
-  /**
-   * A 4xx answer means this request can never succeed (no such room, not allowed, too large,
-   * malformed): PermanentDeliveryError with the homeserver's reason. 429s were waited out already;
-   * 401 (a wrong as_token) is a config problem worth retrying once fixed; 5xx stays transient.
-   */
-  #classify(err: unknown, room: RoomRef): unknown {
-    if (err instanceof PermanentDeliveryError || err instanceof NotReadyError) return err;
-    const status = (err as { statusCode?: unknown }).statusCode;
-    if (typeof status === "number" && status >= 400 && status < 500 && ![401, 408, 429].includes(status)) {
-      const e = err as Partial<MatrixError> & Error;
-      return new PermanentDeliveryError(`matrix room ${room}: ${e.errcode ? `${e.errcode}: ${e.error ?? ""}` : e.message} (HTTP ${status})`);
-    }
-    if (status === 401) this.#log.error({ room }, "the homeserver refused our as_token: check that Synapse loaded this registration file");
-    return err;
+    return this.#delivery.send(room, event, ctx);
   }
 
   async fetchMedia(url: string): Promise<Media> {

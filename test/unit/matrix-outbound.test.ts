@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import type { MappedMessage } from "../../core/adapter.ts";
 import { actorId, remoteId, roomRef, type EditEvent, type MessageEvent } from "../../core/events.ts";
-import { txnIdFor } from "../../bridges/matrix/adapter.ts";
+import { txnIdFor } from "../../bridges/matrix/delivery.ts";
 import {
   editContent, mediaContent, messageContent, msgtypeForMime, reactionContent, redactionContent, typingContent,
 } from "../../bridges/matrix/outbound.ts";
