@@ -9,13 +9,13 @@ import {
   NotReadyError,
   type Adapter, type AdapterHost, type Capabilities, type DeliveryContext, type Media, type RemoteIds,
 } from "../../core/adapter.ts";
-import { roomRef, type BridgeEvent, type RoomRef } from "../../core/events.ts";
+import { actorId, roomRef, type BridgeEvent, type RoomRef } from "../../core/events.ts";
 import { missedEvents } from "./catchup.ts";
 import { errcodeOf, Homeserver } from "./client.ts";
 import { Delivery } from "./delivery.ts";
 import { diffTyping, presenceFromMatrix } from "./ephemeral.ts";
 import { Ghosts } from "./ghosts.ts";
-import { botUserId, isOurs, DEFAULT_GHOST_PREFIX, type GhostNaming } from "./ids.ts";
+import { botUserId, isOurs, parseGhost, DEFAULT_GHOST_PREFIX, type GhostNaming } from "./ids.ts";
 import { fromRoomEvent, senderOf } from "./inbound.ts";
 import { download } from "./media.ts";
 import { loadRegistration, registrationWarnings, type Registration } from "./registration.ts";
@@ -183,6 +183,7 @@ export class MatrixAdapter implements Adapter {
     const ctx = {
       profile: (r: RoomRef, mxid: string) => rooms.profile(r, mxid),
       findMessage: (r: RoomRef, eventId: string) => host.findMessage(r, { remoteId: eventId }),
+      mentioned: (mxid: string) => parseGhost(this.#naming, mxid)?.actor ?? actorId(mxid),
     };
     let events: BridgeEvent[];
     if (ev.type === "m.room.member") {

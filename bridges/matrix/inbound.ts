@@ -21,6 +21,11 @@ export interface InboundContext {
   profile(room: RoomRef, mxid: string): MemberProfile | undefined;
   /** A message or reaction bridged through or seen in `room`. */
   findMessage(room: RoomRef, eventId: string): FoundMessage | undefined;
+  /**
+   * The person a mentioned mxid stands for: a ghost's remote actor (so the network it came from
+   * recognises its own id), or the mxid itself for a Matrix user.
+   */
+  mentioned?(mxid: string): ActorId;
 }
 
 const MEDIA_TYPES = new Set(["m.image", "m.file", "m.video", "m.audio"]);
@@ -53,7 +58,7 @@ export function fromRoomEvent(ev: RoomEvent, ctx: InboundContext): BridgeEvent[]
   switch (ev.type) {
     case "m.room.message":
     case "m.sticker":
-      return fromMessage(ev, envelope);
+      return fromMessage(ev, envelope, ctx);
     case "m.reaction": {
       const rel = ev.content["m.relates_to"];
       if (!isObject(rel) || rel.rel_type !== "m.annotation") return [];
@@ -90,7 +95,7 @@ export function fromRoomEvent(ev: RoomEvent, ctx: InboundContext): BridgeEvent[]
 
 type Envelope = Omit<Extract<BridgeEvent, { kind: "message" }>, "kind" | "body" | "attachments" | "isAction" | "mentions">;
 
-function fromMessage(ev: RoomEvent, envelope: Envelope): BridgeEvent[] {
+function fromMessage(ev: RoomEvent, envelope: Envelope, ctx: InboundContext): BridgeEvent[] {
   const c = ev.content;
   const rel = isObject(c["m.relates_to"]) ? c["m.relates_to"] : undefined;
   if (rel?.rel_type === "m.replace") {
@@ -107,7 +112,7 @@ function fromMessage(ev: RoomEvent, envelope: Envelope): BridgeEvent[] {
   const replyTo = inReply && !(isThread && rel?.is_falling_back === true) ? inReply : undefined;
   const thread = isThread ? str(rel?.event_id) : undefined;
   const msgtype = ev.type === "m.sticker" ? "m.image" : str(c.msgtype);
-  const mentions = mentionsOf(c);
+  const mentions = mentionsOf(c, ctx);
   const common = {
     ...envelope,
     kind: "message" as const,
@@ -164,10 +169,10 @@ function attachmentOf(c: Record<string, unknown>): Attachment | undefined {
   };
 }
 
-function mentionsOf(c: Record<string, unknown>): ActorId[] {
+function mentionsOf(c: Record<string, unknown>, ctx: InboundContext): ActorId[] {
   const m = c["m.mentions"];
   if (!isObject(m) || !Array.isArray(m.user_ids)) return [];
-  return m.user_ids.filter((u): u is string => typeof u === "string").map(actorId);
+  return m.user_ids.filter((u): u is string => typeof u === "string").map((u) => ctx.mentioned?.(u) ?? actorId(u));
 }
 
 /** Joins, leaves and profile changes of a member; `sender` is the member, not who changed it. */

@@ -51,6 +51,12 @@ describe("matrix inbound: messages", () => {
     expect(one(ev("m.room.message", content))).toMatchObject(want);
   });
 
+  it("a mentioned ghost becomes the remote person it stands for", () => {
+    const withGhosts: InboundContext = { ...ctx, mentioned: (u) => (u.startsWith("@_junction_xmpp_") ? "bob@xmpp.example" : u) as never };
+    const out = fromRoomEvent(ev("m.room.message", { msgtype: "m.text", body: "hi bob, carol", "m.mentions": { user_ids: ["@_junction_xmpp_bob=40xmpp.example:example.org", "@carol:example.org"] } }), withGhosts);
+    expect(out[0]).toMatchObject({ mentions: ["bob@xmpp.example", "@carol:example.org"] });
+  });
+
   it("unknown sender falls back to the localpart", () => {
     expect(one(ev("m.room.message", { msgtype: "m.text", body: "hi" }, { sender: "@carol:example.org" })).sender)
       .toEqual({ id: "@carol:example.org", name: "carol", isBot: false });
