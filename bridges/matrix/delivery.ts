@@ -130,16 +130,17 @@ export class Delivery {
     return remoteId(res.event_id);
   }
 
-  /** A ghost kicked behind our back gets M_FORBIDDEN: forget the join, rejoin once, try again. */
+  /**
+   * M_FORBIDDEN for a ghost we thought was in the room: it was kicked, or the homeserver lost it
+   * (a new database). Register again (harmless when it exists), rejoin, and try once more.
+   */
   async #retryOutsideRoom<T>(as: string, room: RoomRef, call: () => Promise<T>): Promise<T> {
     try {
       return await call();
     } catch (err) {
       if (errcodeOf(err) !== "M_FORBIDDEN" || as === this.#bot) throw err;
-      const ghosts = this.#ghosts;
-      ghosts.forgetRoom(as, room);
-      this.#log.info({ ghost: as, room }, "ghost not allowed to send; rejoining once");
-      await this.#hs.request("POST", `/_matrix/client/v3/join/${enc(room)}`, { as, body: {} }).catch(() => undefined);
+      this.#log.info({ ghost: as, room, reason: (err as Error).message }, "ghost not allowed to send; repairing it once");
+      await this.#ghosts.repair(as, room);
       return call();
     }
   }

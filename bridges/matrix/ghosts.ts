@@ -52,9 +52,15 @@ export class Ghosts {
     return this.#locked(mxid, () => this.#ensure(mxid, room, origin, sender, fetchMedia));
   }
 
-  /** The ghost was found outside a room it was thought to be in (kicked): join again next time. */
-  forgetRoom(mxid: string, room: RoomRef): void {
-    this.#state.get(mxid)?.rooms.delete(room);
+  /** The ghost was refused in a room it was thought to be in: make sure it exists and is in. */
+  async repair(mxid: string, room: RoomRef): Promise<void> {
+    await this.#locked(mxid, async () => {
+      const st = this.#state.get(mxid);
+      st?.rooms.delete(room);
+      await this.#register(mxid);
+      await this.#join(mxid, room);
+      st?.rooms.add(room);
+    });
   }
 
   async leave(room: RoomRef, origin: Network, sender: Sender): Promise<void> {

@@ -189,6 +189,13 @@ describe("matrix adapter against Synapse", () => {
     expect(host.puppets.get("matrix", carol.id)).toMatchObject({ handle: ghost, data: { avatarHash: "h2", avatarMxc: p2.avatar_url, name: "Carol C" } });
   });
 
+  it("a ghost kicked behind our back rejoins and the message still goes out", async () => {
+    const [first] = await adapter.send(room, { ...xmppBase, kind: "message", body: { text: "before kick" }, attachments: [], isAction: false, mentions: [] }, ctx());
+    await cs(alice.token, "POST", `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/kick`, { user_id: first!.author, reason: "test" });
+    const [after] = await adapter.send(room, { ...xmppBase, kind: "message", body: { text: "after kick" }, attachments: [], isAction: false, mentions: [] }, ctx());
+    expect((await timeline()).find((x) => x.event_id === after!.id)?.content.body).toBe("after kick");
+  });
+
   it("a missing target is a permanent failure, not a retry loop", async () => {
     await expect(adapter.send(room, { ...xmppBase, kind: "edit", target: remoteId("x"), body: { text: "?" } }, ctx())).rejects.toMatchObject({ name: "PermanentDeliveryError" });
     await expect(adapter.send("!nowhere:localhost" as RoomRef, { ...xmppBase, kind: "message", body: { text: "?" }, attachments: [], isAction: false, mentions: [] }, ctx()))
