@@ -21,7 +21,7 @@ class FakeHost implements AdapterHost {
   readonly emitted: BridgeEvent[] = [];
   readonly keys = new Set<string>();
   readonly messages = new Map<string, FoundMessage>();
-  readonly puppetMap = new Map<string, PuppetRecord>();
+  puppetMap = new Map<string, PuppetRecord>();
   ready = false;
   failNext = 0;
   #rooms: RoomRef[];
@@ -194,6 +194,35 @@ describe("matrix adapter against Synapse", () => {
     await cs(alice.token, "POST", `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/kick`, { user_id: first!.author, reason: "test" });
     const [after] = await adapter.send(room, { ...xmppBase, kind: "message", body: { text: "after kick" }, attachments: [], isAction: false, mentions: [] }, ctx());
     expect((await timeline()).find((x) => x.event_id === after!.id)?.content.body).toBe("after kick");
+  });
+
+  it("a linked room the bot cannot join does not stop the others; an invite lets it in, and it invites its ghosts", async () => {
+    const priv = (await cs(alice.token, "POST", "/_matrix/client/v3/createRoom", { preset: "private_chat", name: "Private" })).room_id as RoomRef;
+    const h = new FakeHost([room, priv]);
+    const a2 = new MatrixAdapter({ ...syn.matrixConfig, listen: { host: "127.0.0.1", port: 0 } }, log);
+    await a2.start(h);
+    expect(h.ready).toBe(true);
+    const [ok] = await a2.send(room, { ...xmppBase, kind: "message", body: { text: "others keep working" }, attachments: [], isAction: false, mentions: [] }, ctx());
+    expect(ok!.id).toMatch(/^\$/);
+    await a2.stop();
+    // The homeserver pushes the invite to the adapter that listens where the registration says.
+    await adapter.stop();
+    adapter = new MatrixAdapter(syn.matrixConfig, log);
+    const h3 = new FakeHost([room, priv]);
+    h3.puppetMap = host.puppetMap;
+    await adapter.start(h3);
+    await cs(alice.token, "POST", `/_matrix/client/v3/rooms/${encodeURIComponent(priv)}/invite`, { user_id: "@_junction_bot:localhost" });
+    await until("the bot in the private room", async () => {
+      const m = await cs(alice.token, "GET", `/_matrix/client/v3/rooms/${encodeURIComponent(priv)}/joined_members`);
+      return m.joined["@_junction_bot:localhost"] ? true : undefined;
+    });
+    // Power to invite: private_chat gives invite to PL 0 members, so the bot can invite the ghost.
+    const [m] = await adapter.send(priv, { ...xmppBase, kind: "message", body: { text: "in private" }, attachments: [], isAction: false, mentions: [] }, ctx());
+    const msgs = await cs(alice.token, "GET", `/_matrix/client/v3/rooms/${encodeURIComponent(priv)}/messages?dir=b&limit=10`);
+    expect(msgs.chunk.find((x: any) => x.event_id === m!.id)?.content.body).toBe("in private");
+    await adapter.stop();
+    adapter = new MatrixAdapter(syn.matrixConfig, log);
+    await adapter.start(host);
   });
 
   it("a missing target is a permanent failure, not a retry loop", async () => {
