@@ -253,11 +253,17 @@ describe("Matrix ⇄ XMPP through Junction", () => {
     await bob.waitFor((el) => el.is("presence") && el.attrs.from === `${MUC}/Alice` && el.getChildText("show") === "away");
   });
 
-  it("a display name change renames the puppet", async () => {
+  it("display name changes rename the puppet and the ghost", async () => {
     await alice.cs("PUT", `/_matrix/client/v3/profile/${encodeURIComponent(alice.userId)}/displayname`, { displayname: "Alice L" });
     await bob.waitFor((el) => el.is("presence") && el.attrs.from === `${MUC}/Alice L` && el.attrs.type !== "unavailable");
     await alice.send({ msgtype: "m.text", body: "new name" });
     await bob.waitFor(fromMatrix("Alice L", "new name"));
+
+    const ghostName = async () => (await alice.cs("GET", `/_matrix/client/v3/profile/${encodeURIComponent(ghostOf("bob"))}`)).displayname;
+    await bob.xmpp.send(xml("presence", { to: `${MUC}/bobby` }));
+    await until("the ghost renamed on Matrix", async () => (await ghostName()) === "bobby" || undefined);
+    await bob.xmpp.send(xml("presence", { to: `${MUC}/bob` }));
+    await until("the ghost renamed back", async () => (await ghostName()) === "bob" || undefined);
   });
 
   it("after a Junction restart: no duplicate ghosts, and a reply finds its target", async () => {
