@@ -25,7 +25,9 @@ export async function spawnJunction(config: Record<string, unknown>, readyNetwor
   const dir = mkdtempSync(join(tmpdir(), "junction-bench-"));
   const file = join(dir, "junction.yaml");
   writeFileSync(file, stringify({ store: { path: join(dir, "junction.db") }, log: { level: "info" }, ...config }));
-  const child = spawn(process.execPath, [join(root, "bin/junction.ts"), "start", "--config", file], { stdio: ["ignore", "pipe", "pipe"] });
+  // JUNCTION_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles Junction under load.
+  const nodeArgs = (process.env.JUNCTION_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
+  const child = spawn(process.execPath, [...nodeArgs, join(root, "bin/junction.ts"), "start", "--config", file], { stdio: ["ignore", "pipe", "pipe"] });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });

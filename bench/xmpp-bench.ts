@@ -1,5 +1,5 @@
 /** XMPP to XMPP: Junction linking two MUCs against a do-nothing relay, same Prosody, same run. */
-import type { ProsodyServer } from "../test/harness/prosody.ts";
+import { startProsody, type ProsodyServer } from "../test/harness/prosody.ts";
 import { spawnJunction } from "./junction-process.ts";
 import { spawnRelay } from "./relay.ts";
 import { measureLatency, measureThroughput, type LatencyResult, type ThroughputResult } from "./xmpp-raw.ts";
@@ -9,11 +9,14 @@ export interface XmppBenchResult {
   junction: { throughput: ThroughputResult[]; latency: LatencyResult[] };
 }
 
-export async function benchXmpp(prosody: ProsodyServer, opts: { rounds: number; count: number; latencyMs: number }): Promise<XmppBenchResult> {
+export async function benchXmpp(opts: { rounds: number; count: number; latencyMs: number }): Promise<XmppBenchResult> {
   const out: XmppBenchResult = { relay: { throughput: [], latency: [] }, junction: { throughput: [], latency: [] } };
   for (let round = 0; round < opts.rounds; round++) {
-    // Fresh rooms per contender, so nobody inherits the other's occupants or history.
+    // A fresh Prosody per contender and round: with MUC MAM on, Prosody gets slower as its
+    // archives grow (measured: 1,300 then 870 then 700 msg/s for the same relay in one run), so
+    // whoever ran second would be measured on a slower server.
     for (const who of ["relay", "junction"] as const) {
+      const prosody = await startProsody({ logLevel: "warn" });
       const roomA = `bench-${who}-${round}-a@${prosody.mucDomain}`;
       const roomB = `bench-${who}-${round}-b@${prosody.mucDomain}`;
       const stop = who === "relay"
@@ -25,6 +28,7 @@ export async function benchXmpp(prosody: ProsodyServer, opts: { rounds: number; 
         out[who].latency.push(await measureLatency({ prosody, roomA, roomB, rate: 100, durationMs: opts.latencyMs }));
       } finally {
         await stop();
+        await prosody.stop();
       }
       process.stderr.write(`  xmpp round ${round + 1} ${who}: ${out[who].throughput.at(-1)!.perSecond.toFixed(0)} msg/s, p99 ${out[who].latency.at(-1)!.p99.toFixed(1)} ms\n`);
     }

@@ -39,6 +39,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     }
   }
   const store = new Store(config.store.path);
+  store.onDeferredError = (err) => log.error({ err }, "a deferred store write failed; it was skipped");
   try {
     const links = new LinkIndex(await resolveLinks(config, adapters, log));
     store.saveLinks(links.all().flatMap((l) => l.rooms.map((r) => ({ name: l.name, network: r.network, configured: r.room, room: r.room }))));
@@ -69,8 +70,11 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
         queues.setReady(network, ready);
       },
       rooms: () => links.roomsOn(network),
-      findMessage: (room, by) => store.messages.find(network, room, by),
-      addAlias: (room, knownId, newRemoteId) => store.messages.addAlias(network, room, knownId, newRemoteId),
+      findMessage: (room, by) => {
+        store.flush();
+        return store.messages.find(network, room, by);
+      },
+      addAlias: (room, knownId, newRemoteId) => store.defer(() => store.messages.addAlias(network, room, knownId, newRemoteId)),
       cursor: (room) => store.cursor(network, room),
       puppets: store.puppets,
     });

@@ -1,5 +1,5 @@
 import type { Adapter, DeliveryContext, Media, RemoteIds } from "./adapter.ts";
-import type { BridgeEvent, Network, RoomRef } from "./events.ts";
+import { targetOf, type BridgeEvent, type Network, type RoomRef } from "./events.ts";
 import { adaptForDestination } from "./fallbacks.ts";
 import type { Metrics } from "./metrics.ts";
 import type { OutboxRow } from "./store/outbox-store.ts";
@@ -31,7 +31,7 @@ export class Deliverer {
     if (row.attempts === 0) this.#metrics?.hop.observe({ network: row.network }, (Date.now() - row.created) / 1000);
     const ids = await this.#send(row.network, row.room, event, ctx);
     const creates = event.kind === "message" || (event.kind === "reaction" && event.added);
-    this.#store.tx(() => {
+    this.#store.defer(() => {
       if (creates && row.messageId !== null) {
         for (const r of ids) {
           this.#store.messages.addCopy(row.messageId, {
@@ -60,6 +60,8 @@ export class Deliverer {
 
   #context(row: OutboxRow, e: BridgeEvent): DeliveryContext {
     const m = this.#store.messages;
+    // A target may have been delivered moments ago, its copy still waiting in a deferred write.
+    if (targetOf(e) !== undefined) this.#store.flush();
     const base = this.#baseContext(String(row.id), row.attempts, e.origin);
     const here = (id: number | undefined | null) => (id == null ? undefined : m.mapped(id, row.network, row.room));
     switch (e.kind) {

@@ -107,6 +107,7 @@ export class Queues {
       if (Date.now() > end) throw new Error(`queues not idle after ${timeoutMs} ms (${this.depth()} pending)`);
       await new Promise((r) => setTimeout(r, 10));
     }
+    this.#store.flush();
   }
 
   #isReady(network: Network): boolean { return this.#ready.get(network) ?? false; }

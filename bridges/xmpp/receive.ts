@@ -80,7 +80,9 @@ function onRoomMessage(el: Element, state: RoomState, d: ReceiveDeps): void {
   }
   const ephemeral = r.events.every((e) => e.kind === "typing");
   const opts: EmitOptions = ephemeral ? {} : {
-    ...(r.key ? { dedupeKey: `xmpp ${state.room} ${r.key}` } : {}),
+    // A replayed message is recognised by its stanza-id already; edits, retractions and
+    // reactions replayed from history need the batch key (one fewer write per plain message).
+    ...(r.key && !r.events.every((e) => e.kind === "message") ? { dedupeKey: `xmpp ${state.room} ${r.key}` } : {}),
     ...(r.ts !== undefined ? { cursor: { room: state.room, value: state.advanceCursor(r.ts) } } : {}),
   };
   d.emit(r.events, opts);

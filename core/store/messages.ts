@@ -44,6 +44,7 @@ export class MessageStore {
   readonly #reactionSet;
   readonly #markRemoved;
   readonly #alias;
+  readonly #byAltAny;
 
   constructor(db: Db) {
     this.#insert = db.prepare<[string, string, string, string, string, string, string, number | null, string | null, number]>(
@@ -76,10 +77,13 @@ export class MessageStore {
       `SELECT DISTINCT emoji FROM messages WHERE kind = 'reaction' AND reaction_to = ? AND sender = ? AND removed = 0 ORDER BY id`,
     );
     this.#markRemoved = db.prepare<[number]>(`UPDATE messages SET removed = 1 WHERE id = ?`);
-    this.#alias = db.prepare<[{ newId: string; network: string; room: string; known: string }]>(
-      `INSERT OR IGNORE INTO message_map (network, room, remote_id, message_id, alt_id, author, bridged)
-       SELECT network, room, @newId, message_id, alt_id, author, bridged FROM message_map
-       WHERE network = @network AND room = @room AND (remote_id = @known OR alt_id = @known) LIMIT 1`,
+    // Two lookups, not one with OR: SQLite cannot use an index for "remote_id = ? OR alt_id = ?",
+    // and this runs for every message a MUC reflects back to us.
+    this.#byAltAny = db.prepare<[string, string, string], MapRow>(
+      `SELECT message_id, remote_id, alt_id, author, bridged FROM message_map WHERE network = ? AND room = ? AND alt_id = ? LIMIT 1`,
+    );
+    this.#alias = db.prepare<[string, string, string, number, string | null, string | null, number]>(
+      `INSERT OR IGNORE INTO message_map (network, room, remote_id, message_id, alt_id, author, bridged) VALUES (?, ?, ?, ?, ?, ?, ?)`,
     );
   }
 
@@ -95,7 +99,9 @@ export class MessageStore {
 
   /** Maps a second native id (e.g. an XMPP stanza-id learned from the reflection) onto a known copy. */
   addAlias(network: Network, room: string, knownId: string, newRemoteId: string): void {
-    this.#alias.run({ newId: newRemoteId, network, room, known: knownId });
+    const known = this.#byRemote.get(network, room, knownId) ?? this.#byAltAny.get(network, room, knownId);
+    if (!known) return;
+    this.#alias.run(network, room, newRemoteId, known.message_id, known.alt_id, known.author, known.bridged);
   }
 
   idOf(network: Network, room: string, remoteId: string): number | undefined {

@@ -39,9 +39,54 @@ export class Store {
     this.#clearLinks = this.db.prepare(`DELETE FROM links`);
   }
 
-  /** Runs `fn` in one SQLite transaction. */
+  /** Writes that may wait for the next commit (see defer). */
+  #deferred: (() => void)[] = [];
+  #flushScheduled = false;
+  /** Told about a deferred write that failed (it is skipped; the rest of its batch commits). */
+  onDeferredError: ((err: unknown) => void) | undefined;
+
+  /**
+   * Runs `fn` in one SQLite transaction, together with every deferred write before it. Each
+   * commit writes every page it touched to the WAL, so one commit for many small writes is what
+   * keeps a burst of messages cheap.
+   */
   tx<T>(fn: () => T): T {
-    return this.db.transaction(fn)();
+    return this.db.transaction(() => {
+      this.#runDeferred();
+      return fn();
+    })();
+  }
+
+  /**
+   * Queues a write for the next commit: the next tx(), an explicit flush(), or the end of this
+   * event-loop turn, whichever comes first. Used for bookkeeping after a delivery (its copies
+   * and the outbox row's removal): a crash can lose at most one turn of it, which means that
+   * turn's deliveries are sent again after a restart (at least once, never lost).
+   */
+  defer(write: () => void): void {
+    this.#deferred.push(write);
+    if (this.#flushScheduled) return;
+    this.#flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Commits deferred writes now (before a read that must see them). */
+  flush(): void {
+    this.#flushScheduled = false;
+    if (this.#deferred.length > 0 && this.db.open) this.tx(() => undefined);
+  }
+
+  #runDeferred(): void {
+    if (this.#deferred.length === 0) return;
+    const writes = this.#deferred;
+    this.#deferred = [];
+    for (const w of writes) {
+      try {
+        w();
+      } catch (err) {
+        this.onDeferredError?.(err);
+      }
+    }
   }
 
   cursor(network: Network, room: string): string | undefined {
@@ -73,6 +118,7 @@ export class Store {
   }
 
   close(): void {
+    this.flush();
     if (this.db.open) this.db.close();
   }
 }

@@ -42,11 +42,19 @@ const groupchat = (nick: string, to: string, inner: string, id = "c1") =>
   parse(`<message from="${ROOM}/${nick}" to="${to}" type="groupchat" id="${id}">${inner}<stanza-id xmlns="urn:xmpp:sid:0" by="${ROOM}" id="sid-1"/></message>`);
 
 describe("receive", () => {
-  it("emits a person's message with a dedupe key and a cursor", () => {
+  it("emits a person's message with a cursor (its stanza-id is its dedupe key in the core)", () => {
     const { d, emitted } = setup();
     receive(groupchat("alice", BOT, `<body>hi</body><delay xmlns="urn:xmpp:delay" stamp="2024-01-01T00:00:00Z"/>`), d);
     expect(emitted).toHaveLength(1);
-    expect(emitted[0]!.opts).toEqual({ dedupeKey: `xmpp ${ROOM} sid-1`, cursor: { room: ROOM, value: "2024-01-01T00:00:00.000Z" } });
+    expect(emitted[0]!.events[0]!.remoteId).toBe("sid-1");
+    expect(emitted[0]!.opts).toEqual({ cursor: { room: ROOM, value: "2024-01-01T00:00:00.000Z" } });
+  });
+  it("emits a reaction with a batch key, so a replay from history is not applied twice", () => {
+    const { d, emitted } = setup();
+    receive(groupchat("alice", BOT, `<reactions xmlns="urn:xmpp:reactions:0" id="sid-0"><reaction>👍</reaction></reactions>`), d);
+    expect(emitted).toHaveLength(1);
+    expect(emitted[0]!.events[0]!.kind).toBe("reaction");
+    expect(emitted[0]!.opts?.dedupeKey).toBe(`xmpp ${ROOM} sid-1`);
   });
   it("drops the reflection of a puppet's message and learns its stanza-id", async () => {
     const { d, state, emitted, aliases } = setup();
