@@ -101,6 +101,10 @@ function fromMessage(ev: RoomEvent, envelope: Envelope, ctx: InboundContext): Br
   if (rel?.rel_type === "m.replace") {
     const target = str(rel.event_id);
     if (!target) return [];
+    // The spec lets clients ignore an edit from anyone but the author; a bridge must, or anyone
+    // could rewrite someone else's words on the other networks.
+    const original = ctx.findMessage(roomRef(ev.room_id), target);
+    if (original?.author !== undefined && original.author !== ev.sender) return [];
     const fresh = isObject(c["m.new_content"]) ? c["m.new_content"] : undefined;
     const body = fresh ? bodyOf(fresh, false) : bodyOf({ ...c, body: str(c.body)?.replace(/^\* /, "") }, false);
     if (!body) return [];

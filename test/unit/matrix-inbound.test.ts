@@ -90,6 +90,17 @@ describe("matrix inbound: messages", () => {
     }))).toMatchObject({ kind: "edit", target: "$some_event_id", body: { text: "Hello world!", html: "<b>Hello</b> world!" } });
   });
 
+  it("an edit of someone else's message is dropped", () => {
+    expect(fromRoomEvent(ev("m.room.message", {
+      msgtype: "m.text", body: "* rewritten", "m.new_content": { msgtype: "m.text", body: "rewritten" },
+      "m.relates_to": { rel_type: "m.replace", event_id: "$bobs" },
+    }), ctx)).toEqual([]);
+    expect(fromRoomEvent(ev("m.room.message", {
+      msgtype: "m.text", body: "* mine", "m.new_content": { msgtype: "m.text", body: "mine" },
+      "m.relates_to": { rel_type: "m.replace", event_id: "$alices" },
+    }), ctx)).toHaveLength(1);
+  });
+
   it.each<[string, Record<string, unknown>, Record<string, unknown>]>([
     ["m.image", { body: "filename.jpg", info: { h: 398, w: 394, mimetype: "image/jpeg", size: 31037 }, msgtype: "m.image", url: "mxc://example.org/JWEIFJgwEIhweiWJE" },
       { url: "mxc://example.org/JWEIFJgwEIhweiWJE", name: "filename.jpg", mime: "image/jpeg", size: 31037, width: 394, height: 398 }],
