@@ -76,7 +76,9 @@ export function fromRoomEvent(ev: RoomEvent, ctx: InboundContext): BridgeEvent[]
       if (!target) return [];
       const found = ctx.findMessage(room, target);
       if (found?.kind === "reaction") {
-        if (!found.reactionTo || !found.emoji) return [];
+        // A moderator removing someone else's reaction has no neutral form (a reaction event speaks
+        // for its sender), so it stays on Matrix.
+        if (!found.reactionTo || !found.emoji || (found.author !== undefined && found.author !== ev.sender)) return [];
         return [{ ...envelope, kind: "reaction", target: found.reactionTo, emoji: found.emoji, added: false }];
       }
       const reason = str(ev.content.reason);

@@ -152,6 +152,7 @@ describe("matrix inbound: reactions and redactions", () => {
 
   it("a redaction of a reaction removes the reaction", () => {
     expect(one(ev("m.room.redaction", { redacts: "$reaction" }))).toMatchObject({ kind: "reaction", target: "$msg", emoji: "👍", added: false });
+    expect(fromRoomEvent(ev("m.room.redaction", { redacts: "$reaction" }, { sender: "@mod:example.org" }), ctx)).toEqual([]);
   });
 });
 
