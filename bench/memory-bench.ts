@@ -5,7 +5,7 @@
  */
 import type { ProsodyServer } from "../test/harness/prosody.ts";
 import { newPerson, type Person } from "../test/harness/xmpp-person.ts";
-import { spawnJunction } from "./junction-process.ts";
+import { spawnJunction } from "../test/harness/junction-process.ts";
 
 export interface MemoryResult { links: number; puppets: number; arrived: number; rssMiB: number; idleRssMiB: number }
 

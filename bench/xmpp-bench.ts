@@ -1,6 +1,6 @@
 /** XMPP to XMPP: Junction linking two MUCs against a do-nothing relay, same Prosody, same run. */
 import { startProsody, type ProsodyServer } from "../test/harness/prosody.ts";
-import { spawnJunction } from "./junction-process.ts";
+import { spawnJunction } from "../test/harness/junction-process.ts";
 import { spawnRelay } from "./relay.ts";
 import { measureLatency, measureThroughput, type LatencyResult, type ThroughputResult } from "./xmpp-raw.ts";
 

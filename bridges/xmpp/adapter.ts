@@ -172,8 +172,15 @@ export class XmppAdapter implements Adapter {
       if (err instanceof CannotDeliver) throw new PermanentDeliveryError(err.message);
       throw err;
     }
-    for (const i of out.ids) state.sent(i.id);
-    await this.#conn.send(...out.stanzas);
+    // Our ids are stable across retries: if the room already shows this one (its reflection came
+    // back in the history the bot got on rejoin), it was delivered before a crash could record it.
+    const already = out.ids.length > 0 && out.ids.every((i) => state.reflected(i.id) !== undefined);
+    if (already) {
+      this.#log.info({ room: state.room, deliveryId: ctx.deliveryId }, "already in the room (seen in its history); not sent again");
+    } else {
+      for (const i of out.ids) state.sent(i.id);
+      await this.#conn.send(...out.stanzas);
+    }
     return out.ids.map((i) => ({ id: remoteId(i.id), altId: i.altId, author: i.author }));
   }
 

@@ -6,11 +6,14 @@
 import type { Logger } from "pino";
 import type { AdapterHost } from "../../core/adapter.ts";
 import type { XmppConnection } from "./connection.ts";
+import { CLOCK_MARGIN_MS, archiveQuery, discoInfoIq, hasMam, nextPage } from "./mam.ts";
 import { instantRoomIq, joinPresence } from "./presence-out.ts";
 import type { RoomState } from "./rooms.ts";
 import { roomKey } from "./stanza.ts";
 
 const JOIN_TIMEOUT_MS = 15_000;
+/** After self-presence a room sends its history, then its subject; wait at most this long for it. */
+const HISTORY_TIMEOUT_MS = 5_000;
 
 export interface BotDeps {
   readonly conn: XmppConnection;
@@ -27,6 +30,7 @@ type Outcome = { nick: string; codes: readonly string[] } | { error: string };
 export class Bot {
   readonly #d: BotDeps;
   readonly #waiters = new Map<string, (o: Outcome) => void>();
+  readonly #historyWaiters = new Map<string, () => void>();
 
   constructor(d: BotDeps) {
     this.#d = d;
@@ -36,9 +40,17 @@ export class Bot {
   async join(state: RoomState): Promise<boolean> {
     const { conn, host, log } = this.#d;
     const cursor = host.cursor(state.room);
-    const history = cursor ? { since: cursor } : { maxstanzas: this.#d.history };
+    // With a cursor and an archive, catch up from the archive (complete) instead of the join
+    // history (capped by the server); without an archive, history since the cursor is the best.
+    const fromArchive = cursor !== undefined && (await this.#archived(state.room));
+    const history = fromArchive ? { maxstanzas: 0 } : cursor ? { since: cursor } : { maxstanzas: this.#d.history };
     state.seenSinceJoin = new Set();
     for (const nick of [this.#d.nick, `${this.#d.nick} (2)`, `${this.#d.nick} (3)`]) {
+      // Registered before the join goes out: the subject can follow self-presence within one read.
+      const historyDone = new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, HISTORY_TIMEOUT_MS);
+        this.#historyWaiters.set(roomKey(state.room), () => { clearTimeout(timer); resolve(); });
+      });
       const outcome = new Promise<Outcome>((resolve) => {
         const timer = setTimeout(() => resolve({ error: "remote-server-timeout" }), JOIN_TIMEOUT_MS);
         this.#waiters.set(roomKey(state.room), (o) => { clearTimeout(timer); resolve(o); });
@@ -54,6 +66,13 @@ export class Bot {
       this.#waiters.delete(roomKey(state.room));
       if ("nick" in o) {
         state.botNick = o.nick;
+        // History (the catch-up, and our own messages that a crash left unrecorded) is processed
+        // before the room's queue may send again.
+        await historyDone;
+        this.#historyWaiters.delete(roomKey(state.room));
+        if (fromArchive && !(await this.#catchUp(state, cursor))) {
+          log.warn({ room: state.room }, "could not read the room's archive; messages from while the bridge was away may be missing");
+        }
         state.botJoined = true;
         if (o.codes.includes("201")) await this.#unlock(state);
         log.info({ room: state.room, nick: o.nick, catchUp: history }, "bot joined room");
@@ -66,6 +85,38 @@ export class Bot {
     }
     log.error({ room: state.room }, "every bot nick is taken in this room; set xmpp.nick to a free one");
     return false;
+  }
+
+  async #archived(room: string): Promise<boolean> {
+    try {
+      return hasMam(await this.#d.conn.request(discoInfoIq(this.#d.jid, room)));
+    } catch {
+      return false; // the room does not exist yet, or does not answer: join history it is
+    }
+  }
+
+  /** Pages through the archive since the cursor; archived messages arrive before each page's result. */
+  async #catchUp(state: RoomState, cursor: string): Promise<boolean> {
+    const start = new Date(Date.parse(cursor) - CLOCK_MARGIN_MS).toISOString();
+    let after: string | undefined;
+    let pages = 0;
+    try {
+      do {
+        const result = await this.#d.conn.request(archiveQuery(this.#d.jid, state.room, `cu-${pages}`, start, after));
+        after = nextPage(result);
+        pages++;
+      } while (after !== undefined && pages < 1000);
+      this.#d.log.info({ room: state.room, since: start, pages }, "caught up from the room's archive");
+      return true;
+    } catch (err) {
+      this.#d.log.debug({ room: state.room, err: (err as Error).message }, "archive query failed");
+      return false;
+    }
+  }
+
+  /** The room's subject arrived: its history is complete. */
+  onSubject(room: string): void {
+    this.#historyWaiters.get(roomKey(room))?.();
   }
 
   /** Self-presence or a join error for the bot in `room`. */

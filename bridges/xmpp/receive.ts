@@ -13,6 +13,7 @@ import type { Bot } from "./bot.ts";
 import type { XmppConnection } from "./connection.ts";
 import { inboundMessage, type InboundContext } from "./inbound.ts";
 import { answerIq, type IqContext } from "./iq.ts";
+import { MAM, unwrapArchived } from "./mam.ts";
 import { inboundPresence, type PresenceContext } from "./presence.ts";
 import type { Puppets } from "./puppets.ts";
 import type { RoomState, Rooms } from "./rooms.ts";
@@ -45,6 +46,11 @@ export function receive(el: Element, d: ReceiveDeps): void {
     return;
   }
   if (!el.is("message")) return;
+  if (state && toBot && el.getChild("result", MAM)) {
+    const live = unwrapArchived(el, state.room);
+    if (live) onRoomMessage(live, state, d);
+    return;
+  }
   if (!state || !toBot || el.attrs.type !== "groupchat") return onOtherMessage(el, toBot, d);
   onRoomMessage(el, state, d);
 }
@@ -56,6 +62,7 @@ function onIq(el: Element, d: ReceiveDeps): void {
 }
 
 function onRoomMessage(el: Element, state: RoomState, d: ReceiveDeps): void {
+  if (el.getChild("subject") && !el.getChild("body")) return d.bot.onSubject(state.room);
   const nick = resourceOf(el.attrs.from ?? "");
   const occupant = nick ? state.occupants.get(nick) : undefined;
   const ours = nick !== undefined && nick !== "" && (state.isOurs(nick) || d.puppets.isOurs(occupant?.realJid ?? ""));

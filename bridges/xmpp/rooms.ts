@@ -82,6 +82,11 @@ export class RoomState {
     remember(this.#awaitingReflection, id, Date.now());
   }
 
+  /** The stanza-id the room gave one of our ids, if its reflection (live or in history) was seen. */
+  reflected(id: string): string | undefined {
+    return this.#stanzaIds.get(id);
+  }
+
   learnStanzaId(originId: string, stanzaId: string): void {
     this.#awaitingReflection.delete(originId);
     remember(this.#stanzaIds, originId, stanzaId);

@@ -1,7 +1,7 @@
 /**
- * Junction in its own process for the benchmark, started exactly as an operator would
- * (`bin/junction.ts start --config FILE`), so it is measured as it runs in production and does
- * not share an event loop with the people measuring it.
+ * Junction in its own process, started exactly as an operator would (`bin/junction.ts start
+ * --config FILE`): for the benchmark (it does not share an event loop with the people measuring
+ * it) and for crash tests (kill -9 is a real process dying).
  */
 import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
@@ -10,19 +10,25 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
 
-const root = join(dirname(fileURLToPath(import.meta.url)), "..");
+const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 
 export interface JunctionProcess {
   readonly pid: number;
   readonly dir: string;
   /** Resident memory in MiB, from /proc. */
   rssMiB(): number;
+  /** SIGTERM: a clean stop. */
   stop(): Promise<void>;
+  /** SIGKILL: a crash. The store stays in `dir` for a restart. */
+  kill(): Promise<void>;
 }
 
 /** Starts Junction with `config` and resolves once `readyNetworks` networks logged "network ready". */
-export async function spawnJunction(config: Record<string, unknown>, readyNetworks: number, timeoutMs = 120_000): Promise<JunctionProcess> {
-  const dir = mkdtempSync(join(tmpdir(), "junction-bench-"));
+export async function spawnJunction(
+  config: Record<string, unknown>, readyNetworks: number, opts: { timeoutMs?: number; dir?: string } = {},
+): Promise<JunctionProcess> {
+  const timeoutMs = opts.timeoutMs ?? 120_000;
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "junction-proc-"));
   const file = join(dir, "junction.yaml");
   writeFileSync(file, stringify({ store: { path: join(dir, "junction.db") }, log: { level: "info" }, ...config }));
   // JUNCTION_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles Junction under load.
@@ -58,7 +64,11 @@ export async function spawnJunction(config: Record<string, unknown>, readyNetwor
       return m ? Number(m[1]) / 1024 : NaN;
     },
     async stop() {
-      child.kill("SIGTERM");
+      if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
+      await exited;
+    },
+    async kill() {
+      child.kill("SIGKILL");
       await exited;
     },
   };
