@@ -70,6 +70,17 @@ async function main(argv: string[]): Promise<number> {
   }
 
   const config = loadConfig(values.config);
+  // The registration file belongs to the config: missing or mismatched, it is refused (exit 2)
+  // by check-config and start alike, before anything connects.
+  if (command !== "matrix-registration" && config.matrix) {
+    const { loadRegistration } = await import("../bridges/matrix/registration.ts");
+    try {
+      loadRegistration(config.matrix);
+    } catch (err) {
+      process.stderr.write(`${(err as Error).message}\n`);
+      return 2;
+    }
+  }
   switch (command) {
     case "check-config":
       process.stdout.write(`${values.config}: ok: ${summary(config)}\n`);

@@ -47,17 +47,33 @@ describe("junction CLI", () => {
     expect(run.stderr).toMatch(/bad2\.yaml: links: expected a mapping of link names to rooms, got the number 1/);
   });
 
+  it("check-config refuses a Matrix section whose registration file is missing, exit 2", () => {
+    mkdirSync(join(dir, "noreg"), { recursive: true });
+    const run = junction(["check-config", "--config", file("noreg/good.yaml", GOOD)]);
+    expect(run.status).toBe(2);
+    expect(run.stderr).toMatch(/reg\.yaml/);
+    expect(run.stderr).toMatch(/junction matrix-registration/);
+  });
+
   it("check-config on a good file prints a one-line summary, exit 0", () => {
-    const run = junction(["check-config", "--config", file("good.yaml", GOOD)]);
+    mkdirSync(join(dir, "withreg"), { recursive: true });
+    const good = file("withreg/good.yaml", GOOD);
+    expect(junction(["matrix-registration", "--config", good]).status).toBe(0);
+    const run = junction(["check-config", "--config", good]);
     expect(run).toMatchObject({ status: 0, stderr: "" });
     expect(run.stdout).toMatch(/^.*good\.yaml: ok: 1 link: lobby \(2 rooms\); networks: xmpp, matrix\n$/);
   });
 
   it("config/example.yaml passes check-config with its variables set", () => {
-    const run = junction(["check-config", "--config", example], { XMPP_COMPONENT_SECRET: "x" });
+    const sub = join(dir, "example");
+    mkdirSync(sub, { recursive: true });
+    const copy = join(sub, "junction.yaml");
+    copyFileSync(example, copy);
+    expect(junction(["matrix-registration", "--config", copy], { XMPP_COMPONENT_SECRET: "x" }).status).toBe(0);
+    const run = junction(["check-config", "--config", copy], { XMPP_COMPONENT_SECRET: "x" });
     expect(run.status).toBe(0);
     expect(run.stdout).toContain("ok: 2 links");
-    expect(junction(["check-config", "--config", example]).stderr).toContain("environment variable XMPP_COMPONENT_SECRET is not set");
+    expect(junction(["check-config", "--config", copy]).stderr).toContain("environment variable XMPP_COMPONENT_SECRET is not set");
   });
 
   it.each([
