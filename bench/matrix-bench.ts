@@ -52,7 +52,7 @@ export async function benchMatrix(prosody: ProsodyServer, opts: { rooms: number;
       links[`l${r}`] = { xmpp: `mbench${r}@${prosody.mucDomain}`, matrix: `#bench${r}:localhost` };
     }
     const config = parseConfig({ ...draft, matrix: { ...matrix, homeserver: synapse.url }, links }, { baseDir: dir });
-    const app = await runJunction({ ...config, store: { path: join(dir, "junction.db") } }, buildAdapters(config, log), log);
+    const app = await runJunction({ ...config, store: { path: join(dir, "junction.db") } }, await buildAdapters(config, log), log);
     try {
       await waitFor(() => app.connected().get("matrix") === true && app.connected().get("xmpp") === true, 60_000, "Junction ready");
       const bob = await newPerson(prosody, "bench-bob");

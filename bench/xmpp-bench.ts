@@ -24,7 +24,7 @@ export async function benchXmpp(opts: { rounds: number; count: number; latencyMs
         : await startJunction(prosody, roomA, roomB);
       try {
         await new Promise((r) => setTimeout(r, 300));
-        out[who].throughput.push(await measureThroughput({ prosody, roomA, roomB, count: opts.count }));
+        out[who].throughput.push(await measureThroughput({ prosody, roomA, roomB, count: opts.count, warmup: 300 }));
         out[who].latency.push(await measureLatency({ prosody, roomA, roomB, rate: 100, durationMs: opts.latencyMs }));
       } finally {
         await stop();

@@ -2,7 +2,7 @@
  * The command line: `junction start|check-config|matrix-registration --config FILE`.
  * Exit status: 0 done, 1 failed while running, 2 bad usage or bad config (before connecting anywhere).
  */
-import { readFileSync, writeFileSync } from "node:fs";
+import { readFileSync, writeFileSync, existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type { Adapter } from "../core/adapter.ts";
 import type { Logger } from "../core/log.ts";
@@ -29,7 +29,7 @@ Exit status: 0 ok, 1 failure while running, 2 bad usage or invalid config.
 `;
 
 // The lead's modules, loaded only by `start`; typed here so that this file checks on its own.
-interface RegistryModule { buildAdapters(config: Config, log: Logger): Adapter[] }
+interface RegistryModule { buildAdapters(config: Config, log: Logger): Promise<Adapter[]> }
 interface AppModule { runJunction(config: Config, adapters: Adapter[], log: Logger): Promise<{ stop(): Promise<void> }> }
 
 class UsageError extends Error {}
@@ -131,8 +131,9 @@ async function start(config: Config): Promise<number> {
   const { createLogger } = await import("../core/log.ts");
   const log = createLogger(config.log.level);
   // URLs, not literal specifiers: these modules are the lead's and may not exist yet.
-  const registry = (await import(new URL("../bridges/registry.ts", import.meta.url).href)) as RegistryModule;
-  const appModule = (await import(new URL("../core/app.ts", import.meta.url).href)) as AppModule;
+  // Literal paths, so the build (dist/) rewrites them to .js like every other import.
+  const registry = (await import("../bridges/registry.ts")) as RegistryModule;
+  const appModule = (await import("../core/app.ts")) as AppModule;
 
   let stopping: Promise<number> | undefined;
   let app: { stop(): Promise<void> } | undefined;
@@ -154,7 +155,7 @@ async function start(config: Config): Promise<number> {
   process.on("SIGTERM", onSignal);
 
   try {
-    app = await appModule.runJunction(config, registry.buildAdapters(config, log), log);
+    app = await appModule.runJunction(config, await registry.buildAdapters(config, log), log);
   } catch (err) {
     log.fatal({ err }, "start failed");
     // Whatever half-started may hold sockets open; pino flushes on exit.
@@ -167,7 +168,11 @@ async function start(config: Config): Promise<number> {
 }
 
 function version(): string {
-  const pkg = JSON.parse(readFileSync(new URL("../package.json", import.meta.url), "utf8")) as { version?: string };
+  // ../package.json from the source, ../../package.json from the build in dist/.
+  const here = new URL(".", import.meta.url);
+  const file = [new URL("../package.json", here), new URL("../../package.json", here)].find((u) => existsSync(u));
+  if (!file) return "unknown";
+  const pkg = JSON.parse(readFileSync(file, "utf8")) as { version?: string };
   return pkg.version ?? "unknown";
 }
 

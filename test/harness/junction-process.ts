@@ -31,9 +31,10 @@ export async function spawnJunction(
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "junction-proc-"));
   const file = join(dir, "junction.yaml");
   writeFileSync(file, stringify({ store: { path: join(dir, "junction.db") }, log: { level: "info" }, ...config }));
-  // JUNCTION_BENCH_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles Junction under load.
-  const nodeArgs = (process.env.JUNCTION_BENCH_NODE_ARGS ?? "").split(" ").filter(Boolean);
-  const child = spawn(process.execPath, [...nodeArgs, join(root, "bin/junction.ts"), "start", "--config", file], { stdio: ["ignore", "pipe", "pipe"] });
+  // The operator's launcher (it builds dist/ when stale; exec keeps the pid Node's).
+  // JUNCTION_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles Junction under load.
+  const env = { ...process.env, NODE_OPTIONS: process.env.JUNCTION_NODE_OPTIONS ?? "" };
+  const child = spawn("sh", [join(root, "bin/junction"), "start", "--config", file], { stdio: ["ignore", "pipe", "pipe"], env });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
