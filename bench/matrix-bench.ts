@@ -3,10 +3,11 @@
  * a burst from XMPP rooms into linked Matrix rooms (order checked in every room), and Junction's
  * own share of each hop (commit to send start, from its metrics).
  */
-import { mkdtempSync, writeFileSync } from "node:fs";
+import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { pino } from "pino";
+import { parse } from "yaml";
 import { buildAdapters } from "../bridges/registry.ts";
 import { generateRegistration } from "../bridges/matrix/registration.ts";
 import { parseConfig } from "../config/load.ts";
@@ -18,17 +19,22 @@ import { startSynapse } from "../test/harness/synapse.ts";
 import { newPerson } from "../test/harness/xmpp-person.ts";
 
 export interface MatrixBenchResult {
-  synapseDirectPerSecond: number;
-  junctionPerSecond: number;
-  rooms: number;
-  perRoom: number;
+  /** One sender, one room, each send awaited: what Synapse itself accepts. */
+  directOneRoom: number;
+  /** A burst from XMPP bridged into one Matrix room. */
+  junctionOneRoom: number;
+  /** Four senders into four rooms at once, against a burst into four linked rooms. */
+  directFourRooms: number;
+  junctionFourRooms: number;
   inOrder: boolean;
   received: number;
-  hopP50Ms: number;
-  hopP99Ms: number;
+  expected: number;
+  /** Junction's own share of a hop (commit to send start) at a steady 5 msg/s, each direction. */
+  hopToMatrix: { p50: number; p99: number };
+  hopToXmpp: { p50: number; p99: number };
 }
 
-export async function benchMatrix(prosody: ProsodyServer, opts: { rooms: number; perRoom: number }): Promise<MatrixBenchResult> {
+export async function benchMatrix(prosody: ProsodyServer, opts: { perRoom: number }): Promise<MatrixBenchResult> {
   const dir = mkdtempSync(join(tmpdir(), "junction-bench-matrix-"));
   const listenPort = await freePort();
   const matrix = { homeserver: "http://127.0.0.1:1", domain: "localhost", listen: `127.0.0.1:${listenPort}`, registration: join(dir, "registration.yaml") };
@@ -37,43 +43,63 @@ export async function benchMatrix(prosody: ProsodyServer, opts: { rooms: number;
   const synapse = await startSynapse({ registration: matrix.registration });
   const alice = await registerPerson(synapse, "bench-alice");
   const log = pino({ level: "warn" });
+  const n = opts.perRoom;
   try {
-    // Synapse alone: one sender, one room, each send awaited (what a room's ordered queue does).
-    const direct = await alice.createRoom({ preset: "public_chat" });
-    const n = opts.perRoom;
-    const t0 = performance.now();
-    for (let i = 0; i < n; i++) await alice.say(direct, `direct ${i}`);
-    const synapseDirectPerSecond = (n / (performance.now() - t0)) * 1000;
-
+    const asToken = (parse(readFileSync(matrix.registration, "utf8")) as { as_token: string }).as_token;
     const links: Record<string, { xmpp: string; matrix: string }> = {};
     const roomIds: string[] = [];
-    for (let r = 0; r < opts.rooms; r++) {
+    for (let r = 0; r < 5; r++) {
       roomIds.push(await alice.createRoom({ preset: "public_chat", alias: `bench${r}` }));
       links[`l${r}`] = { xmpp: `mbench${r}@${prosody.mucDomain}`, matrix: `#bench${r}:localhost` };
     }
+    const muc = (r: number) => `mbench${r}@${prosody.mucDomain}`;
     const config = parseConfig({ ...draft, matrix: { ...matrix, homeserver: synapse.url }, links }, { baseDir: dir });
     const app = await runJunction({ ...config, store: { path: join(dir, "junction.db") } }, await buildAdapters(config, log), log);
+    const bob = await newPerson(prosody, "bench-bob");
     try {
       await waitFor(() => app.connected().get("matrix") === true && app.connected().get("xmpp") === true, 60_000, "Junction ready");
-      const bob = await newPerson(prosody, "bench-bob");
-      for (let r = 0; r < opts.rooms; r++) await bob.join(`mbench${r}@${prosody.mucDomain}`, "bob", { maxHistory: 0 });
+      for (let r = 0; r < 5; r++) await bob.join(muc(r), "bob", { maxHistory: 0 });
       // Warm-up: bob's ghost is registered and joined in every room before the clock starts.
-      for (let r = 0; r < opts.rooms; r++) await bob.say(`mbench${r}@${prosody.mucDomain}`, "warm-up");
+      for (let r = 0; r < 5; r++) await bob.say(muc(r), "warm-up");
       await waitFor(() => roomIds.every((id) => bodies(alice.timeline(id)).includes("warm-up")), 60_000, "warm-up");
-      const start = performance.now();
-      for (let i = 0; i < n; i++) for (let r = 0; r < opts.rooms; r++) await bob.say(`mbench${r}@${prosody.mucDomain}`, `burst ${i}`);
-      await waitFor(() => roomIds.every((id) => burst(alice.timeline(id)).length >= n), 300_000, "burst");
-      const elapsed = performance.now() - start;
-      const inOrder = roomIds.every((id) => burst(alice.timeline(id)).every((b, i) => b === `burst ${i}`));
-      const received = roomIds.reduce((s, id) => s + burst(alice.timeline(id)).length, 0);
-      const hop = (await app.metrics.hop.get()).values.filter((v) => v.labels.network === "matrix");
-      const q = (p: number) => (hop.find((v) => (v.labels as Record<string, unknown>).quantile === p)?.value ?? NaN) * 1000;
-      await bob.stop();
-      return {
-        synapseDirectPerSecond, junctionPerSecond: (received / elapsed) * 1000 / opts.rooms, rooms: opts.rooms, perRoom: n,
-        inOrder, received, hopP50Ms: q(0.5), hopP99Ms: q(0.99),
-      };
+      app.metrics.hop.reset(); // the warm-up registered and joined ghosts; the hop is measured after
+
+      // The hop, at a rate far below what Synapse takes, so that no queue forms.
+      for (let i = 0; i < 50; i++) { await bob.say(muc(4), `steady ${i}`); await sleep(200); }
+      await waitFor(() => bodies(alice.timeline(roomIds[4]!)).filter((b) => b.startsWith("steady ")).length >= 50, 60_000, "steady to Matrix");
+      for (let i = 0; i < 50; i++) { await alice.say(roomIds[4]!, `back ${i}`); await sleep(200); }
+      await waitFor(() => bob.messages(muc(4)).filter((m) => (m.getChildText("body") ?? "").startsWith("back ")).length >= 50, 60_000, "steady to XMPP");
+      const hop = await quantiles(app);
+
+      // What Synapse itself accepts, measured the same way Junction sends: an appservice user
+      // (a ghost of ours, so Junction also receives and drops the homeserver's pushes of it),
+      // each PUT awaited, in the same rooms. Alternating with Junction's bursts, medians taken.
+      const direct = await directSenders(synapse.url, asToken, roomIds.slice(0, 4));
+      const directOne: number[] = [];
+      const directFour: number[] = [];
+      const junctionOne: number[] = [];
+      let sent0 = 0;
+      for (let round = 0; round < 2; round++) {
+        directOne.push(await rate(n, () => direct.send(0, n)));
+        junctionOne.push(await rate(n, async () => {
+          for (let i = 0; i < n; i++) await bob.say(muc(0), `burst ${sent0 + i}`);
+          sent0 += n;
+          await waitFor(() => burst(alice.timeline(roomIds[0]!)).length >= sent0, 300_000, "burst into one room");
+        }));
+        directFour.push(await rate(4 * n, () => Promise.all([0, 1, 2, 3].map((r) => direct.send(r, n)))));
+      }
+      const junctionFourRooms = await rate(4 * n, async () => {
+        for (let i = 0; i < n; i++) for (let r = 0; r < 4; r++) await bob.say(muc(r), `burst ${r === 0 ? sent0 + i : i}`);
+        await waitFor(() => roomIds.slice(0, 4).every((id, r) => burst(alice.timeline(id)).length >= (r === 0 ? sent0 + n : n)), 300_000, "burst into four rooms");
+      });
+      const directOneRoom = median(directOne);
+      const junctionOneRoom = median(junctionOne);
+      const directFourRooms = median(directFour);
+      const inOrder = roomIds.slice(0, 4).every((id) => burst(alice.timeline(id)).every((b, i) => b === `burst ${i}`));
+      const received = roomIds.slice(0, 4).reduce((s, id) => s + burst(alice.timeline(id)).length, 0);
+      return { directOneRoom, junctionOneRoom, directFourRooms, junctionFourRooms, inOrder, received, expected: sent0 + 4 * n, ...hop };
     } finally {
+      await bob.stop();
       await app.stop();
     }
   } finally {
@@ -82,6 +108,46 @@ export async function benchMatrix(prosody: ProsodyServer, opts: { rooms: number;
   }
 }
 
+/** Appservice users of our namespace sending into rooms, one awaited PUT at a time. */
+async function directSenders(url: string, asToken: string, rooms: string[]) {
+  const call = async (method: string, path: string, user: string | undefined, body: unknown) => {
+    const q = user ? `${path.includes("?") ? "&" : "?"}user_id=${encodeURIComponent(user)}` : "";
+    const res = await fetch(`${url}${path}${q}`, { method, headers: { authorization: `Bearer ${asToken}`, "content-type": "application/json" }, body: JSON.stringify(body) });
+    const json = await res.json() as Record<string, unknown>;
+    if (!res.ok && json.errcode !== "M_USER_IN_USE") throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
+    return json;
+  };
+  const users = rooms.map((_, r) => `@_junction_benchdirect${r}:localhost`);
+  for (const [r, room] of rooms.entries()) {
+    await call("POST", "/_matrix/client/v3/register", undefined, { type: "m.login.application_service", username: `_junction_benchdirect${r}` });
+    await call("POST", `/_matrix/client/v3/join/${encodeURIComponent(room)}`, users[r], {});
+  }
+  let txn = 0;
+  return {
+    async send(r: number, count: number) {
+      for (let i = 0; i < count; i++) {
+        await call("PUT", `/_matrix/client/v3/rooms/${encodeURIComponent(rooms[r]!)}/send/m.room.message/direct-${++txn}`, users[r], { msgtype: "m.text", body: `direct ${i}` });
+      }
+    },
+  };
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? NaN;
+
+async function rate(count: number, work: () => Promise<unknown>): Promise<number> {
+  const t0 = performance.now();
+  await work();
+  return (count / (performance.now() - t0)) * 1000;
+}
+
+async function quantiles(app: Awaited<ReturnType<typeof runJunction>>) {
+  const values = (await app.metrics.hop.get()).values;
+  const q = (network: string, p: number) =>
+    (values.find((v) => v.labels.network === network && (v.labels as Record<string, unknown>).quantile === p)?.value ?? NaN) * 1000;
+  return { hopToMatrix: { p50: q("matrix", 0.5), p99: q("matrix", 0.99) }, hopToXmpp: { p50: q("xmpp", 0.5), p99: q("xmpp", 0.99) } };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const bodies = (events: readonly { content: Record<string, unknown> }[]) => events.map((e) => String(e.content.body ?? ""));
 const burst = (events: readonly { content: Record<string, unknown> }[]) => bodies(events).filter((b) => b.startsWith("burst "));
 
