@@ -3,6 +3,7 @@ import type { Adapter, AdapterHost } from "./adapter.ts";
 import { Deliverer } from "./delivery.ts";
 import { NETWORKS, type Network, type RoomRef } from "./events.ts";
 import { LinkIndex, type Link, type LinkedRoom } from "./links.ts";
+import { Ingest } from "./ingest.ts";
 import { mediaFetcher } from "./media.ts";
 import { Metrics } from "./metrics.ts";
 import { Queues } from "./queues.ts";
@@ -51,6 +52,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     const connected = new Map<Network, boolean>();
     let stopping = false;
 
+    const ingest = new Ingest(store, router, queues);
     const pending = store.outbox.pending();
     if (pending.length > 0) log.info({ pending: pending.length }, "resuming deliveries left in the outbox");
     queues.enqueue(pending);
@@ -60,8 +62,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       async emit(events, opts) {
         if (stopping) throw new Error("Junction is stopping; not taking new events");
         for (const e of events) metrics.eventsIn.inc({ network, kind: e.kind });
-        const routed = router.ingest(events, opts);
-        queues.enqueue(routed.rows, routed.ephemeral);
+        await ingest.emit(events, opts);
       },
       setReady(ready) {
         connected.set(network, ready);
@@ -98,6 +99,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
         if (stopping) return;
         stopping = true;
         clearInterval(prune);
+        ingest.flush();
         await queues.stop(STOP_GRACE_MS);
         await Promise.allSettled([...adapters.values()].map((a) => a.stop()));
         store.close();

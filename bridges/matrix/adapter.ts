@@ -167,12 +167,19 @@ export class MatrixAdapter implements Adapter {
     const host = this.#host;
     if (!host) throw new Error("transaction before start");
     this.#log.debug({ txnId, events: txn.events.length, ephemeral: txn.ephemeral.length }, "transaction from the homeserver");
-    for (const ev of txn.events) await this.#bridgeRoomEvent(host, ev);
+    // Emits are handed over in order without waiting for each commit (the core commits one
+    // turn's emits together); the transaction is answered once all of them are committed.
+    const commits: Promise<void>[] = [];
+    for (const ev of txn.events) {
+      const handed = await this.#bridgeRoomEvent(host, ev);
+      if (handed) commits.push(handed.commit);
+    }
     const eph = txn.ephemeral.flatMap((e) => this.#fromEphemeral(e.type, e.room_id, e.sender, e.content));
-    if (eph.length > 0) await host.emit(eph);
+    if (eph.length > 0) commits.push(host.emit(eph));
+    await Promise.all(commits);
   }
 
-  async #bridgeRoomEvent(host: AdapterHost, ev: RoomEvent): Promise<void> {
+  async #bridgeRoomEvent(host: AdapterHost, ev: RoomEvent): Promise<{ commit: Promise<void> } | undefined> {
     const { rooms } = this.#init();
     const room = roomRef(ev.room_id);
     if (ev.type === "m.room.member" && ev.state_key === this.#bot && ev.content.membership === "invite" && this.#linked.has(room)) {
@@ -194,7 +201,7 @@ export class MatrixAdapter implements Adapter {
       await rooms.ensureProfile(room, ev.sender);
       events = fromRoomEvent(ev, ctx);
     }
-    if (events.length > 0) await host.emit(events, { dedupeKey: `matrix:${ev.event_id}` });
+    return events.length > 0 ? { commit: host.emit(events, { dedupeKey: `matrix:${ev.event_id}` }) } : undefined;
   }
 
   /** Bridges what the homeserver may have dropped while we or it were down (see catchup.ts). */
@@ -207,7 +214,12 @@ export class MatrixAdapter implements Adapter {
       try {
         const missed = await missedEvents(hs, r, (id) => host.findMessage(r, { remoteId: id }) !== undefined);
         if (missed.length > 0) this.#log.info({ room, events: missed.length }, "catching up on events the homeserver did not push");
-        for (const ev of missed) await this.#bridgeRoomEvent(host, ev);
+        const commits: Promise<void>[] = [];
+        for (const ev of missed) {
+          const handed = await this.#bridgeRoomEvent(host, ev);
+          if (handed) commits.push(handed.commit);
+        }
+        await Promise.all(commits);
       } catch (err) {
         if (err instanceof NotReadyError) throw err;
         this.#log.warn({ room, err: (err as Error).message }, "could not catch up on this room's recent events");

@@ -257,7 +257,7 @@ export class XmppAdapter implements Adapter {
     this.#host?.setReady(false);
   }
 
-  /** Emits in arrival order; the core commits before the next batch is handed over. */
+  /** Emits in arrival order. */
   #emit(events: BridgeEvent[], opts?: EmitOptions): void {
     const host = this.#host;
     if (!host) return;
@@ -265,8 +265,10 @@ export class XmppAdapter implements Adapter {
       this.#log.debug({ kinds: events.map((e) => e.kind) }, "stopping: room events not bridged");
       return;
     }
-    this.#emitChain = this.#emitChain
-      .then(() => host.emit(events, opts))
+    // Handed over at once (the core keeps the order and commits a turn's emits together); the
+    // chain only lets stop() wait for what is still being committed.
+    const commit = host.emit(events, opts)
       .catch((err: Error) => this.#log.error({ err: err.message, kinds: events.map((e) => e.kind) }, "the core refused XMPP events; they are lost"));
+    this.#emitChain = this.#emitChain.then(() => commit);
   }
 }

@@ -187,6 +187,30 @@ describe("targets through message_map", () => {
   });
 });
 
+describe("ingest", () => {
+  it("commits a turn's emits together, keeps their order, and resolves each only once committed", async () => {
+    const { app, xmpp, matrix } = await setup();
+    const emits = Array.from({ length: 50 }, (_, i) => xmpp.say("a@muc", `m${i}`, `s${i}`));
+    expect(app.store.messages.idOf("xmpp", "a@muc", "s0")).toBeUndefined(); // not yet: same turn
+    await emits[0];
+    expect(app.store.messages.idOf("xmpp", "a@muc", "s0")).toBeDefined();
+    await Promise.all(emits);
+    await app.queues.idle();
+    expect(matrix.sent.map((s) => (s.event as { body: { text: string } }).body.text)).toEqual(Array.from({ length: 50 }, (_, i) => `m${i}`));
+  });
+
+  it("fails one emit alone when its events cannot be recorded", async () => {
+    const { app, xmpp, matrix } = await setup();
+    const bad = { kind: "message", origin: "xmpp", room: roomRef("a@muc"), ts: 1, sender: { id: actorId("x"), name: "x", isBot: false }, remoteId: remoteId("b1"),
+      body: { text: "bad" }, attachments: [], isAction: false, mentions: [], extra: 1n } as unknown as BridgeEvent; // a BigInt cannot be stored as JSON
+    const results = await Promise.allSettled([xmpp.say("a@muc", "before", "s1"), xmpp.host.emit([bad]), xmpp.say("a@muc", "after", "s2")]);
+    expect(results.map((r) => r.status)).toEqual(["fulfilled", "rejected", "fulfilled"]);
+    await app.queues.idle();
+    expect(matrix.sent.map((s) => (s.event as { body: { text: string } }).body.text)).toEqual(["before", "after"]);
+    expect(app.store.messages.idOf("xmpp", "a@muc", "b1")).toBeUndefined(); // rolled back to its savepoint
+  });
+});
+
 describe("ids", () => {
   it("never hands out a delivery id twice (ids are idempotency keys)", async () => {
     const { app, xmpp, matrix } = await setup();
