@@ -65,7 +65,9 @@ function onRoomMessage(el: Element, state: RoomState, d: ReceiveDeps): void {
   if (el.getChild("subject") && !el.getChild("body")) return d.bot.onSubject(state.room);
   const nick = resourceOf(el.attrs.from ?? "");
   const occupant = nick ? state.occupants.get(nick) : undefined;
-  const ours = nick !== undefined && nick !== "" && (state.isOurs(nick) || d.puppets.isOurs(occupant?.realJid ?? ""));
+  // A person whose real JID we can see is ours only if that JID is; otherwise go by the nick.
+  const ours = nick !== undefined && nick !== "" &&
+    (occupant?.realJid ? d.puppets.isOurs(occupant.realJid) : state.isOurs(nick));
   const originId = originIdOf(el);
   if (ours || isOurId(originId) || isOurId(el.attrs.id)) {
     const sid = roomStanzaId(el, state.room);

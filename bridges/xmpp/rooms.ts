@@ -49,7 +49,12 @@ export class RoomState {
   /** Whether a nick is held (or was last held) by the bot or one of our puppets. */
   isOurs(nick: string): boolean {
     if (nick === this.botNick) return true;
-    for (const p of this.puppets.values()) if (p.nick === nick || p.pendingNick === nick) return true;
+    for (const p of this.puppets.values()) {
+      if (p.nick === nick) return true;
+      // A join in flight claims its nick, unless a person here holds it (that join will get a
+      // conflict and take a suffix): their messages must not be mistaken for our echo.
+      if (p.pendingNick === nick && !this.occupants.has(nick)) return true;
+    }
     const retired = this.#retired.get(nick);
     return retired !== undefined && Date.now() - retired < RETIRED_MS;
   }

@@ -56,6 +56,13 @@ describe("receive", () => {
     expect(emitted[0]!.events[0]!.kind).toBe("reaction");
     expect(emitted[0]!.opts?.dedupeKey).toBe(`xmpp ${ROOM} sid-1`);
   });
+  it("bridges a person whose nick one of our puppets is trying to join with (that join will conflict)", () => {
+    const { d, state, emitted } = setup();
+    state.occupants.set("dave", { nick: "dave", realJid: "dave@localhost", state: "online" });
+    state.puppets.set("xmpp_erin@bridge.localhost", { bare: "xmpp_erin@bridge.localhost", nick: "", joined: false, pendingNick: "dave" });
+    receive(groupchat("dave", BOT, `<body>I am dave</body>`), d);
+    expect(emitted.map((e) => e.events[0]?.kind)).toEqual(["message"]);
+  });
   it("drops the reflection of a puppet's message and learns its stanza-id", async () => {
     const { d, state, emitted, aliases } = setup();
     state.sent("jn-5-abc");
