@@ -94,7 +94,7 @@ const xmppSchema = z.strictObject({
       return ok ? jid : fail(ctx, `expected the JID of an HTTP upload service (XEP-0363) like upload.example.org, got ${show(s)}`);
     })
     .optional(),
-  history: count("how many messages to ask a room for on rejoin (0 or more)", 100),
+  history: count("how many old messages to bridge when a room is first linked (0 or more)", 0),
 }, { error: (iss) => `expected the xmpp section (server, component, secret…), got ${show(iss.input)}` });
 
 const matrixSchema = z.strictObject({

@@ -62,7 +62,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       async emit(events, opts) {
         if (stopping) throw new Error("Junction is stopping; not taking new events");
         for (const e of events) metrics.eventsIn.inc({ network, kind: e.kind });
-        await ingest.emit(events, opts);
+        await ingest.emit(network, events, opts);
       },
       setReady(ready) {
         connected.set(network, ready);

@@ -1,10 +1,11 @@
 import type { EmitOptions } from "./adapter.ts";
-import type { BridgeEvent } from "./events.ts";
+import type { BridgeEvent, Network } from "./events.ts";
 import type { Queues } from "./queues.ts";
 import type { Routed, Router } from "./router.ts";
 import type { Store } from "./store/store.ts";
 
 interface Pending {
+  readonly network: Network;
   readonly events: readonly BridgeEvent[];
   readonly opts: EmitOptions | undefined;
   resolve(): void;
@@ -30,9 +31,9 @@ export class Ingest {
     this.#queues = queues;
   }
 
-  emit(events: readonly BridgeEvent[], opts?: EmitOptions): Promise<void> {
+  emit(network: Network, events: readonly BridgeEvent[], opts?: EmitOptions): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#pending.push({ events, opts, resolve, reject });
+      this.#pending.push({ network, events, opts, resolve, reject });
       if (this.#scheduled) return;
       this.#scheduled = true;
       setImmediate(() => this.flush());
@@ -50,7 +51,7 @@ export class Ingest {
       this.#store.tx(() => {
         for (const p of batch) {
           try {
-            settled.push({ p, routed: this.#router.ingest(p.events, p.opts) }); // nested: a savepoint of its own
+            settled.push({ p, routed: this.#router.ingest(p.network, p.events, p.opts) }); // nested: a savepoint of its own
           } catch (err) {
             settled.push({ p, err });
           }

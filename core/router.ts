@@ -34,7 +34,8 @@ export class Router {
     this.#log = log;
   }
 
-  ingest(events: readonly BridgeEvent[], opts: EmitOptions = {}): Routed {
+  /** `network` is the emitting adapter's (it owns the cursor, also when `events` is empty). */
+  ingest(network: Network, events: readonly BridgeEvent[], opts: EmitOptions = {}): Routed {
     const out: Routed = { rows: [], ephemeral: [] };
     const now = Date.now();
     this.#store.tx(() => {
@@ -43,10 +44,7 @@ export class Router {
         return;
       }
       for (const e of events) this.#route(e, now, out);
-      if (opts.cursor) {
-        const origin = events[0]?.origin;
-        if (origin) this.#store.setCursor(origin, opts.cursor.room, opts.cursor.value);
-      }
+      if (opts.cursor) this.#store.setCursor(network, opts.cursor.room, opts.cursor.value);
     });
     return out;
   }

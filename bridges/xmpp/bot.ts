@@ -6,7 +6,8 @@
 import type { Logger } from "pino";
 import type { AdapterHost } from "../../core/adapter.ts";
 import type { XmppConnection } from "./connection.ts";
-import { CLOCK_MARGIN_MS, archiveQuery, discoInfoIq, hasMam, nextPage } from "./mam.ts";
+import { parseCursor, type Cursor } from "./cursor.ts";
+import { CLOCK_MARGIN_MS, archiveQuery, discoInfoIq, hasMam, lastArchivedQuery, nextPage } from "./mam.ts";
 import { instantRoomIq, joinPresence } from "./presence-out.ts";
 import type { RoomState } from "./rooms.ts";
 import { roomKey } from "./stanza.ts";
@@ -39,11 +40,12 @@ export class Bot {
   /** Joins one room; resolves true when in. Never throws: a room that fails is logged and retried by the caller. */
   async join(state: RoomState): Promise<boolean> {
     const { conn, host, log } = this.#d;
-    const cursor = host.cursor(state.room);
+    const cursor = parseCursor(host.cursor(state.room));
     // With a cursor and an archive, catch up from the archive (complete) instead of the join
     // history (capped by the server); without an archive, history since the cursor is the best.
-    const fromArchive = cursor !== undefined && (await this.#archived(state.room));
-    const history = fromArchive ? { maxstanzas: 0 } : cursor ? { since: cursor } : { maxstanzas: this.#d.history };
+    const archived = await this.#archived(state.room);
+    const fromArchive = cursor !== undefined && archived;
+    const history = fromArchive ? { maxstanzas: 0 } : cursor ? { since: cursor.at } : { maxstanzas: this.#d.history };
     state.seenSinceJoin = new Set();
     for (const nick of [this.#d.nick, `${this.#d.nick} (2)`, `${this.#d.nick} (3)`]) {
       // Registered before the join goes out: the subject can follow self-presence within one read.
@@ -73,6 +75,13 @@ export class Bot {
         if (fromArchive && !(await this.#catchUp(state, cursor))) {
           log.warn({ room: state.room }, "could not read the room's archive; messages from while the bridge was away may be missing");
         }
+        if (cursor === undefined) {
+          // A room linked for the first time: from now on an outage is caught up, even one that
+          // comes before anybody said anything here; what was said before the link is not.
+          const lastId = archived ? await this.#lastArchived(state) : undefined;
+          await host.emit([], { cursor: { room: state.room, value: state.advanceCursor(Date.now(), lastId) } })
+            .catch((err: Error) => log.warn({ room: state.room, err: err.message }, "could not record the room's first cursor"));
+        }
         state.botJoined = true;
         if (o.codes.includes("201")) await this.#unlock(state);
         log.info({ room: state.room, nick: o.nick, catchUp: history }, "bot joined room");
@@ -96,9 +105,27 @@ export class Bot {
   }
 
   /** Pages through the archive since the cursor; archived messages arrive before each page's result. */
-  async #catchUp(state: RoomState, cursor: string): Promise<boolean> {
-    const start = new Date(Date.parse(cursor) - CLOCK_MARGIN_MS).toISOString();
-    let after: string | undefined;
+  async #catchUp(state: RoomState, cursor: Cursor): Promise<boolean> {
+    // After the last message we saw, by its id: exact. By time only when there is no id or the
+    // archive has forgotten it (a minute early for clock skew; duplicates are dropped anyway).
+    if (cursor.id !== undefined && (await this.#pages(state, { after: cursor.id }))) return true;
+    return this.#pages(state, { start: new Date(Date.parse(cursor.at) - CLOCK_MARGIN_MS).toISOString() });
+  }
+
+  /** The id of the newest message in the room's archive (its result is kept, not bridged: see receive.ts). */
+  async #lastArchived(state: RoomState): Promise<string | undefined> {
+    state.lastArchivedId = undefined;
+    try {
+      await this.#d.conn.request(lastArchivedQuery(this.#d.jid, state.room));
+    } catch (err) {
+      this.#d.log.debug({ room: state.room, err: (err as Error).message }, "could not ask the archive for its newest message");
+    }
+    return state.lastArchivedId;
+  }
+
+  async #pages(state: RoomState, from: { after: string } | { start: string }): Promise<boolean> {
+    let after = "after" in from ? from.after : undefined;
+    const start = "start" in from ? from.start : undefined;
     let pages = 0;
     try {
       do {
@@ -106,10 +133,10 @@ export class Bot {
         after = nextPage(result);
         pages++;
       } while (after !== undefined && pages < 1000);
-      this.#d.log.info({ room: state.room, since: start, pages }, "caught up from the room's archive");
+      this.#d.log.info({ room: state.room, from, pages }, "caught up from the room's archive");
       return true;
     } catch (err) {
-      this.#d.log.debug({ room: state.room, err: (err as Error).message }, "archive query failed");
+      this.#d.log.debug({ room: state.room, from, err: (err as Error).message }, "archive query failed");
       return false;
     }
   }

@@ -25,13 +25,23 @@ export function hasMam(discoResult: Element): boolean {
   return discoResult.getChild("query", NS.discoInfo)?.getChildren("feature").some((f) => f.attrs.var === MAM) ?? false;
 }
 
-export function archiveQuery(from: string, room: string, queryId: string, start: string, after?: string): Element {
+/** A page of the archive after `after` (an archive id), or from `start` (a time) when given. */
+export function archiveQuery(from: string, room: string, queryId: string, start: string | undefined, after?: string): Element {
   return xml("iq", { type: "set", from, to: room },
     xml("query", { xmlns: MAM, queryid: queryId },
       xml("x", { xmlns: NS.dataForms, type: "submit" },
         xml("field", { var: "FORM_TYPE", type: "hidden" }, xml("value", {}, MAM)),
-        xml("field", { var: "start" }, xml("value", {}, start))),
+        start !== undefined ? xml("field", { var: "start" }, xml("value", {}, start)) : null),
       xml("set", { xmlns: RSM }, xml("max", {}, String(PAGE)), after ? xml("after", {}, after) : null)));
+}
+
+/** The query id of a request for the newest archived message: its result is noted, never bridged. */
+export const LAST_QUERY_ID = "junction-last";
+
+export function lastArchivedQuery(from: string, room: string): Element {
+  return xml("iq", { type: "set", from, to: room },
+    xml("query", { xmlns: MAM, queryid: LAST_QUERY_ID },
+      xml("set", { xmlns: RSM }, xml("max", {}, "1"), xml("before"))));
 }
 
 /** Where the next page starts, or undefined when the archive is exhausted. */

@@ -13,7 +13,7 @@ import type { Bot } from "./bot.ts";
 import type { XmppConnection } from "./connection.ts";
 import { inboundMessage, type InboundContext } from "./inbound.ts";
 import { answerIq, type IqContext } from "./iq.ts";
-import { MAM, unwrapArchived } from "./mam.ts";
+import { LAST_QUERY_ID, MAM, unwrapArchived } from "./mam.ts";
 import { inboundPresence, type PresenceContext } from "./presence.ts";
 import type { Puppets } from "./puppets.ts";
 import type { RoomState, Rooms } from "./rooms.ts";
@@ -47,6 +47,11 @@ export function receive(el: Element, d: ReceiveDeps): void {
   }
   if (!el.is("message")) return;
   if (state && toBot && el.getChild("result", MAM)) {
+    const result = el.getChild("result", MAM)!;
+    if (result.attrs.queryid === LAST_QUERY_ID) {
+      state.lastArchivedId = result.attrs.id;
+      return;
+    }
     const live = unwrapArchived(el, state.room);
     if (live) onRoomMessage(live, state, d);
     return;
@@ -92,7 +97,7 @@ function onRoomMessage(el: Element, state: RoomState, d: ReceiveDeps): void {
     // A replayed message is recognised by its stanza-id already; edits, retractions and
     // reactions replayed from history need the batch key (one fewer write per plain message).
     ...(r.key && !r.events.every((e) => e.kind === "message") ? { dedupeKey: `xmpp ${state.room} ${r.key}` } : {}),
-    ...(r.ts !== undefined ? { cursor: { room: state.room, value: state.advanceCursor(r.ts) } } : {}),
+    ...(r.ts !== undefined ? { cursor: { room: state.room, value: state.advanceCursor(r.ts, roomStanzaId(el, state.room)) } } : {}),
   };
   d.emit(r.events, opts);
 }

@@ -5,6 +5,7 @@
 import type { RoomRef } from "../../core/events.ts";
 import type { OccupantState } from "./presence.ts";
 import { roomKey } from "./stanza.ts";
+import { formatCursor } from "./cursor.ts";
 
 /** Entries kept per cache per room; old ones fall out first (Map keeps insertion order). */
 const CACHE_MAX = 5000;
@@ -39,7 +40,10 @@ export class RoomState {
   readonly #awaitingReflection = new Map<string, number>();
   /** Nicks our puppets just left by renaming: their reflected presences are still ours. */
   readonly #retired = new Map<string, number>();
+  /** The newest archived message's id, when the bot asked for it (a first link's cursor). */
+  lastArchivedId: string | undefined;
   #cursor = 0;
+  #cursorId: string | undefined;
   readonly #reactions = new Map<string, readonly string[]>();
 
   constructor(room: RoomRef) {
@@ -64,9 +68,16 @@ export class RoomState {
   }
 
   /** The catch-up cursor after a message dated `ts`: it never moves back (history is older). */
-  advanceCursor(ts: number): string {
-    this.#cursor = Math.max(this.#cursor, ts);
-    return new Date(this.#cursor).toISOString();
+  /**
+   * The catch-up cursor after a message dated `ts` with the room's `stanzaId`: it never moves back
+   * (history is older), and keeps the id of the newest message only.
+   */
+  advanceCursor(ts: number, stanzaId?: string): string {
+    if (ts >= this.#cursor) {
+      this.#cursor = ts;
+      this.#cursorId = stanzaId;
+    }
+    return formatCursor({ at: new Date(this.#cursor).toISOString(), ...(this.#cursorId ? { id: this.#cursorId } : {}) });
   }
 
   puppetByNick(nick: string): PuppetOccupant | undefined {

@@ -49,7 +49,7 @@ describe("valid configs", () => {
   it("fills defaults and resolves paths against the config file's directory", () => {
     const { config, dir: base } = load(`${NETWORKS}links:\n  lobby:\n    xmpp: Lobby@Conference.localhost\n    matrix: "#lobby:localhost"\n`);
     expect(config).toEqual({
-      xmpp: { server: "xmpp://127.0.0.1:5347", component: "bridge.localhost", secret: "s3cret", nick: "Junction", history: 100 },
+      xmpp: { server: "xmpp://127.0.0.1:5347", component: "bridge.localhost", secret: "s3cret", nick: "Junction", history: 0 },
       matrix: {
         homeserver: "http://127.0.0.1:8008", domain: "localhost", listen: { host: "127.0.0.1", port: 9000 },
         registration: join(base, "reg.yaml"), ghostPrefix: "_junction_",
@@ -143,7 +143,7 @@ describe("refused configs", () => {
     ["a missing required key and wrong types", "xmpp:\n  server: 1\n  component: bridge.localhost\n  history: -1\nlog:\n  level: loud\n", {}, [
       "junction.yaml: xmpp.secret: expected the component's shared secret (as in the XMPP server's config), got nothing (line 1)",
       "junction.yaml: xmpp.server: expected the XMPP server's component address like xmpp://127.0.0.1:5347, got the number 1 (line 2)",
-      "junction.yaml: xmpp.history: expected how many messages to ask a room for on rejoin (0 or more), got the number -1 (line 4)",
+      "junction.yaml: xmpp.history: expected how many old messages to bridge when a room is first linked (0 or more), got the number -1 (line 4)",
       "junction.yaml: log.level: expected one of trace, debug, info, warn, error, got \"loud\" (line 6)",
     ]],
     ["bad matrix values", "matrix:\n  homeserver: ftp://x\n  domain: 'not a domain'\n  listen: '9000'\n  registration: r.yaml\n  ghostPrefix: Bad.\n", {}, [

@@ -199,6 +199,12 @@ describe("ingest", () => {
     expect(matrix.sent.map((s) => (s.event as { body: { text: string } }).body.text)).toEqual(Array.from({ length: 50 }, (_, i) => `m${i}`));
   });
 
+  it("records an adapter's cursor, also with no events (a room linked for the first time)", async () => {
+    const { xmpp } = await setup();
+    await xmpp.host.emit([], { cursor: { room: roomRef("a@muc"), value: "2026-11-30T00:00:00.000Z" } });
+    expect(xmpp.host.cursor(roomRef("a@muc"))).toBe("2026-11-30T00:00:00.000Z");
+  });
+
   it("fails one emit alone when its events cannot be recorded", async () => {
     const { app, xmpp, matrix } = await setup();
     const bad = { kind: "message", origin: "xmpp", room: roomRef("a@muc"), ts: 1, sender: { id: actorId("x"), name: "x", isBot: false }, remoteId: remoteId("b1"),

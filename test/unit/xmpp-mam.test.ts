@@ -1,6 +1,6 @@
 import parse from "@xmpp/xml/lib/parse.js";
 import { describe, expect, it } from "vitest";
-import { archiveQuery, hasMam, nextPage, unwrapArchived } from "../../bridges/xmpp/mam.ts";
+import { archiveQuery, hasMam, lastArchivedQuery, nextPage, unwrapArchived } from "../../bridges/xmpp/mam.ts";
 
 const ROOM = "lobby@conference.example.org";
 
@@ -31,6 +31,13 @@ describe("MAM catch-up", () => {
     const q = archiveQuery("j@bridge/x", ROOM, "q1", "2026-01-01T00:00:00.000Z", "p2");
     expect(q.toString()).toContain(`<field var="start"><value>2026-01-01T00:00:00.000Z</value></field>`);
     expect(q.toString()).toContain(`<after>p2</after>`);
+  });
+
+  it("asks by archive id alone when it has one (no time filter), and for the newest message", () => {
+    const q = archiveQuery("j@bridge/x", ROOM, "q1", undefined, "sid-9").toString();
+    expect(q).not.toContain(`var="start"`);
+    expect(q).toContain(`<after>sid-9</after>`);
+    expect(lastArchivedQuery("j@bridge/x", ROOM).toString()).toContain(`<set xmlns="http://jabber.org/protocol/rsm"><max>1</max><before/></set>`);
   });
 
   it("reads MAM support from a room's disco#info", () => {

@@ -8,6 +8,7 @@ import { XmppConnection } from "../../bridges/xmpp/connection.ts";
 import { Puppets } from "../../bridges/xmpp/puppets.ts";
 import { receive, type ReceiveDeps } from "../../bridges/xmpp/receive.ts";
 import { Rooms, RoomState } from "../../bridges/xmpp/rooms.ts";
+import { formatCursor, parseCursor, type Cursor } from "../../bridges/xmpp/cursor.ts";
 
 const ROOM = "lobby@conference.localhost";
 const BOT = "junction@bridge.localhost/junction";
@@ -47,7 +48,7 @@ describe("receive", () => {
     receive(groupchat("alice", BOT, `<body>hi</body><delay xmlns="urn:xmpp:delay" stamp="2024-01-01T00:00:00Z"/>`), d);
     expect(emitted).toHaveLength(1);
     expect(emitted[0]!.events[0]!.remoteId).toBe("sid-1");
-    expect(emitted[0]!.opts).toEqual({ cursor: { room: ROOM, value: "2024-01-01T00:00:00.000Z" } });
+    expect(emitted[0]!.opts).toEqual({ cursor: { room: ROOM, value: JSON.stringify({ at: "2024-01-01T00:00:00.000Z", id: "sid-1" }) } });
   });
   it("emits a reaction with a batch key, so a replay from history is not applied twice", () => {
     const { d, emitted } = setup();
@@ -99,10 +100,31 @@ describe("receive", () => {
 });
 
 describe("room state", () => {
-  it("the cursor never moves back", () => {
+  it("notes the newest archived message's id when asked for it, and does not bridge it", () => {
+    const { d, state, emitted } = setup();
+    receive(parse(`<message from="${ROOM}" to="${BOT}"><result xmlns="urn:xmpp:mam:2" queryid="junction-last" id="arch-1"><forwarded xmlns="urn:xmpp:forward:0"><message type="groupchat" from="${ROOM}/alice"><body>old</body></message></forwarded></result></message>`), d);
+    expect(state.lastArchivedId).toBe("arch-1");
+    expect(emitted).toEqual([]);
+    receive(parse(`<message from="${ROOM}" to="${BOT}"><result xmlns="urn:xmpp:mam:2" queryid="cu-0" id="arch-2"><forwarded xmlns="urn:xmpp:forward:0"><message type="groupchat" from="${ROOM}/alice"><body>caught up</body></message></forwarded></result></message>`), d);
+    expect(emitted.map((e) => e.events[0]?.kind)).toEqual(["message"]);
+  });
+  it("the cursor never moves back, and keeps the newest message's stanza-id", () => {
     const s = new RoomState(roomRef(ROOM));
-    expect(s.advanceCursor(2000)).toBe(new Date(2000).toISOString());
-    expect(s.advanceCursor(1000)).toBe(new Date(2000).toISOString());
+    const at = (ms: number) => new Date(ms).toISOString();
+    expect(parseCursor(s.advanceCursor(2000, "s2"))).toEqual({ at: at(2000), id: "s2" });
+    expect(parseCursor(s.advanceCursor(1000, "s1"))).toEqual({ at: at(2000), id: "s2" }); // history is older
+    expect(parseCursor(s.advanceCursor(3000))).toEqual({ at: at(3000) });
+  });
+  it.each<[string | undefined, unknown]>([
+    [undefined, undefined],
+    ["", undefined],
+    ["2024-01-01T00:00:00.000Z", { at: "2024-01-01T00:00:00.000Z" }], // written by an older Junction
+    ['{"at":"2024-01-01T00:00:00.000Z","id":"x"}', { at: "2024-01-01T00:00:00.000Z", id: "x" }],
+    ['{"at":"nonsense"}', undefined],
+    ["{broken", undefined],
+  ])("reads the cursor %j", (value, want) => {
+    expect(parseCursor(value)).toEqual(want);
+    if (want) expect(parseCursor(formatCursor(want as Cursor))).toEqual(want);
   });
   it("waits for a reflection only when one is on its way", async () => {
     const s = new RoomState(roomRef(ROOM));
