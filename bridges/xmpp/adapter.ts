@@ -34,6 +34,8 @@ const VERSION: string = (() => {
   }
 })();
 const REJOIN_MS = 30_000;
+/** Unconfirmed deliveries older than this are not sent again after a reconnect: stale by then. */
+const RESEND_MAX_AGE_MS = 10 * 60_000;
 const STANZA_ID_WAIT_MS = 2000;
 
 export class XmppAdapter implements Adapter {
@@ -180,6 +182,10 @@ export class XmppAdapter implements Adapter {
     } else {
       for (const i of out.ids) state.sent(i.id);
       await this.#conn.send(...out.stanzas);
+      // Kept until the room reflects it (a moderation, spoken by another puppet, is not resent).
+      if (speaker.full === this.#puppets.fullJid(event.origin, event.sender)) {
+        state.unconfirmed.add(out.ids.map((i) => i.id), { origin: event.origin, sender: event.sender, ctx, stanzas: out.stanzas });
+      }
     }
     return out.ids.map((i) => ({ id: remoteId(i.id), altId: i.altId, author: i.author }));
   }
@@ -234,10 +240,34 @@ export class XmppAdapter implements Adapter {
     for (const state of this.#rooms.all()) for (const p of state.puppets.values()) p.joined = false;
     const results = await Promise.all(this.#rooms.all().map((s) => bot.join(s)));
     if (!this.#conn.online) return;
+    await this.#resendUnconfirmed();
     host.setReady(true);
     if (results.includes(false)) {
       clearTimeout(this.#rejoinTimer);
       this.#rejoinTimer = setTimeout(() => void this.#rejoinMissing(), REJOIN_MS);
+    }
+  }
+
+  /**
+   * After a reconnect, and after the catch-up (which brings the reflections of what did get in):
+   * what the room never reflected was lost with the old connection. Send it again, in order,
+   * under the same ids, before anything newer.
+   */
+  async #resendUnconfirmed(): Promise<void> {
+    for (const state of this.#rooms.all()) {
+      if (!state.botJoined) continue; // kept for the next successful join
+      const pending = state.unconfirmed.take(RESEND_MAX_AGE_MS);
+      if (pending.length === 0) continue;
+      this.#log.info({ room: state.room, count: pending.length }, "sending again what the room never confirmed before the connection dropped");
+      for (const r of pending) {
+        try {
+          await this.#puppets.ensureJoined(state, r.origin, r.sender, r.ctx);
+          await this.#conn.send(...r.stanzas);
+          state.unconfirmed.add(r.stanzas.map((s) => s.attrs.id).filter((id): id is string => typeof id === "string"), r);
+        } catch (err) {
+          this.#log.warn({ room: state.room, err: (err as Error).message }, "could not send an unconfirmed message again");
+        }
+      }
     }
   }
 

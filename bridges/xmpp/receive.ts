@@ -77,6 +77,7 @@ function onRoomMessage(el: Element, state: RoomState, d: ReceiveDeps): void {
   if (ours || isOurId(originId) || isOurId(el.attrs.id)) {
     const sid = roomStanzaId(el, state.room);
     const ourId = originId ?? el.attrs.id;
+    if (isOurId(ourId)) state.unconfirmed.confirm(ourId!);
     if (sid && isOurId(ourId)) {
       state.learnStanzaId(ourId!, sid);
       d.host.addAlias(state.room, ourId!, remoteId(sid));

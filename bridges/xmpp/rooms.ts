@@ -2,10 +2,21 @@
  * What the adapter remembers about each linked room: its occupants (from the bot's view), the
  * nicks our own puppets hold, the bot's join, and small caches for corrections and reaction sets.
  */
-import type { RoomRef } from "../../core/events.ts";
+import type { Element } from "@xmpp/xml";
+import type { DeliveryContext } from "../../core/adapter.ts";
+import type { Network, RoomRef, Sender } from "../../core/events.ts";
 import type { OccupantState } from "./presence.ts";
 import { roomKey } from "./stanza.ts";
 import { formatCursor } from "./cursor.ts";
+import { Unconfirmed } from "./unconfirmed.ts";
+
+/** What it takes to send a delivery again: who speaks it and the stanzas, ids unchanged. */
+export interface Resend {
+  readonly origin: Network;
+  readonly sender: Sender;
+  readonly ctx: DeliveryContext;
+  readonly stanzas: readonly Element[];
+}
 
 /** Entries kept per cache per room; old ones fall out first (Map keeps insertion order). */
 const CACHE_MAX = 5000;
@@ -92,6 +103,9 @@ export class RoomState {
   correctionTarget(author: string, clientId: string): string | undefined {
     return this.#corrections.get(`${author}\n${clientId}`);
   }
+
+  /** Our deliveries the room has not reflected yet, to send again after a reconnect. */
+  readonly unconfirmed = new Unconfirmed<Resend>();
 
   /** Our message `id` went out; its reflection will carry the room's stanza-id. */
   sent(id: string): void {

@@ -72,6 +72,12 @@ describe("receive", () => {
     expect(aliases).toEqual([["jn-5-abc", "sid-1"]]);
     expect(await state.stanzaIdFor("jn-5-abc", 1000)).toBe("sid-1");
   });
+  it("a reflection of ours (live or from history) confirms the delivery, so it is not sent again", () => {
+    const { d, state } = setup();
+    state.unconfirmed.add(["jn-7-abc"], { origin: "matrix", sender: { id: "@x:hs", name: "x", isBot: false }, ctx: {} as never, stanzas: [] } as never);
+    receive(groupchat("Stranger", BOT, `<body>old</body><origin-id xmlns="urn:xmpp:sid:0" id="jn-7-abc"/>`), d);
+    expect(state.unconfirmed.size).toBe(0);
+  });
   it("drops messages with our id even from a nick it does not know (history after a restart)", () => {
     const { d, emitted } = setup();
     receive(groupchat("Stranger", BOT, `<body>old</body><origin-id xmlns="urn:xmpp:sid:0" id="jn-1-zzz"/>`), d);
