@@ -83,7 +83,6 @@ export class Queues {
     }
   }
 
-  isReady(network: Network): boolean { return this.#isReady(network); }
 
   /** Pending items across rooms (memory view). */
   depth(): number {

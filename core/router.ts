@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { EmitOptions } from "./adapter.ts";
 import { assertNever, isEphemeral, type BridgeEvent, type Network } from "./events.ts";
-import type { LinkedRoom, LinkIndex } from "./links.ts";
+import type { LinkIndex } from "./links.ts";
 import type { OutboxRow } from "./store/outbox-store.ts";
 import type { Store } from "./store/store.ts";
 
@@ -122,9 +122,6 @@ export class Router {
     return id;
   }
 
-  destinations(network: Network, room: string): readonly LinkedRoom[] {
-    return this.#links.destinations(network, room);
-  }
 }
 
 function excerpt(text: string): string {

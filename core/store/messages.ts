@@ -152,8 +152,4 @@ export class MessageStore {
     this.#markRemoved.run(reactionId);
   }
 
-  reactionOf(reactionId: number): { reactionTo: number; sender: string } | undefined {
-    const m = this.#message.get(reactionId);
-    return m && m.kind === "reaction" && m.reaction_to !== null ? { reactionTo: m.reaction_to, sender: m.sender } : undefined;
-  }
 }

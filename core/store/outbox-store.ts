@@ -34,7 +34,6 @@ export class OutboxStore {
   readonly #fail;
   readonly #pending;
   readonly #failed;
-  readonly #requeue;
   readonly #depth;
 
   constructor(db: Db) {
@@ -50,7 +49,6 @@ export class OutboxStore {
     this.#failed = db.prepare<[number], { id: number; link: string; network: Network; room: string; last_error: string | null; attempts: number }>(
       `SELECT id, link, network, room, last_error, attempts FROM outbox WHERE state = 'failed' ORDER BY id DESC LIMIT ?`,
     );
-    this.#requeue = db.prepare<[string]>(`UPDATE outbox SET state = 'pending', attempts = 0, next_try = 0 WHERE state = 'failed' AND link = ?`);
     this.#depth = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM outbox WHERE state = 'pending'`);
   }
 
@@ -67,7 +65,5 @@ export class OutboxStore {
   failed(limit = 50): FailedRow[] {
     return this.#failed.all(limit).map((r) => ({ id: r.id, link: r.link, network: r.network, room: r.room, error: r.last_error ?? "", attempts: r.attempts }));
   }
-  /** Puts a link's failed rows back in the queue (an operator's "retry"). */
-  requeueFailed(link: string): number { return this.#requeue.run(link).changes; }
   depth(): number { return this.#depth.get()?.n ?? 0; }
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { FoundMessage } from "../../core/adapter.ts";
-import { remoteId, roomRef, type BridgeEvent } from "../../core/events.ts";
+import { remoteId, type BridgeEvent } from "../../core/events.ts";
 import { diffTyping, presenceFromMatrix, presenceToMatrix, receiptReaders } from "../../bridges/matrix/ephemeral.ts";
 import { sanitize, stripReplyFallbackText } from "../../bridges/matrix/html.ts";
 import { fromRoomEvent, type InboundContext } from "../../bridges/matrix/inbound.ts";
