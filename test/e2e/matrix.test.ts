@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runJunction, type RunningJunction } from "../../core/app.ts";
 import { XmppAdapter } from "../../bridges/xmpp/adapter.ts";
 import { MatrixAdapter } from "../../bridges/matrix/adapter.ts";
+import { matrixPerson, type MatrixPerson as HarnessMatrixPerson } from "../harness/matrix-person.ts";
 import { startProsody, type ProsodyServer } from "../harness/prosody.ts";
 import { trackTempDir } from "../harness/process.ts";
 import { Person, type TestProsody } from "./xmpp.fixture.ts";
@@ -32,59 +33,27 @@ let alice: MatrixPerson; // on Matrix
 let files: Server;
 let filesUrl: string;
 
-/** A Matrix person: the Client-Server API over fetch, with a /sync loop recording what they see. */
-class MatrixPerson {
-  readonly userId: string;
-  readonly token: string;
-  readonly timeline: any[] = [];
-  readonly ephemeral: any[] = [];
-  room = "";
-  #since: string | undefined;
-  #running = true;
-  #loop: Promise<void> | undefined;
-  constructor(userId: string, token: string) {
-    this.userId = userId;
-    this.token = token;
-  }
-  async cs(method: string, path: string, body?: unknown): Promise<any> {
-    for (;;) {
-      const res = await fetch(`${syn.url}${path}`, { method, headers: { authorization: `Bearer ${this.token}`, "content-type": "application/json" }, ...(body !== undefined ? { body: JSON.stringify(body) } : {}) });
-      const json = await res.json() as any;
-      if (res.ok) return json;
-      throw new Error(`${method} ${path}: ${res.status} ${JSON.stringify(json)}`);
-    }
-  }
-  startSync(): void {
-    this.#loop = (async () => {
-      while (this.#running) {
-        try {
-          const r = await this.cs("GET", `/_matrix/client/v3/sync?timeout=500&filter=${encodeURIComponent(JSON.stringify({ room: { timeline: { limit: 200 } } }))}${this.#since ? `&since=${this.#since}` : ""}`);
-          this.#since = r.next_batch;
-          const joined = r.rooms?.join?.[this.room];
-          if (joined) {
-            this.timeline.push(...(joined.timeline?.events ?? []));
-            this.ephemeral.push(...(joined.ephemeral?.events ?? []));
-          }
-        } catch {
-          await new Promise((res) => setTimeout(res, 200));
-        }
-      }
-    })();
-  }
-  async stopSync(): Promise<void> {
-    this.#running = false;
-    await this.#loop;
-  }
-  async send(content: Record<string, unknown>, type = "m.room.message"): Promise<string> {
-    return (await this.cs("PUT", `/_matrix/client/v3/rooms/${encodeURIComponent(this.room)}/send/${type}/t${Date.now()}${Math.random()}`, content)).event_id;
-  }
-  async redact(eventId: string, reason?: string): Promise<string> {
-    return (await this.cs("PUT", `/_matrix/client/v3/rooms/${encodeURIComponent(this.room)}/redact/${encodeURIComponent(eventId)}/r${Date.now()}${Math.random()}`, reason ? { reason } : {})).event_id;
-  }
-  async sees(what: string, match: (ev: any) => boolean, timeoutMs = 15_000): Promise<any> {
-    return until(what, () => this.timeline.find(match), timeoutMs);
-  }
+/**
+ * Alice, as this file speaks to her: the shared harness's Matrix person (the Client-Server API
+ * over fetch with a /sync loop), seen through the one room of the test.
+ */
+function inRoom(p: HarnessMatrixPerson) {
+  return {
+    userId: p.userId,
+    token: p.accessToken,
+    room: "",
+    get timeline(): any[] { return p.timeline(this.room); },
+    get ephemeral(): any[] { return p.arrivals.filter((a) => a.kind === "ephemeral" && a.roomId === this.room).map((a) => a.event); },
+    cs(method: string, path: string, body?: unknown): Promise<any> { return p.request(method, path.replace(/^\/_matrix/, ""), body); },
+    send(content: Record<string, unknown>, type = "m.room.message"): Promise<string> { return p.send(this.room, content, type); },
+    redact(eventId: string, reason?: string): Promise<string> { return p.redact(this.room, eventId, reason); },
+    sees(what: string, match: (ev: any) => boolean, timeoutMs = 15_000): Promise<any> {
+      return until(what, () => this.timeline.find(match), timeoutMs);
+    },
+    stopSync: () => p.stop(),
+  };
 }
+type MatrixPerson = ReturnType<typeof inRoom>;
 
 async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
   const end = Date.now() + timeoutMs;
@@ -132,9 +101,8 @@ beforeAll(async () => {
   [prosody, syn] = await Promise.all([startProsody({ upload: true }), startTestSynapse()]);
   await prosody.registerUser("bob", "pw");
   const a = await syn.registerUser("alice", "Alice");
-  alice = new MatrixPerson(a.userId, a.token);
+  alice = inRoom(matrixPerson(syn.url, a.userId, a.token));
   alice.room = (await alice.cs("POST", "/_matrix/client/v3/createRoom", { preset: "public_chat", room_alias_name: "lobby", name: "Lobby" })).room_id;
-  alice.startSync();
   const dir = mkdtempSync(join(tmpdir(), "junction-matrix-e2e-"));
   trackTempDir(dir);
   storePath = join(dir, "junction.db");
