@@ -63,9 +63,9 @@ export function prosodyConfig(l: ProsodyLayout): string {
     `  authentication = "internal_hashed"`,
     // 128 SCRAM iterations keep logins fast; only ever in tests.
     `  default_iteration_count = 128`,
-    // @xmpp/client 0.13 with sasl-scram-sha-1 1.4 (async API) sends an empty SCRAM response and
-    // fails with malformed-request; PLAIN over loopback is fine for test people.
-    `  disable_sasl_mechanisms = { "SCRAM-SHA-1"; "DIGEST-MD5" }`,
+    // Test people log in with SCRAM-SHA-1 like real clients (package.json pins sasl-scram-sha-1
+    // 1.3.0: 1.4 turned async and @xmpp/client 0.13 then sends an empty SCRAM response).
+    `  disable_sasl_mechanisms = { "DIGEST-MD5" }`,
     ``,
     `Component ${lua(l.mucDomain)} "muc"`,
     `  muc_room_locking = false`,
