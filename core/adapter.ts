@@ -78,6 +78,11 @@ export interface AdapterHost {
   /** Records a second id for a message in this network once the server assigns it (XMPP stanza-id). */
   addAlias(room: RoomRef, knownId: string, newRemoteId: RemoteMessageId): void;
   cursor(room: RoomRef): string | undefined;
+  /**
+   * The reactions `actor` has on the message `target` (its id in `room`) as the core recorded
+   * them: what a network that sends whole reaction sets (XEP-0444) diffs against after a restart.
+   */
+  reactions(room: RoomRef, target: string, actor: string): readonly string[];
   puppets: PuppetDirectory;
 }
 

@@ -77,6 +77,11 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       },
       addAlias: (room, knownId, newRemoteId) => store.defer(() => store.messages.addAlias(network, room, knownId, newRemoteId)),
       cursor: (room) => store.cursor(network, room),
+      reactions: (room, target, actor) => {
+        store.flush();
+        const id = store.messages.idOf(network, room, target);
+        return id === undefined ? [] : store.messages.reactionSet(id, actor);
+      },
       puppets: store.puppets,
     });
 

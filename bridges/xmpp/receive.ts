@@ -181,7 +181,8 @@ function inboundContext(state: RoomState, d: ReceiveDeps): InboundContext {
       const f = d.host.findMessage(room, { remoteId: key });
       return f ? { ...(f.author !== undefined ? { author: f.author } : {}), bridged: f.bridged } : undefined;
     },
-    previousReactions: (_room, target, actor) => state.reactionsOf(target, actor),
+    // Known from this run, else as the core recorded them (after a restart, removals still show).
+    previousReactions: (room, target, actor) => state.reactionsOf(target, actor) ?? d.host.reactions(room, target, actor),
     now: () => Date.now(),
   };
 }

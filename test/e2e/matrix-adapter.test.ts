@@ -51,6 +51,7 @@ class FakeHost implements AdapterHost {
   findMessage(_room: RoomRef, by: MessageLookup) { return "remoteId" in by ? this.messages.get(by.remoteId) : undefined; }
   addAlias() {}
   cursor() { return undefined; }
+  reactions() { return []; }
   puppets = {
     get: (network: string, actor: string) => this.puppetMap.get(`${network}|${actor}`),
     put: (r: PuppetRecord) => { this.puppetMap.set(`${r.network}|${r.actor}`, r); },

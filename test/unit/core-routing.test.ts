@@ -157,6 +157,19 @@ describe("targets through message_map", () => {
     expect(xmpp.sent.filter((s) => s.room === "b@muc")[1]!.ctx.target?.remoteId).toBe(xmpp.sent[0]!.ids[0]!.id);
   });
 
+  it("tells an adapter the reactions a person has on a message, as recorded", async () => {
+    const { app, xmpp } = await setup();
+    await xmpp.say("a@muc", "x", "s1");
+    await xmpp.host.emit([
+      ev({ kind: "reaction", target: remoteId("s1"), emoji: "👍", added: true }, "bob"),
+      ev({ kind: "reaction", target: remoteId("s1"), emoji: "🎉", added: true }, "bob"),
+      ev({ kind: "reaction", target: remoteId("s1"), emoji: "👍", added: false }, "bob"),
+    ]);
+    await app.queues.idle();
+    expect(xmpp.host.reactions(roomRef("a@muc"), "s1", "bob")).toEqual(["🎉"]);
+    expect(xmpp.host.reactions(roomRef("a@muc"), "unknown", "bob")).toEqual([]);
+  });
+
   it("lets an adapter find a message by the author's own id only (corrections)", async () => {
     const { app, xmpp } = await setup();
     await app.store.tx(() => undefined);

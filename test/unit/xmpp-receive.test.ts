@@ -22,6 +22,7 @@ function setup() {
   const host = {
     log, addAlias: (_r: unknown, known: string, sid: string) => { aliases.push([known, sid]); },
     findMessage: () => undefined, cursor: () => undefined,
+    reactions: (_r: unknown, target: string, actor: string) => (target === "sid-0" && actor === "alice@localhost" ? ["👍", "🎉"] : []),
   } as unknown as AdapterHost;
   const rooms = new Rooms();
   rooms.set([roomRef(ROOM)]);
@@ -49,6 +50,12 @@ describe("receive", () => {
     expect(emitted).toHaveLength(1);
     expect(emitted[0]!.events[0]!.remoteId).toBe("sid-1");
     expect(emitted[0]!.opts).toEqual({ cursor: { room: ROOM, value: JSON.stringify({ at: "2024-01-01T00:00:00.000Z", id: "sid-1" }) } });
+  });
+  it("after a restart, diffs a reaction set against what the core recorded, so removals show", () => {
+    const { d, state, emitted } = setup();
+    state.occupants.set("alice", { nick: "alice", realJid: "alice@localhost", state: "online" });
+    receive(groupchat("alice", BOT, `<reactions xmlns="urn:xmpp:reactions:0" id="sid-0"><reaction>👍</reaction></reactions>`), d);
+    expect(emitted.flatMap((e) => e.events).map((e) => (e.kind === "reaction" ? `${e.added ? "+" : "-"}${e.emoji}` : e.kind))).toEqual(["-🎉"]);
   });
   it("emits a reaction with a batch key, so a replay from history is not applied twice", () => {
     const { d, emitted } = setup();
