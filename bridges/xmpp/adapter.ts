@@ -22,7 +22,7 @@ import { PUPPET_RESOURCE, Puppets } from "./puppets.ts";
 import { receive, type ReceiveDeps } from "./receive.ts";
 import { Rooms, type RoomState } from "./rooms.ts";
 import { bareJid, resourceOf } from "./stanza.ts";
-import { uploadMedia } from "./upload.ts";
+import { attachmentUrls } from "./upload.ts";
 
 export type { XmppConfig };
 
@@ -160,7 +160,9 @@ export class XmppAdapter implements Adapter {
       speaker = { ...author, full: `${author.bare}/${PUPPET_RESOURCE}` };
       occupant = ctx.target.author;
     }
-    const attachmentUrls = event.kind === "message" ? await this.#attachmentUrls(event, ctx) : undefined;
+    const urls = event.kind === "message"
+      ? await attachmentUrls(event.attachments, ctx, { conn: this.#conn, from: this.#botFull, log: this.#log, ...(this.#config.upload ? { service: this.#config.upload } : {}) })
+      : undefined;
     const replyAuthor = ctx.replyTo?.author;
     const replyToOccupant = replyAuthor ? state.occupantJidOf(replyAuthor) : undefined;
     let out;
@@ -168,7 +170,7 @@ export class XmppAdapter implements Adapter {
       out = outboundStanzas(event, ctx, {
         room: state.room, from: speaker.full, occupant,
         ...(replyToOccupant ? { replyToOccupant } : {}),
-        ...(attachmentUrls ? { attachmentUrls } : {}),
+        ...(urls ? { attachmentUrls: urls } : {}),
       });
     } catch (err) {
       if (err instanceof CannotDeliver) throw new PermanentDeliveryError(err.message);
@@ -208,28 +210,6 @@ export class XmppAdapter implements Adapter {
       ...(ctx.reactionSet ? { reactionSet: ctx.reactionSet } : {}),
       ...(ctx.reaction ? { reaction: ctx.reaction } : {}),
     };
-  }
-
-  /**
-   * Attachment → a URL XMPP clients can open: http(s) links as they are, anything else (mxc:,
-   * data:) uploaded through XEP-0363 when an upload service is configured.
-   */
-  async #attachmentUrls(event: Extract<BridgeEvent, { kind: "message" }>, ctx: DeliveryContext): Promise<Map<string, string>> {
-    const urls = new Map<string, string>();
-    for (const a of event.attachments) {
-      if (/^https?:\/\//i.test(a.url)) {
-        urls.set(a.url, a.url);
-      } else if (this.#config.upload) {
-        try {
-          const media = await ctx.fetchMedia(a.url);
-          urls.set(a.url, await uploadMedia(this.#conn, this.#botFull, this.#config.upload, media, a.name));
-        } catch (err) {
-          // Shown by name instead (see outbound.ts); a retry would most likely fail the same way.
-          this.#log.warn({ url: a.url, err: (err as Error).message }, "could not upload an attachment for XMPP");
-        }
-      }
-    }
-    return urls;
   }
 
   async #joinAll(): Promise<void> {

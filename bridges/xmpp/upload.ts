@@ -3,7 +3,9 @@
  * GET URL, so files from other networks reach XMPP clients as ordinary OOB links.
  */
 import xml from "@xmpp/xml";
-import type { Media } from "../../core/adapter.ts";
+import type { Logger } from "pino";
+import type { DeliveryContext, Media } from "../../core/adapter.ts";
+import type { Attachment } from "../../core/events.ts";
 import type { XmppConnection } from "./connection.ts";
 
 const NS_UPLOAD = "urn:xmpp:http:upload:0";
@@ -26,4 +28,30 @@ export async function uploadMedia(conn: XmppConnection, from: string, service: s
   const res = await fetch(put, { method: "PUT", headers, body: new Uint8Array(media.data) });
   if (!res.ok) throw new Error(`uploading ${filename} to ${put} failed: HTTP ${res.status}`);
   return get;
+}
+
+/**
+ * Attachment → a URL XMPP clients can open: http(s) links as they are, anything else (mxc:,
+ * data:) uploaded through XEP-0363 when an upload service is configured. What cannot be
+ * uploaded is left out of the map and shown by name (see outbound.ts).
+ */
+export async function attachmentUrls(
+  attachments: readonly Attachment[], ctx: Pick<DeliveryContext, "fetchMedia">,
+  d: { conn: XmppConnection; from: string; service?: string; log: Logger },
+): Promise<Map<string, string>> {
+  const urls = new Map<string, string>();
+  for (const a of attachments) {
+    if (/^https?:\/\//i.test(a.url)) {
+      urls.set(a.url, a.url);
+    } else if (d.service) {
+      try {
+        const media = await ctx.fetchMedia(a.url);
+        urls.set(a.url, await uploadMedia(d.conn, d.from, d.service, media, a.name));
+      } catch (err) {
+        // A retry would most likely fail the same way.
+        d.log.warn({ url: a.url, err: (err as Error).message }, "could not upload an attachment for XMPP");
+      }
+    }
+  }
+  return urls;
 }
