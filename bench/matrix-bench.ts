@@ -17,6 +17,7 @@ import { freePort } from "../test/harness/ports.ts";
 import type { ProsodyServer } from "../test/harness/prosody.ts";
 import { startSynapse } from "../test/harness/synapse.ts";
 import { newPerson } from "../test/harness/xmpp-person.ts";
+import { until } from "../test/harness/until.ts";
 
 export interface MatrixBenchResult {
   /** One sender, one room, each send awaited: what Synapse itself accepts. */
@@ -57,18 +58,18 @@ export async function benchMatrix(prosody: ProsodyServer, opts: { perRoom: numbe
     const app = await runJunction({ ...config, store: { path: join(dir, "junction.db") } }, await buildAdapters(config, log), log);
     const bob = await newPerson(prosody, "bench-bob");
     try {
-      await waitFor(() => app.connected().get("matrix") === true && app.connected().get("xmpp") === true, 60_000, "Junction ready");
+      await until("Junction ready", () => app.connected().get("matrix") === true && app.connected().get("xmpp") === true, 60_000);
       for (let r = 0; r < 5; r++) await bob.join(muc(r), "bob", { maxHistory: 0 });
       // Warm-up: bob's ghost is registered and joined in every room before the clock starts.
       for (let r = 0; r < 5; r++) await bob.say(muc(r), "warm-up");
-      await waitFor(() => roomIds.every((id) => bodies(alice.timeline(id)).includes("warm-up")), 60_000, "warm-up");
+      await until("warm-up", () => roomIds.every((id) => bodies(alice.timeline(id)).includes("warm-up")), 60_000);
       app.metrics.hop.reset(); // the warm-up registered and joined ghosts; the hop is measured after
 
       // The hop, at a rate far below what Synapse takes, so that no queue forms.
       for (let i = 0; i < 50; i++) { await bob.say(muc(4), `steady ${i}`); await sleep(200); }
-      await waitFor(() => bodies(alice.timeline(roomIds[4]!)).filter((b) => b.startsWith("steady ")).length >= 50, 60_000, "steady to Matrix");
+      await until("steady to Matrix", () => bodies(alice.timeline(roomIds[4]!)).filter((b) => b.startsWith("steady ")).length >= 50, 60_000);
       for (let i = 0; i < 50; i++) { await alice.say(roomIds[4]!, `back ${i}`); await sleep(200); }
-      await waitFor(() => bob.messages(muc(4)).filter((m) => (m.getChildText("body") ?? "").startsWith("back ")).length >= 50, 60_000, "steady to XMPP");
+      await until("steady to XMPP", () => bob.messages(muc(4)).filter((m) => (m.getChildText("body") ?? "").startsWith("back ")).length >= 50, 60_000);
       const hop = await quantiles(app);
 
       // What Synapse itself accepts, measured the same way Junction sends: an appservice user
@@ -84,13 +85,13 @@ export async function benchMatrix(prosody: ProsodyServer, opts: { perRoom: numbe
         junctionOne.push(await rate(n, async () => {
           for (let i = 0; i < n; i++) await bob.say(muc(0), `burst ${sent0 + i}`);
           sent0 += n;
-          await waitFor(() => burst(alice.timeline(roomIds[0]!)).length >= sent0, 300_000, "burst into one room");
+          await until("burst into one room", () => burst(alice.timeline(roomIds[0]!)).length >= sent0, 300_000);
         }));
         directFour.push(await rate(4 * n, () => Promise.all([0, 1, 2, 3].map((r) => direct.send(r, n)))));
       }
       const junctionFourRooms = await rate(4 * n, async () => {
         for (let i = 0; i < n; i++) for (let r = 0; r < 4; r++) await bob.say(muc(r), `burst ${r === 0 ? sent0 + i : i}`);
-        await waitFor(() => roomIds.slice(0, 4).every((id, r) => burst(alice.timeline(id)).length >= (r === 0 ? sent0 + n : n)), 300_000, "burst into four rooms");
+        await until("burst into four rooms", () => roomIds.slice(0, 4).every((id, r) => burst(alice.timeline(id)).length >= (r === 0 ? sent0 + n : n)), 300_000);
       });
       const directOneRoom = median(directOne);
       const junctionOneRoom = median(junctionOne);
@@ -155,10 +156,3 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const bodies = (events: readonly { content: Record<string, unknown> }[]) => events.map((e) => String(e.content.body ?? ""));
 const burst = (events: readonly { content: Record<string, unknown> }[]) => bodies(events).filter((b) => b.startsWith("burst "));
 
-async function waitFor(ok: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!ok()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}

@@ -12,6 +12,7 @@ import type { AdapterHost, DeliveryContext, EmitOptions, FoundMessage, Media, Me
 import { actorId, remoteId, type BridgeEvent, type RoomRef } from "../../core/events.ts";
 import { MatrixAdapter } from "../../bridges/matrix/adapter.ts";
 import { startTestSynapse, type TestSynapse } from "./matrix-synapse.fixture.ts";
+import { until } from "../harness/until.ts";
 
 const log = pino({ level: process.env.LOG_LEVEL ?? "silent" });
 const PNG = Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000" + "1f15c4890000000d49444154789c6360000002000100ffff03000006000557bfabd40000000049454e44ae426082", "hex");
@@ -57,16 +58,6 @@ class FakeHost implements AdapterHost {
     put: (r: PuppetRecord) => { this.puppetMap.set(`${r.network}|${r.actor}`, r); },
     all: (network: string) => [...this.puppetMap.values()].filter((r) => r.network === network),
   };
-}
-
-async function until<T>(what: string, fn: () => T | undefined | Promise<T | undefined>, ms = 15_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 let syn: TestSynapse;

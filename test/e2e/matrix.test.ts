@@ -19,6 +19,7 @@ import { startProsody, type ProsodyServer } from "../harness/prosody.ts";
 import { trackTempDir } from "../harness/process.ts";
 import { Person, type TestProsody } from "./xmpp.fixture.ts";
 import { startTestSynapse, type TestSynapse } from "./matrix-synapse.fixture.ts";
+import { until } from "../harness/until.ts";
 
 const MUC = "lobby@conference.localhost";
 const log = pino({ level: process.env.JUNCTION_TEST_LOG ?? "silent" });
@@ -54,16 +55,6 @@ function inRoom(p: HarnessMatrixPerson) {
   };
 }
 type MatrixPerson = ReturnType<typeof inRoom>;
-
-async function until<T>(what: string, fn: () => T | undefined | false | Promise<T | undefined | false>, timeoutMs = 15_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 30));
-  }
-}
 
 async function startJunction(): Promise<RunningJunction> {
   const xmpp = new XmppAdapter({

@@ -16,6 +16,7 @@ import { XmppAdapter } from "../../bridges/xmpp/adapter.ts";
 import { removeTempDir, trackTempDir } from "../harness/process.ts";
 import { startProsody, type ProsodyServer } from "../harness/prosody.ts";
 import { Person } from "./xmpp.fixture.ts";
+import { until } from "../harness/until.ts";
 
 const ROOM_A = "alpha@conference.localhost";
 const ROOM_B = "beta@conference.localhost";
@@ -35,16 +36,8 @@ async function startJunction(): Promise<RunningJunction> {
     nick: "Junction", history: 20, upload: prosody.uploadDomain!,
   }, log.child({ network: "xmpp" }));
   const j = await runJunction({ store: { path: storePath }, links: { lobby: { xmpp: [ROOM_A, ROOM_B] } } }, [adapter], log);
-  await until(() => j.connected().get("xmpp") === true, "the XMPP adapter to be ready");
+  await until("the XMPP adapter to be ready", () => j.connected().get("xmpp") === true);
   return j;
-}
-
-async function until(cond: () => boolean, what: string, timeoutMs = 15_000): Promise<void> {
-  const end = Date.now() + timeoutMs;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
 }
 
 const bodyIs = (room: string, nick: string, text: string) => (el: Element) =>

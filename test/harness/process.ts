@@ -176,3 +176,23 @@ function appendNote(file: string, note: string): void {
     // the log file is only for diagnostics
   }
 }
+
+/** stop / restart / kill for a server whose process `launch` (re)starts in `dir`. */
+export function serverLifecycle(proc: () => ServerProcess | undefined, launch: () => Promise<void>, dir: string) {
+  return {
+    /** SIGTERM and wait; the temp dir is removed unless keepData. */
+    async stop(opts?: { keepData?: boolean }): Promise<void> {
+      await proc()?.stop();
+      if (!opts?.keepData) removeTempDir(dir);
+    },
+    /** Stop if running, then start again on the same ports with the same data. */
+    async restart(): Promise<void> {
+      await proc()?.stop();
+      await launch();
+    },
+    /** SIGKILL, as a crash would; data stays for restart(). */
+    async kill(): Promise<void> {
+      await proc()?.kill();
+    },
+  };
+}

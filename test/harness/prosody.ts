@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import { findExecutable } from "./executables.ts";
 import { freePorts, waitForPort } from "./ports.ts";
 import { prosodyConfig, type ProsodyLayout } from "./prosody-config.ts";
-import { removeTempDir, ServerProcess, trackTempDir } from "./process.ts";
+import { ServerProcess, serverLifecycle, trackTempDir } from "./process.ts";
 
 const run = promisify(execFile);
 
@@ -149,17 +149,7 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodySe
       }
       return `${user}@${host}`;
     },
-    async stop(stopOpts) {
-      await proc?.stop();
-      if (!stopOpts?.keepData) removeTempDir(dir);
-    },
-    async restart() {
-      await proc?.stop();
-      await launch();
-    },
-    async kill() {
-      await proc?.kill();
-    },
+    ...serverLifecycle(() => proc, launch, dir),
   };
   return server;
 }

@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort } from "./ports.ts";
-import { removeTempDir, ServerProcess, trackTempDir } from "./process.ts";
+import { ServerProcess, serverLifecycle, trackTempDir } from "./process.ts";
 import { homeserverConfig, signingKey } from "./synapse-config.ts";
 import { ensureSynapseVenv } from "./synapse-venv.ts";
 
@@ -104,17 +104,7 @@ export async function startSynapse(opts: SynapseOptions = {}): Promise<SynapseSe
       return proc?.running ?? false;
     },
     registerUser: (localpart, password, admin = false) => registerWithSharedSecret(url, sharedSecret, localpart, password, admin),
-    async stop(stopOpts) {
-      await proc?.stop();
-      if (!stopOpts?.keepData) removeTempDir(dir);
-    },
-    async restart() {
-      await proc?.stop();
-      await launch();
-    },
-    async kill() {
-      await proc?.kill();
-    },
+    ...serverLifecycle(() => proc, launch, dir),
   };
 }
 
