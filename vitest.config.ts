@@ -1,7 +1,8 @@
 import { defineConfig } from "vitest/config";
 
-// Two tiers run in one `npm test`: pure and core tests in parallel, end-to-end tests (which start
-// real Prosody and Synapse servers) one file at a time so that two cores are not oversubscribed.
+// Three tiers run in one `npm test`: pure and core tests in parallel, end-to-end tests (which start
+// real Prosody and Synapse servers) one file at a time so that two cores are not oversubscribed,
+// and the install test (a fresh install from the registry, mostly waiting on the network) beside them.
 export default defineConfig({
   test: {
     reporters: ["default", "./test/support/summary-reporter.ts"],
@@ -20,6 +21,14 @@ export default defineConfig({
           fileParallelism: false,
           testTimeout: 60_000,
           hookTimeout: 180_000,
+        },
+      },
+      {
+        test: {
+          name: "install",
+          include: ["test/install/**/*.test.ts"],
+          testTimeout: 300_000,
+          hookTimeout: 60_000,
         },
       },
     ],
