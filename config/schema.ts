@@ -5,6 +5,7 @@
  */
 import * as z from "zod";
 import type { Network } from "../core/events.ts";
+import { parseAllowEntry } from "../core/media/policy.ts";
 import {
   checkDiscordChannel, checkMatrixRoom, checkXmppRoom, isHost, isServerName, normaliseXmppServer, parseHostPort, show,
 } from "./values.ts";
@@ -120,6 +121,33 @@ const storeSchema = z.strictObject({
   path: text("a database file path or :memory:").default("./junction.db"),
 }, { error: (iss) => `expected the store section (path), got ${show(iss.input)}` });
 
+/** A whole number of at least 1, like count(). */
+function positive(what: string, fallback: number) {
+  return z
+    .preprocess(
+      (v) => (typeof v === "string" && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
+      z.int({ error: (iss) => `expected ${what}, got ${show(iss.input)}` })
+        .min(1, { error: (iss) => `expected ${what}, got ${show(iss.input)}` }),
+    )
+    .default(fallback);
+}
+
+const allowHost = z.string({ error: (iss) => `expected a host name, host:port, IP address or CIDR, got ${show(iss.input)}` })
+  .transform((s, ctx) => {
+    const entry = parseAllowEntry(s);
+    return "error" in entry ? fail(ctx, entry.error) : s.trim().toLowerCase();
+  });
+
+const mediaSchema = z.strictObject({
+  allowHosts: z.array(allowHost, { error: (iss) => `expected a list of hosts (names, host:port, addresses or CIDRs), got ${show(iss.input)}` }).default([]),
+  maxBytes: positive("the largest file to copy, in bytes (like 104857600 for 100 MiB)", 100 * 1024 * 1024),
+  timeouts: z.strictObject({
+    connect: positive("seconds to wait for a connection (1 or more)", 10),
+    headers: positive("seconds to wait for an answer, and for each part of a file (1 or more)", 30),
+    total: positive("seconds one whole download may take (1 or more)", 300),
+  }, { error: (iss) => `expected the media.timeouts section (connect, headers, total), got ${show(iss.input)}` }).prefault({}),
+}, { error: (iss) => `expected the media section (allowHosts, maxBytes, timeouts), got ${show(iss.input)}` });
+
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
@@ -144,6 +172,7 @@ export const configSchema = z
     discord: discordSchema.optional(),
     store: storeSchema.prefault({}),
     log: logSchema.prefault({}),
+    media: mediaSchema.prefault({}),
     links: z.record(z.string(), linkSchema, {
       error: (iss) => `expected a mapping of link names to rooms, got ${show(iss.input)}`,
     }).default({}),
@@ -157,6 +186,7 @@ export type MatrixConfig = NonNullable<Config["matrix"]>;
 export type DiscordConfig = NonNullable<Config["discord"]>;
 export type StoreConfig = Config["store"];
 export type LogConfig = Config["log"];
+export type MediaSectionConfig = Config["media"];
 export type LinkConfig = Config["links"][string];
 
 /** What the cross-link check can rely on when other fields failed: possibly anything. */

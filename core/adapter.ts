@@ -84,6 +84,20 @@ export interface AdapterHost {
    */
   reactions(room: RoomRef, target: string, actor: string): readonly string[];
   puppets: PuppetDirectory;
+  /** The one HTTP client for media (core/media): address policy, byte cap, timeouts. */
+  readonly media: MediaHttpClient;
+}
+
+/**
+ * HTTP for media, as the core gives it to adapters. `get` fetches a URL someone supplied (or one
+ * of the adapter's own server, with its headers); `put` writes an upload slot our server gave us.
+ * Failures are MediaFailures (core/media/errors.ts): permanent ones are PermanentDeliveryErrors.
+ */
+export interface MediaHttpClient {
+  get(url: string, opts?: { readonly headers?: Readonly<Record<string, string>>; readonly maxBytes?: number }): Promise<Media>;
+  put(url: string, body: Uint8Array, headers: Readonly<Record<string, string>>): Promise<void>;
+  /** media.maxBytes: the largest file fetched. */
+  readonly maxBytes: number;
 }
 
 export interface EmitOptions {
@@ -137,6 +151,11 @@ export interface Adapter {
   send(room: RoomRef, event: BridgeEvent, ctx: DeliveryContext): Promise<RemoteIds>;
   /** Resolves media this adapter saw (an attachment url or avatar url it emitted) to bytes. */
   fetchMedia?(url: string): Promise<Media>;
+  /**
+   * Hosts of this network's own servers (the homeserver, the upload service), in media.allowHosts
+   * form: fetched from even where their address is private, as if the operator had listed them.
+   */
+  readonly mediaHosts?: readonly string[];
 }
 
 /** A delivery that can never succeed; the outbox records the reason and moves on. */

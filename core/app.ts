@@ -4,7 +4,7 @@ import { Deliverer } from "./delivery.ts";
 import { NETWORKS, type Network, type RoomRef } from "./events.ts";
 import { LinkIndex, type Link, type LinkedRoom } from "./links.ts";
 import { Ingest } from "./ingest.ts";
-import { mediaFetcher } from "./media.ts";
+import { mediaFetcher, mediaHttp, type MediaConfig } from "./media/fetcher.ts";
 import { Metrics } from "./metrics.ts";
 import { Queues } from "./queues.ts";
 import { registerAdapters } from "./registry.ts";
@@ -15,6 +15,8 @@ import { Store } from "./store/store.ts";
 export interface CoreConfig {
   readonly store: { readonly path: string };
   readonly links: Readonly<Record<string, Readonly<Partial<Record<Network, readonly string[]>>>>>;
+  /** Defaults (no allowances, 100 MiB) when absent. */
+  readonly media?: MediaConfig;
 }
 
 export interface RunningJunction {
@@ -39,6 +41,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       }
     }
   }
+  const media = mediaHttp(config.media, adapters.values());
   const store = new Store(config.store.path);
   store.onDeferredError = (err) => log.error({ err }, "a deferred store write failed; it was skipped");
   try {
@@ -48,7 +51,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     // The depth gauge reads the queues, and the queues report into the metrics.
     let queues: Queues;
     const metrics = new Metrics({ outboxDepth: () => queues.depth(), puppets: () => store.puppets.count() });
-    queues = new Queues(new Deliverer(store, adapters, mediaFetcher(adapters), metrics), store, log, metrics);
+    queues = new Queues(new Deliverer(store, adapters, mediaFetcher(adapters, media), metrics), store, log, metrics);
     const connected = new Map<Network, boolean>();
     let stopping = false;
 
@@ -83,6 +86,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
         return id === undefined ? [] : store.messages.reactionSet(id, actor);
       },
       puppets: store.puppets,
+      media,
     });
 
     for (const a of adapters.values()) connected.set(a.network, false);
@@ -108,11 +112,13 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
         await queues.stop(STOP_GRACE_MS);
         await Promise.allSettled([...adapters.values()].map((a) => a.stop()));
         store.close();
+        await media.close();
         log.info("stopped");
       },
     };
   } catch (err) {
     store.close();
+    await media.close();
     throw err;
   }
 }

@@ -256,6 +256,13 @@ export class MatrixAdapter implements Adapter {
   }
 
   async fetchMedia(url: string): Promise<Media> {
-    return download(this.#init().hs, url);
+    if (!this.#host) throw new NotReadyError("the Matrix adapter has not started");
+    return download(this.#init().hs, this.#host.media, url);
+  }
+
+  /** The configured homeserver (host and port): media is downloaded from it even on a private address. */
+  get mediaHosts(): readonly string[] {
+    const u = new URL(this.#config.homeserver);
+    return [`${u.hostname}:${u.port || (u.protocol === "https:" ? "443" : "80")}`];
   }
 }

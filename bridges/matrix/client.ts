@@ -61,6 +61,11 @@ export class Homeserver {
     routeSdkLogs(log);
   }
 
+  /** The header that authenticates the bot, for requests made outside the SDK (media downloads). */
+  authorization(): Record<string, string> {
+    return { authorization: `Bearer ${this.#asToken}` };
+  }
+
   #client(as: string | undefined): MatrixClient {
     const key = as ?? "";
     let c = this.#clients.get(key);

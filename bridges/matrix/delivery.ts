@@ -7,15 +7,18 @@ import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { MatrixError } from "matrix-bot-sdk";
 import {
-  NotReadyError, PermanentDeliveryError, type DeliveryContext, type RemoteIds,
+  NotReadyError, PermanentDeliveryError, type DeliveryContext, type MappedMessage, type Media, type RemoteIds,
 } from "../../core/adapter.ts";
-import { assertNever, remoteId, type BridgeEvent, type RemoteMessageId, type RoomRef } from "../../core/events.ts";
+import { assertNever, remoteId, type Attachment, type BridgeEvent, type RemoteMessageId, type RoomRef } from "../../core/events.ts";
+import { isMediaFailure } from "../../core/media/errors.ts";
 import { errcodeOf, type Homeserver } from "./client.ts";
 import { presenceToMatrix } from "./ephemeral.ts";
 import type { Ghosts } from "./ghosts.ts";
 import { botUserId, isOurs, type GhostNaming } from "./ids.ts";
 import { upload } from "./media.ts";
-import { editContent, mediaContent, messageContent, reactionContent, redactionContent, typingContent, type Content } from "./outbound.ts";
+import {
+  editContent, mediaContent, messageContent, reactionContent, redactionContent, typingContent, unavailableContent, type Content,
+} from "./outbound.ts";
 
 const enc = encodeURIComponent;
 
@@ -65,9 +68,7 @@ export class Delivery {
         const text = messageContent(event, ctx.replyTo);
         if (text) ids.push({ id: await this.#sendEvent(as, room, "m.room.message", text, txn), author: as });
         for (const [i, att] of event.attachments.entries()) {
-          const media = await ctx.fetchMedia(att.url);
-          const up = await upload(this.#hs, { ...media, name: media.name ?? att.name }, as);
-          const content = mediaContent(att, up, ids.length === 0 ? ctx.replyTo : undefined);
+          const content = await this.#attachment(as, room, att, ids.length === 0 ? ctx.replyTo : undefined, ctx);
           ids.push({ id: await this.#sendEvent(as, room, "m.room.message", content, i === 0 && !text ? txn : `${txn}-${i + 1}`), author: as });
         }
         if (ids.length === 0) throw new PermanentDeliveryError("empty message: no text and no attachments");
@@ -143,6 +144,24 @@ export class Delivery {
       await this.#ghosts.repair(as, room);
       return call();
     }
+  }
+
+  /**
+   * One attachment, uploaded; or, when it can never be fetched (a refused address, too large, a
+   * 404), a line with its name and link, so that the message still arrives and the room moves on.
+   * A transient failure is thrown: the delivery is retried.
+   */
+  async #attachment(as: string, room: RoomRef, att: Attachment, replyTo: MappedMessage | undefined, ctx: DeliveryContext): Promise<Content> {
+    let media: Media;
+    try {
+      media = await ctx.fetchMedia(att.url);
+    } catch (err) {
+      if (!(err instanceof PermanentDeliveryError)) throw err;
+      this.#log.warn({ room, url: att.url.slice(0, 200), reason: err.message }, "attachment not copied to Matrix; sent as a link");
+      return unavailableContent(att, isMediaFailure(err) ? err.publicReason : "it could not be fetched", replyTo);
+    }
+    const up = await upload(this.#hs, { ...media, name: media.name ?? att.name }, as);
+    return mediaContent(att, up, replyTo);
   }
 
   /**

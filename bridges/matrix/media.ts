@@ -1,6 +1,6 @@
 /** Media repository: uploads for outbound attachments and avatars, authenticated downloads of mxc URIs. */
-import type { Media } from "../../core/adapter.ts";
-import type { Homeserver, RawResponse } from "./client.ts";
+import { PermanentDeliveryError, type Media, type MediaHttpClient } from "../../core/adapter.ts";
+import type { Homeserver } from "./client.ts";
 import type { Uploaded } from "./outbound.ts";
 
 export function parseMxc(url: string): { server: string; mediaId: string } | undefined {
@@ -17,29 +17,14 @@ export async function upload(hs: Homeserver, media: Media, as?: string): Promise
   return { mxc: res.content_uri, mime: media.mime || "application/octet-stream", size: media.data.byteLength };
 }
 
-/** `mxc://server/id` → bytes, through the authenticated media API (spec v1.11) as the bot. */
-export async function download(hs: Homeserver, url: string): Promise<Media> {
+/**
+ * `mxc://server/id` → bytes, through the authenticated media API (spec v1.11) as the bot, over the
+ * core's media client: the byte cap and timeouts apply, and a redirect (to a media store) is checked
+ * like any other and does not carry our token to another origin.
+ */
+export async function download(hs: Homeserver, http: MediaHttpClient, url: string): Promise<Media> {
   const mxc = parseMxc(url);
-  if (!mxc) throw new Error(`not a Matrix content URI: ${url}`);
-  const res = await hs.request<RawResponse>("GET",
-    `/_matrix/client/v1/media/download/${encodeURIComponent(mxc.server)}/${encodeURIComponent(mxc.mediaId)}`,
-    { raw: true, timeoutMs: 120_000 });
-  const type = res.headers["content-type"];
-  const mime = (Array.isArray(type) ? type[0] : type)?.split(";")[0]?.trim() || "application/octet-stream";
-  const name = filenameOf(res.headers["content-disposition"]);
-  return { data: new Uint8Array(res.body), mime, ...(name ? { name } : {}) };
-}
-
-function filenameOf(header: string | string[] | undefined): string | undefined {
-  const h = Array.isArray(header) ? header[0] : header;
-  if (!h) return undefined;
-  const star = /filename\*=(?:UTF-8'')?([^;]+)/i.exec(h);
-  if (star) {
-    try {
-      return decodeURIComponent(star[1]!.trim().replace(/^"|"$/g, ""));
-    } catch {
-      // fall through to the plain form
-    }
-  }
-  return /filename="?([^";]+)"?/i.exec(h)?.[1];
+  if (!mxc) throw new PermanentDeliveryError(`not a Matrix content URI: ${url.slice(0, 120)}`);
+  return http.get(`${hs.url}/_matrix/client/v1/media/download/${encodeURIComponent(mxc.server)}/${encodeURIComponent(mxc.mediaId)}`,
+    { headers: hs.authorization() });
 }

@@ -67,6 +67,17 @@ export function mediaContent(att: Attachment, up: Uploaded, replyTo?: MappedMess
   return content;
 }
 
+/**
+ * An attachment that could not be copied (refused address, too large, gone): a line naming it and
+ * its link where it has one, in place of the file. `reason` is safe to show (see MediaFailure).
+ */
+export function unavailableContent(att: Attachment, reason: string, replyTo?: MappedMessage): Content {
+  const link = /^https?:\/\//i.test(att.url) ? `: ${att.url}` : "";
+  const content: Content = { msgtype: "m.text", body: `📎 ${att.name}${link} (not copied by the bridge: ${reason})`, "m.mentions": {} };
+  if (replyTo) content["m.relates_to"] = { "m.in_reply_to": { event_id: replyTo.remoteId } };
+  return content;
+}
+
 /** An `m.replace` edit with the "* " fallback that clients without edit support show. */
 export function editContent(e: EditEvent, target: MappedMessage): Content {
   const fresh = textContent("m.text", e.body.text, e.body.html);

@@ -9,7 +9,6 @@ import type {
   Adapter, AdapterHost, Capabilities, DeliveryContext, EmitOptions, MappedMessage, Media, RemoteIds,
 } from "../../core/adapter.ts";
 import { NotReadyError, PermanentDeliveryError } from "../../core/adapter.ts";
-import { fetchUrl } from "../../core/media.ts";
 import type { BridgeEvent, RoomRef } from "../../core/events.ts";
 import { remoteId, roomRef } from "../../core/events.ts";
 import type { XmppConfig } from "../../config/schema.ts";
@@ -67,6 +66,12 @@ export class XmppAdapter implements Adapter {
       stanza: (el) => { if (this.#deps) receive(el, this.#deps); },
     });
     this.#puppets = new Puppets(this.#conn, config.component, log);
+  }
+
+  /** The upload service's domain: files people upload through it are fetched even from a private address. */
+  get mediaHosts(): readonly string[] {
+    const upload = this.#config.upload;
+    return upload ? [upload.slice(upload.indexOf("@") + 1)] : [];
   }
 
   get #botFull(): string {
@@ -144,9 +149,9 @@ export class XmppAdapter implements Adapter {
 
   async fetchMedia(url: string): Promise<Media> {
     if (url.startsWith("xmpp-vcard:")) return fetchVcardPhoto(this.#conn, this.#botFull, url.slice("xmpp-vcard:".length));
-    const media = await fetchUrl(url);
-    const name = /^https?:/i.test(url) ? decodeURIComponent(new URL(url).pathname.split("/").pop() ?? "") : "";
-    return name ? { ...media, name } : media;
+    if (!this.#host) throw new NotReadyError("the XMPP adapter has not started");
+    const media = await this.#host.media.get(url);
+    return media.name ? media : withNameFromUrl(media, url);
   }
 
   async #sendMessage(state: RoomState, event: BridgeEvent, original: DeliveryContext): Promise<RemoteIds> {
@@ -161,7 +166,7 @@ export class XmppAdapter implements Adapter {
       occupant = ctx.target.author;
     }
     const urls = event.kind === "message"
-      ? await attachmentUrls(event.attachments, ctx, { conn: this.#conn, from: this.#botFull, log: this.#log, ...(this.#config.upload ? { service: this.#config.upload } : {}) })
+      ? await attachmentUrls(event.attachments, ctx, { conn: this.#conn, http: this.#host!.media, from: this.#botFull, log: this.#log, ...(this.#config.upload ? { service: this.#config.upload } : {}) })
       : undefined;
     const replyAuthor = ctx.replyTo?.author;
     const replyToOccupant = replyAuthor ? state.occupantJidOf(replyAuthor) : undefined;
@@ -280,5 +285,14 @@ export class XmppAdapter implements Adapter {
     const commit = host.emit(events, opts)
       .catch((err: Error) => this.#log.error({ err: err.message, kinds: events.map((e) => e.kind) }, "the core refused XMPP events; they are lost"));
     this.#emitChain = this.#emitChain.then(() => commit);
+  }
+}
+
+function withNameFromUrl(media: Media, url: string): Media {
+  try {
+    const name = decodeURIComponent(new URL(url).pathname.split("/").pop() ?? "");
+    return name ? { ...media, name } : media;
+  } catch {
+    return media; // a path that is not valid percent-encoding: no name
   }
 }

@@ -11,6 +11,7 @@ import pino from "pino";
 import type { AdapterHost, DeliveryContext, EmitOptions, FoundMessage, Media, MessageLookup, PuppetRecord } from "../../core/adapter.ts";
 import { actorId, remoteId, type BridgeEvent, type RoomRef } from "../../core/events.ts";
 import { MatrixAdapter } from "../../bridges/matrix/adapter.ts";
+import { DEFAULT_MEDIA, mediaHttp } from "../../core/media/fetcher.ts";
 import { startTestSynapse, type TestSynapse } from "./matrix-synapse.fixture.ts";
 import { until } from "../harness/until.ts";
 
@@ -25,6 +26,8 @@ class FakeHost implements AdapterHost {
   puppetMap = new Map<string, PuppetRecord>();
   ready = false;
   failNext = 0;
+  /** As the core builds it: no allowances of its own, the homeserver the adapter names. */
+  readonly media = mediaHttp(DEFAULT_MEDIA, [new MatrixAdapter(syn.matrixConfig, log)]);
   #rooms: RoomRef[];
   constructor(rooms: RoomRef[]) {
     this.#rooms = rooms;

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runJunction, type RunningJunction } from "../../core/app.ts";
 import { XmppAdapter } from "../../bridges/xmpp/adapter.ts";
 import { MatrixAdapter } from "../../bridges/matrix/adapter.ts";
+import { DEFAULT_MEDIA } from "../../core/media/fetcher.ts";
 import { matrixPerson, type MatrixPerson as HarnessMatrixPerson } from "../harness/matrix-person.ts";
 import { startProsody, type ProsodyServer } from "../harness/prosody.ts";
 import { trackTempDir } from "../harness/process.ts";
@@ -62,7 +63,9 @@ async function startJunction(): Promise<RunningJunction> {
     nick: "Junction", history: 20, upload: prosody.uploadDomain!,
   }, log.child({ network: "xmpp" }));
   const matrix = new MatrixAdapter(syn.matrixConfig, log.child({ network: "matrix" }));
-  const j = await runJunction({ store: { path: storePath }, links: { lobby: { xmpp: [MUC], matrix: ["#lobby:localhost"] } } }, [xmpp, matrix], log);
+  // The file server is on loopback, which Junction refuses to fetch from unless allowed.
+  const media = { ...DEFAULT_MEDIA, allowHosts: [new URL(filesUrl).host] };
+  const j = await runJunction({ store: { path: storePath }, media, links: { lobby: { xmpp: [MUC], matrix: ["#lobby:localhost"] } } }, [xmpp, matrix], log);
   await until("both networks ready", () => j.connected().get("xmpp") === true && j.connected().get("matrix") === true, 30_000);
   return j;
 }

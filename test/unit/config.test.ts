@@ -56,7 +56,16 @@ describe("valid configs", () => {
       },
       store: { path: join(base, "junction.db") },
       log: { level: "info" },
+      media: { allowHosts: [], maxBytes: 104857600, timeouts: { connect: 10, headers: 30, total: 300 } },
       links: { lobby: { xmpp: ["lobby@conference.localhost"], matrix: ["#lobby:localhost"], discord: [] } },
+    });
+  });
+
+  it("media: allowHosts in every form, and limits", () => {
+    const { config } = load(`${NETWORKS}media:\n  allowHosts: [Files.LAN, "*.corp.example", "files.lan:8080", 10.0.0.0/8, "127.0.0.1:8008", "[::1]:9000", fd00::/8]\n  maxBytes: "1024"\n  timeouts: { total: 60 }\n`);
+    expect(config.media).toEqual({
+      allowHosts: ["files.lan", "*.corp.example", "files.lan:8080", "10.0.0.0/8", "127.0.0.1:8008", "[::1]:9000", "fd00::/8"],
+      maxBytes: 1024, timeouts: { connect: 10, headers: 30, total: 60 },
     });
   });
 
@@ -132,7 +141,12 @@ describe("refused configs", () => {
     ["unknown keys, with a suggestion", `${NETWORKS}lnks: {}\nxmpp_: 1\nfoo: 2\n`, {}, [
       'junction.yaml: lnks: unknown key: did you mean "links"? (line 10)',
       'junction.yaml: xmpp_: unknown key: did you mean "xmpp"? (line 11)',
-      "junction.yaml: foo: unknown key: expected one of xmpp, matrix, discord, store, log, links (line 12)",
+      "junction.yaml: foo: unknown key: expected one of xmpp, matrix, discord, store, log, media, links (line 12)",
+    ]],
+    ["media entries that are not hosts, and a zero limit", `${NETWORKS}media:\n  allowHosts: ["http://files.lan/", 10.0.0.0/40]\n  maxBytes: 0\n`, {}, [
+      'junction.yaml: media.allowHosts[0]: expected a host name, host:port, IP address, [IPv6]:port or CIDR, got "http://files.lan/" (line 11)',
+      'junction.yaml: media.allowHosts[1]: expected a host name, host:port, IP address, [IPv6]:port or CIDR, got "10.0.0.0/40" (line 11)',
+      "junction.yaml: media.maxBytes: expected the largest file to copy, in bytes (like 104857600 for 100 MiB), got the number 0 (line 12)",
     ]],
     ["an unknown key inside a section", NETWORKS.replace("secret: s3cret", "secret: s\n  histroy: 5"), {}, [
       'junction.yaml: xmpp.histroy: unknown key: did you mean "history"? (line 5)',

@@ -1,0 +1,43 @@
+/**
+ * The media fetcher: the one way Junction fetches a URL that a person supplied. An adapter that
+ * saw the URL resolves it (an mxc: URI through the homeserver, a vCard photo over XMPP), through
+ * the same HTTP client where it needs HTTP; anything else is fetched here under the address policy.
+ */
+import type { Adapter, Media } from "../adapter.ts";
+import type { Network } from "../events.ts";
+import { DEFAULT_LIMITS, MediaHttp, type MediaLimits } from "./http.ts";
+import { AddressPolicy } from "./policy.ts";
+
+export interface MediaConfig {
+  /** Hosts fetched from even where their address is private (see policy.ts for the forms). */
+  readonly allowHosts: readonly string[];
+  readonly maxBytes: number;
+  /** In seconds. */
+  readonly timeouts: { readonly connect: number; readonly headers: number; readonly total: number };
+}
+
+export const DEFAULT_MEDIA: MediaConfig = {
+  allowHosts: [], maxBytes: DEFAULT_LIMITS.maxBytes,
+  timeouts: { connect: DEFAULT_LIMITS.connectMs / 1000, headers: DEFAULT_LIMITS.headersMs / 1000, total: DEFAULT_LIMITS.totalMs / 1000 },
+};
+
+/** The HTTP client of one run: config's allowances plus the servers the adapters name as their own. */
+export function mediaHttp(config: MediaConfig = DEFAULT_MEDIA, adapters: Iterable<Adapter> = []): MediaHttp {
+  const own = [...adapters].flatMap((a) => a.mediaHosts ?? []);
+  const limits: MediaLimits = {
+    maxBytes: config.maxBytes,
+    connectMs: config.timeouts.connect * 1000,
+    headersMs: config.timeouts.headers * 1000,
+    totalMs: config.timeouts.total * 1000,
+  };
+  return new MediaHttp(new AddressPolicy([...config.allowHosts, ...own]), limits);
+}
+
+/** Fetches media through the adapter that saw it; plain http(s) and data: URLs need no adapter. */
+export function mediaFetcher(adapters: ReadonlyMap<Network, Adapter>, http: MediaHttp) {
+  return async (origin: Network, url: string): Promise<Media> => {
+    const adapter = adapters.get(origin);
+    if (adapter?.fetchMedia) return adapter.fetchMedia(url);
+    return http.get(url);
+  };
+}
