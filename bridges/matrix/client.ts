@@ -19,15 +19,7 @@ export interface RequestOptions {
   readonly body?: unknown;
   /** Send `body` (a Buffer) with this content type instead of JSON. */
   readonly contentType?: string;
-  /** Return the raw response with a Buffer body (media downloads). */
-  readonly raw?: boolean;
   readonly timeoutMs?: number;
-}
-
-export interface RawResponse {
-  readonly statusCode: number;
-  readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: Buffer;
 }
 
 /** A non-JSON error answer (the SDK throws the bare response for those). */
@@ -87,7 +79,7 @@ export class Homeserver {
       try {
         const body = opts.body === undefined ? null : opts.body;
         return await client.doRequest(method, path, opts.qs ? { ...opts.qs } : null, body, opts.timeoutMs ?? 60_000,
-          opts.raw ?? false, opts.contentType ?? "application/json", opts.raw ?? false) as T;
+          false, opts.contentType ?? "application/json", false) as T;
       } catch (err) {
         if (err instanceof MatrixError) {
           if ((err.statusCode === 429 || err.errcode === "M_LIMIT_EXCEEDED") && waits < MAX_RATE_LIMIT_WAITS) {
