@@ -148,7 +148,8 @@ export class Delivery {
 
   /**
    * One attachment, uploaded; or, when it can never be fetched (a refused address, too large, a
-   * 404), a line with its name and link, so that the message still arrives and the room moves on.
+   * 404, over the homeserver's upload limit), a line with its name and link, so that the message
+   * still arrives and the room moves on.
    * A transient failure is thrown: the delivery is retried.
    */
   async #attachment(as: string, room: RoomRef, att: Attachment, replyTo: MappedMessage | undefined, ctx: DeliveryContext): Promise<Content> {
@@ -160,8 +161,14 @@ export class Delivery {
       this.#log.warn({ room, url: att.url.slice(0, 200), reason: err.message }, "attachment not copied to Matrix; sent as a link");
       return unavailableContent(att, isMediaFailure(err) ? err.publicReason : "it could not be fetched", replyTo);
     }
-    const up = await upload(this.#hs, { ...media, name: media.name ?? att.name }, as);
-    return mediaContent(att, up, replyTo);
+    try {
+      return mediaContent(att, await upload(this.#hs, { ...media, name: media.name ?? att.name }, as), replyTo);
+    } catch (err) {
+      // Over the homeserver's max_upload_size: no retry makes it fit.
+      if (errcodeOf(err) !== "M_TOO_LARGE" && (err as { statusCode?: unknown }).statusCode !== 413) throw err;
+      this.#log.warn({ room, url: att.url.slice(0, 200), bytes: media.data.byteLength }, "attachment over the homeserver's upload limit; sent as a link");
+      return unavailableContent(att, "too large to copy", replyTo);
+    }
   }
 
   /**

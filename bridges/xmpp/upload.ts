@@ -16,6 +16,8 @@ export async function uploadMedia(conn: XmppConnection, http: MediaHttpClient, f
   const filename = name.replace(/[/\\\u0000-\u001f]/g, "_") || "file";
   const answer = await conn.request(xml("iq", { type: "get", from, to: service },
     xml("request", { xmlns: NS_UPLOAD, filename, size: media.data.byteLength, "content-type": media.mime })));
+  // The PUT goes wherever the slot says, unchecked: so the slot must come from the service we asked.
+  if ((answer.attrs.from ?? "").toLowerCase() !== service) throw new Error(`an upload slot answered by ${answer.attrs.from} instead of ${service}; ignored`);
   const slot = answer.getChild("slot", NS_UPLOAD);
   const put = slot?.getChild("put")?.attrs.url;
   const get = slot?.getChild("get")?.attrs.url;

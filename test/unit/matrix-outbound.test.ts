@@ -4,6 +4,7 @@ import { actorId, remoteId, roomRef, type EditEvent, type MessageEvent } from ".
 import { txnIdFor } from "../../bridges/matrix/delivery.ts";
 import {
   editContent, mediaContent, messageContent, msgtypeForMime, reactionContent, redactionContent, typingContent,
+  unavailableContent,
 } from "../../bridges/matrix/outbound.ts";
 
 const base = { origin: "xmpp", room: roomRef("lobby@muc.example"), ts: 1, sender: { id: actorId("lobby@muc.example/Bob"), name: "Bob", isBot: false } } as const;
@@ -79,5 +80,19 @@ describe("matrix outbound", () => {
     expect(txnIdFor(a, { deliveryId: "1" })).toMatch(/^junction-1-[\w-]{16}$/);
     expect(txnIdFor(a, { deliveryId: "1" })).not.toBe(txnIdFor(b, { deliveryId: "1" }));
     expect(txnIdFor(a, { deliveryId: "1" })).not.toBe(txnIdFor(a, { deliveryId: "2" }));
+  });
+});
+
+describe("an attachment that could not be copied", () => {
+  it("becomes a line with its name and link, no file, mentioning nobody", () => {
+    const c = unavailableContent({ url: "http://files.example/cat.png", name: "cat.png" }, "too large to copy");
+    expect(c).toEqual({ msgtype: "m.text", body: "📎 cat.png: http://files.example/cat.png (not copied by the bridge: too large to copy)", "m.mentions": {} });
+  });
+
+  it("names a file that has no link, and keeps the reply", () => {
+    const reply = { remoteId: remoteId("$target"), authorName: "a", excerpt: "" } satisfies MappedMessage;
+    const c = unavailableContent({ url: "mxc://x/y", name: "notes.txt" }, "it could not be fetched", reply);
+    expect(c.body).toBe("📎 notes.txt (not copied by the bridge: it could not be fetched)");
+    expect(c["m.relates_to"]).toEqual({ "m.in_reply_to": { event_id: "$target" } });
   });
 });
