@@ -144,7 +144,7 @@ const mediaSchema = z.strictObject({
   timeouts: z.strictObject({
     connect: positive("seconds to wait for a connection (1 or more)", 10),
     headers: positive("seconds to wait for an answer, and for each part of a file (1 or more)", 30),
-    total: positive("seconds one whole download may take (1 or more)", 300),
+    total: positive("seconds one whole download may take (1 or more)", 120),
   }, { error: (iss) => `expected the media.timeouts section (connect, headers, total), got ${show(iss.input)}` }).prefault({}),
 }, { error: (iss) => `expected the media section (allowHosts, maxBytes, timeouts), got ${show(iss.input)}` });
 

@@ -21,6 +21,8 @@ import {
 } from "./outbound.ts";
 
 const enc = encodeURIComponent;
+/** Tries at fetching one attachment (the delivery's attempts) before it is sent as a link instead. */
+const MEDIA_ATTEMPTS = 3;
 
 /**
  * The Matrix transaction id of a delivery: the same on every retry (so the homeserver answers a
@@ -149,16 +151,20 @@ export class Delivery {
   /**
    * One attachment, uploaded; or, when it can never be fetched (a refused address, too large, a
    * 404, over the homeserver's upload limit), a line with its name and link, so that the message
-   * still arrives and the room moves on.
-   * A transient failure is thrown: the delivery is retried.
+   * still arrives and the room moves on. A transient failure is thrown (the delivery is retried)
+   * until the last of MEDIA_ATTEMPTS.
    */
   async #attachment(as: string, room: RoomRef, att: Attachment, replyTo: MappedMessage | undefined, ctx: DeliveryContext): Promise<Content> {
     let media: Media;
     try {
       media = await ctx.fetchMedia(att.url);
     } catch (err) {
-      if (!(err instanceof PermanentDeliveryError)) throw err;
-      this.#log.warn({ room, url: att.url.slice(0, 200), reason: err.message }, "attachment not copied to Matrix; sent as a link");
+      const permanent = err instanceof PermanentDeliveryError;
+      // A transient failure (timeout, 5xx) is retried with the delivery, but a file never holds its
+      // room for more than MEDIA_ATTEMPTS tries: then it goes as a link too.
+      if (!permanent && !(isMediaFailure(err) && ctx.attempt + 1 >= MEDIA_ATTEMPTS)) throw err;
+      const reason = (err as Error).message;
+      this.#log.warn({ room, url: att.url.slice(0, 200), reason, attempt: ctx.attempt }, "attachment not copied to Matrix; sent as a link");
       return unavailableContent(att, isMediaFailure(err) ? err.publicReason : "it could not be fetched", replyTo);
     }
     try {

@@ -25,7 +25,7 @@ export interface MediaLimits {
   readonly totalMs: number;
 }
 
-export const DEFAULT_LIMITS: MediaLimits = { maxBytes: 100 * 1024 * 1024, connectMs: 10_000, headersMs: 30_000, totalMs: 300_000 };
+export const DEFAULT_LIMITS: MediaLimits = { maxBytes: 100 * 1024 * 1024, connectMs: 10_000, headersMs: 30_000, totalMs: 120_000 };
 
 const MAX_REDIRECTS = 5;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);

@@ -47,6 +47,7 @@ beforeAll(async () => {
   secret = await serve((_req, res) => { res.writeHead(200, { "content-type": "text/plain" }); res.end(SECRET); });
   allowed = await serve((req, res) => {
     if (req.url === "/to-secret") { res.writeHead(302, { location: `${secret.url}/secret.txt` }); return res.end(); }
+    if (req.url === "/busy") { res.writeHead(503); return res.end(); }
     if (req.url === "/to-secret-v6") { res.writeHead(301, { location: `http://[::ffff:127.0.0.1]:${secret.port}/secret.txt` }); return res.end(); }
     res.writeHead(200, { "content-type": "text/plain" });
     res.end("a harmless file");
@@ -169,6 +170,13 @@ describe("media links from a hostile room member", () => {
     expect(endlessBytes - sent, "nothing more is read after the cut").toBeLessThan(4 * 1024 * 1024);
     // The cap plus socket buffers: nowhere near the hundreds of MiB an unbounded read reaches.
     expect(peak - before).toBeLessThan(100);
+  });
+
+  it("a server that keeps failing (503) is tried three times, then the file goes as a link", async () => {
+    const url = `${allowed.url}/busy`;
+    await bobShares(url);
+    await seesNoteFor(url, /the server answered HTTP 503/);
+    expect(allowed.hits.filter((h) => h === "/busy")).toHaveLength(3);
   });
 
   it("an allowed host's file is still copied as a file", async () => {

@@ -56,7 +56,7 @@ describe("valid configs", () => {
       },
       store: { path: join(base, "junction.db") },
       log: { level: "info" },
-      media: { allowHosts: [], maxBytes: 104857600, timeouts: { connect: 10, headers: 30, total: 300 } },
+      media: { allowHosts: [], maxBytes: 104857600, timeouts: { connect: 10, headers: 30, total: 120 } },
       links: { lobby: { xmpp: ["lobby@conference.localhost"], matrix: ["#lobby:localhost"], discord: [] } },
     });
   });
