@@ -96,8 +96,6 @@ export interface AdapterHost {
 export interface MediaHttpClient {
   get(url: string, opts?: { readonly headers?: Readonly<Record<string, string>>; readonly maxBytes?: number }): Promise<Media>;
   put(url: string, body: Uint8Array, headers: Readonly<Record<string, string>>): Promise<void>;
-  /** media.maxBytes: the largest file fetched. */
-  readonly maxBytes: number;
 }
 
 export interface EmitOptions {

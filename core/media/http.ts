@@ -8,12 +8,11 @@
  * connect, headers and body timeouts, and does not follow redirects unless asked, so we follow them
  * here, each one checked again.
  */
-import { lookup as dnsLookup, type LookupAddress } from "node:dns";
-import { isIP, type Socket } from "node:net";
-import { Agent, buildConnector, request, type Dispatcher } from "undici";
+import { Agent, request, type Dispatcher } from "undici";
 import type { Media } from "../adapter.ts";
 import { isMediaFailure, mediaFailure, statusFailure, type MediaFailure } from "./errors.ts";
-import { refusedRange, unbracket, type AddressPolicy } from "./policy.ts";
+import { checkedConnector, RefusedConnection } from "./connect.ts";
+import type { AddressPolicy } from "./policy.ts";
 
 export interface MediaLimits {
   /** The largest body read, in bytes; a longer one is cut off and the fetch fails. */
@@ -49,8 +48,6 @@ export class MediaHttp {
     this.#checked = new Agent({ ...common, connect: checkedConnector(policy, limits.connectMs) });
     this.#trusted = new Agent({ ...common, connect: { timeout: limits.connectMs } });
   }
-
-  get maxBytes(): number { return this.#limits.maxBytes; }
 
   /** GETs a user-supplied http(s) or data: URL under the address policy, redirects checked hop by hop. */
   async get(url: string, opts: GetOptions = {}): Promise<Media> {
@@ -117,8 +114,9 @@ export class MediaHttp {
     }
   }
 
+  /** Ends every connection, aborting fetches still in flight (shutdown: the outbox retries them). */
   async close(): Promise<void> {
-    await Promise.allSettled([this.#checked.close(), this.#trusted.close()]);
+    await Promise.allSettled([this.#checked.destroy(), this.#trusted.destroy()]);
   }
 
   async #request(agent: Agent, url: URL, opts: { method: "GET" | "PUT"; headers: Record<string, string>; body?: Uint8Array; signal: AbortSignal }): Promise<Dispatcher.ResponseData> {
@@ -178,59 +176,6 @@ function dataUrl(url: string, max: number): Media {
   }
   if (data.byteLength > max) throw mediaFailure("too-large", `a data URL of ${data.byteLength} bytes, over the limit of ${max} (media.maxBytes)`);
   return { data: new Uint8Array(data), mime: m[1] || "application/octet-stream" };
-}
-
-/** A refusal raised in the connector; undici hands it back to the request as it is. */
-class RefusedConnection extends Error {
-  override readonly name = "RefusedConnection";
-  readonly code = "JUNCTION_REFUSED";
-}
-
-/**
- * undici's connector, with the address policy applied twice: to what DNS answers (addresses the
- * policy refuses are never tried) and to the socket's remote address once connected, which is
- * the one that counts. An IP literal in the URL is checked before any packet is sent.
- */
-function checkedConnector(policy: AddressPolicy, timeout: number): buildConnector.connector {
-  const connect = buildConnector({ timeout, lookup: checkedLookup(policy) });
-  return (opts, callback) => {
-    const host = unbracket(opts.hostname);
-    const port = Number(opts.port) || (opts.protocol === "https:" ? 443 : 80);
-    if (isIP(host)) {
-      const why = policy.check({ host, port, address: host });
-      if (why) return callback(new RefusedConnection(why), null);
-    }
-    connect(opts, (err, socket) => {
-      if (err || !socket) return callback(err ?? new Error("no socket"), null);
-      const why = policy.check({ host, port, address: remoteOf(socket) });
-      if (!why) return callback(null, socket);
-      socket.destroy();
-      callback(new RefusedConnection(why), null);
-    });
-  };
-}
-
-function remoteOf(socket: Socket): string {
-  return socket.remoteAddress ?? "";
-}
-
-type LookupCallback = (err: NodeJS.ErrnoException | null, address: string | LookupAddress[], family?: number) => void;
-
-function checkedLookup(policy: AddressPolicy) {
-  return (hostname: string, options: { all?: boolean; family?: number | string }, callback: LookupCallback): void => {
-    const family = options.family === "IPv4" ? 4 : options.family === "IPv6" ? 6 : typeof options.family === "number" ? options.family : 0;
-    dnsLookup(hostname, { all: true, family }, (err, addresses) => {
-      if (err) return callback(err, []);
-      // The port is not known here: an allowance on any port lets the address through to the socket check.
-      const usable = addresses.filter((a) => refusedRange(a.address) === undefined || policy.allows({ host: hostname, port: 0, address: a.address }, true));
-      if (usable.length === 0) {
-        const list = addresses.map((a) => a.address).join(", ");
-        return callback(new RefusedConnection(`${hostname} resolves only to addresses Junction does not fetch from (${list}), and media.allowHosts does not allow them`), []);
-      }
-      if (options.all) callback(null, usable);
-      else callback(null, usable[0]!.address, usable[0]!.family);
-    });
-  };
 }
 
 function classify(err: unknown, what: string, signal: AbortSignal): MediaFailure {
