@@ -14,7 +14,7 @@ import { remoteId, roomRef } from "../../core/events.ts";
 import type { XmppConfig } from "../../config/schema.ts";
 import { Bot } from "./bot.ts";
 import { XmppConnection } from "./connection.ts";
-import { fetchVcardPhoto } from "./media.ts";
+import { fetchLink, fetchVcardPhoto } from "./media.ts";
 import { CannotDeliver, outboundStanzas } from "./outbound.ts";
 import { leavePresence, puppetPresence } from "./presence-out.ts";
 import { PUPPET_RESOURCE, Puppets } from "./puppets.ts";
@@ -68,10 +68,14 @@ export class XmppAdapter implements Adapter {
     this.#puppets = new Puppets(this.#conn, config.component, log);
   }
 
-  /** The upload service's domain: files people upload through it are fetched even from a private address. */
+  /**
+   * The upload service's domain, on the usual HTTP ports only (80, 443, Prosody's 5280/5281): files
+   * people upload through it are fetched even from a private address, but nothing else on that host.
+   */
   get mediaHosts(): readonly string[] {
     const upload = this.#config.upload;
-    return upload ? [upload.slice(upload.indexOf("@") + 1)] : [];
+    const domain = upload?.slice(upload.indexOf("@") + 1);
+    return domain ? [80, 443, 5280, 5281].map((port) => `${domain}:${port}`) : [];
   }
 
   get #botFull(): string {
@@ -150,8 +154,7 @@ export class XmppAdapter implements Adapter {
   async fetchMedia(url: string): Promise<Media> {
     if (url.startsWith("xmpp-vcard:")) return fetchVcardPhoto(this.#conn, this.#botFull, url.slice("xmpp-vcard:".length));
     if (!this.#host) throw new NotReadyError("the XMPP adapter has not started");
-    const media = await this.#host.media.get(url);
-    return media.name ? media : withNameFromUrl(media, url);
+    return fetchLink(this.#host.media, url);
   }
 
   async #sendMessage(state: RoomState, event: BridgeEvent, original: DeliveryContext): Promise<RemoteIds> {
@@ -285,14 +288,5 @@ export class XmppAdapter implements Adapter {
     const commit = host.emit(events, opts)
       .catch((err: Error) => this.#log.error({ err: err.message, kinds: events.map((e) => e.kind) }, "the core refused XMPP events; they are lost"));
     this.#emitChain = this.#emitChain.then(() => commit);
-  }
-}
-
-function withNameFromUrl(media: Media, url: string): Media {
-  try {
-    const name = decodeURIComponent(new URL(url).pathname.split("/").pop() ?? "");
-    return name ? { ...media, name } : media;
-  } catch {
-    return media; // a path that is not valid percent-encoding: no name
   }
 }

@@ -1,6 +1,9 @@
-/** Avatars of XMPP occupants: their vCard (XEP-0054) PHOTO, fetched over IQ on demand. */
+/**
+ * Media XMPP people share: files behind their OOB links (fetched through the core's media client,
+ * under its address policy), and avatars, their vCard (XEP-0054) PHOTO, fetched over IQ on demand.
+ */
 import xml from "@xmpp/xml";
-import type { Media } from "../../core/adapter.ts";
+import type { Media, MediaHttpClient } from "../../core/adapter.ts";
 import type { XmppConnection } from "./connection.ts";
 import { photoOfVcard } from "./iq.ts";
 import { NS } from "./stanza.ts";
@@ -10,4 +13,16 @@ export async function fetchVcardPhoto(conn: XmppConnection, from: string, jid: s
   const photo = photoOfVcard(answer);
   if (!photo) throw new Error(`the vCard of ${jid} has no photo`);
   return photo;
+}
+
+/** An OOB link's file, named after the server's Content-Disposition or else the URL's last segment. */
+export async function fetchLink(http: MediaHttpClient, url: string): Promise<Media> {
+  const media = await http.get(url);
+  if (media.name) return media;
+  try {
+    const name = decodeURIComponent(new URL(url).pathname.split("/").pop() ?? "");
+    return name ? { ...media, name } : media;
+  } catch {
+    return media; // a path that is not valid percent-encoding: no name
+  }
 }
