@@ -169,7 +169,7 @@ export class XmppAdapter implements Adapter {
       occupant = ctx.target.author;
     }
     const urls = event.kind === "message"
-      ? await attachmentUrls(event.attachments, ctx, { conn: this.#conn, http: this.#host!.media, from: this.#botFull, log: this.#log, ...(this.#config.upload ? { service: this.#config.upload } : {}) })
+      ? await attachmentUrls(event.attachments, ctx, { conn: this.#conn, http: this.#host!.media, from: this.#botFull, room: state.room, log: this.#log, ...(this.#config.upload ? { service: this.#config.upload } : {}) })
       : undefined;
     const replyAuthor = ctx.replyTo?.author;
     const replyToOccupant = replyAuthor ? state.occupantJidOf(replyAuthor) : undefined;

@@ -39,7 +39,7 @@ export async function uploadMedia(conn: XmppConnection, http: MediaHttpClient, f
  */
 export async function attachmentUrls(
   attachments: readonly Attachment[], ctx: Pick<DeliveryContext, "fetchMedia">,
-  d: { conn: XmppConnection; http: MediaHttpClient; from: string; service?: string; log: Logger },
+  d: { conn: XmppConnection; http: MediaHttpClient; from: string; room: string; service?: string; log: Logger },
 ): Promise<Map<string, string>> {
   const urls = new Map<string, string>();
   for (const a of attachments) {
@@ -51,7 +51,7 @@ export async function attachmentUrls(
         urls.set(a.url, await uploadMedia(d.conn, d.http, d.from, d.service, media, a.name));
       } catch (err) {
         // A retry would most likely fail the same way.
-        d.log.warn({ url: a.url, err: (err as Error).message }, "could not upload an attachment for XMPP");
+        d.log.warn({ room: d.room, url: a.url.slice(0, 200), reason: (err as Error).message }, "could not upload an attachment for XMPP; shown by name");
       }
     }
   }
