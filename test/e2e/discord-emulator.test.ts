@@ -1,0 +1,313 @@
+/**
+ * The Discord emulator (test/discord-emulator/) against an unmodified discord.js 14: the client
+ * logs in through `rest.api` and the gateway URL from GET /gateway/bot, receives what a person
+ * does, sends and webhooks, waits out 429s, resumes after a resumable drop and re-identifies
+ * after a non-resumable one. What passes here is what the Discord adapter may rely on.
+ */
+import {
+  AttachmentBuilder, ChannelType, Client, DiscordAPIError, Events, GatewayIntentBits as I, Partials,
+  WebhookClient, type Message, type TextChannel,
+} from "discord.js";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { startDiscordEmulator, type DiscordEmulator, type Person } from "../discord-emulator/index.ts";
+import { until } from "../harness/until.ts";
+
+const ALL = [I.Guilds, I.GuildMembers, I.GuildPresences, I.GuildMessages, I.GuildMessageReactions, I.GuildMessageTyping, I.MessageContent, I.GuildWebhooks];
+const PNG = Buffer.from("89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c4890000000d49444154789c6360000002000100ffff03000006000557bfabd40000000049454e44ae426082", "hex");
+
+function client(emu: DiscordEmulator, intents: number[] = ALL): Client {
+  return new Client({
+    intents, partials: [Partials.Message, Partials.Reaction, Partials.User],
+    rest: { api: emu.api, cdn: emu.cdn },
+  });
+}
+
+async function login(c: Client, emu: DiscordEmulator): Promise<number> {
+  const started = Date.now();
+  const ready = new Promise<void>((resolve) => c.once(Events.ClientReady, () => resolve()));
+  await c.login(emu.token);
+  await ready;
+  return Date.now() - started;
+}
+
+/** Collects events of one kind from the client, to assert on what arrived and how often. */
+function collect<T>(c: Client, event: string, map: (...args: any[]) => T): T[] {
+  const got: T[] = [];
+  c.on(event, (...args: any[]) => { got.push(map(...args)); });
+  return got;
+}
+
+describe("discord.js against the emulator", () => {
+  let emu: DiscordEmulator;
+  let bot: Client;
+  let alice: Person;
+  let readyMs = 0;
+
+  beforeAll(async () => {
+    emu = await startDiscordEmulator({ heartbeatIntervalMs: 5000 });
+    alice = emu.person({ username: "alice", globalName: "Alice A.", avatar: PNG });
+    bot = client(emu);
+    readyMs = await login(bot, emu);
+  });
+  afterAll(async () => {
+    await bot?.destroy();
+    await emu?.stop();
+  });
+
+  it("logs in through rest.api and the gateway URL from /gateway/bot, ready without the 15 s guild wait", async () => {
+    expect(readyMs).toBeLessThan(5000);
+    expect(bot.user?.id).toBe(emu.botUserId);
+    expect(bot.application?.id).toBe(emu.applicationId);
+    const guild = bot.guilds.cache.get(emu.guild.id)!;
+    expect(guild.available).toBe(true);
+    const channel = bot.channels.cache.get(emu.channel.id) as TextChannel;
+    expect(channel.type).toBe(ChannelType.GuildText);
+    expect(guild.members.cache.get(alice.id)?.user.username).toBe("alice");
+    expect(channel.permissionsFor(bot.user!)?.has("ManageWebhooks")).toBe(true);
+    await bot.application!.fetch();
+    expect(bot.application!.flags.toArray()).toContain("GatewayMessageContentLimited");
+    expect(emu.requests.some((r) => r.route === "GET /gateway/bot")).toBe(true);
+  });
+
+  it("receives a person's message, edit, link preview, deletion and bulk deletion", async () => {
+    const created = new Promise<Message>((resolve) => bot.once(Events.MessageCreate, resolve));
+    const sent = alice.send(emu.channel.id, "hello <@" + emu.botUserId + "> and https://example.org/x");
+    const msg = await created;
+    expect(msg.id).toBe(sent.id);
+    expect(msg.content).toContain("hello");
+    expect(msg.author.id).toBe(alice.id);
+    expect(msg.member?.displayName).toBe("Alice A.");
+    expect(msg.mentions.users.has(emu.botUserId)).toBe(true);
+
+    const updates = collect(bot, Events.MessageUpdate, (_old: Message, m: Message) => ({ content: m.content, edited: m.editedTimestamp, embeds: m.embeds.length }));
+    alice.linkPreview(sent.id);
+    alice.edit(sent.id, "hello again");
+    await until("two updates", () => updates.length === 2);
+    expect(updates[0]).toMatchObject({ edited: null, embeds: 1 });
+    expect(updates[1]!.content).toBe("hello again");
+    expect(updates[1]!.edited).not.toBeNull();
+
+    const deleted = new Promise<string>((resolve) => bot.once(Events.MessageDelete, (m) => resolve(m.id)));
+    alice.delete(sent.id);
+    expect(await deleted).toBe(sent.id);
+
+    const a = alice.send(emu.channel.id, "one"), b = alice.send(emu.channel.id, "two");
+    const bulk = new Promise<string[]>((resolve) => bot.once(Events.MessageBulkDelete, (ms) => resolve([...ms.keys()].sort())));
+    emu.bulkDelete(emu.channel.id, [a.id, b.id]);
+    expect(await bulk).toEqual([a.id, b.id].sort());
+    expect(emu.seen(emu.channel.id).map((m) => m.id)).not.toContain(a.id);
+  });
+
+  it("receives reactions (unicode and custom), typing, presence, nick and avatar changes", async () => {
+    const party = emu.addEmoji("party", PNG);
+    const m = alice.send(emu.channel.id, "react to me");
+    const adds = collect(bot, Events.MessageReactionAdd, (r: any, u: any) => ({ emoji: r.emoji.id ?? r.emoji.name, user: u.id }));
+    const removes = collect(bot, Events.MessageReactionRemove, (r: any) => r.emoji.id ?? r.emoji.name);
+    alice.react(m.id, "👍");
+    alice.react(m.id, party);
+    alice.unreact(m.id, "👍");
+    await until("reactions", () => adds.length === 2 && removes.length === 1);
+    expect(adds).toEqual([{ emoji: "👍", user: alice.id }, { emoji: party.id, user: alice.id }]);
+    expect(removes).toEqual(["👍"]);
+    expect(emu.message(m.id)!.reactions).toEqual([{ emoji: `party:${party.id}`, count: 1, users: [alice.id] }]);
+
+    const typing = new Promise<string>((resolve) => bot.once(Events.TypingStart, (t) => resolve(t.user.id)));
+    alice.typing(emu.channel.id);
+    expect(await typing).toBe(alice.id);
+
+    const presence = new Promise<string | undefined>((resolve) => bot.once(Events.PresenceUpdate, (_o, p) => resolve(p.status)));
+    alice.setPresence("dnd");
+    expect(await presence).toBe("dnd");
+
+    const nick = new Promise<string | null>((resolve) => bot.once(Events.GuildMemberUpdate, (_o, mm) => resolve(mm.nickname)));
+    alice.setNick("Ally");
+    expect(await nick).toBe("Ally");
+    const avatar = new Promise<string | null>((resolve) => bot.once(Events.GuildMemberUpdate, (_o, mm) => resolve(mm.displayAvatarURL())));
+    alice.setAvatar(PNG);
+    const url = (await avatar)!;
+    expect(url.startsWith(emu.cdn)).toBe(true);
+    const res = await fetch(url);
+    expect(res.status).toBe(200);
+    expect(Buffer.from(await res.arrayBuffer()).equals(PNG)).toBe(true);
+  });
+
+  it("receives THREAD_CREATE and messages in the thread under the thread's channel id", async () => {
+    const root = alice.send(emu.channel.id, "thread root");
+    const created = new Promise<string>((resolve) => bot.once(Events.ThreadCreate, (t) => resolve(t.id)));
+    const thread = alice.startThread(emu.channel.id, "side talk", root.id);
+    expect(await created).toBe(root.id);
+    const inThread = new Promise<Message>((resolve) => bot.once(Events.MessageCreate, resolve));
+    alice.send(thread.id, "in the thread");
+    const m = await inThread;
+    expect(m.channelId).toBe(thread.id);
+    expect(m.channel.isThread() && m.channel.parentId).toBe(emu.channel.id);
+  });
+
+  it("sends, replies, uploads and pages history forward with after; answers permission errors by code", async () => {
+    const channel = bot.channels.cache.get(emu.channel.id) as TextChannel;
+    const first = await channel.send({ content: "from the bot", allowedMentions: { parse: [] } });
+    expect(emu.message(first.id)).toMatchObject({ content: "from the bot", authorId: emu.botUserId });
+    const target = alice.send(emu.channel.id, "reply to this");
+    const reply = await channel.send({ content: "a reply", reply: { messageReference: target.id } });
+    expect(emu.message(reply.id)!.replyTo).toBe(target.id);
+    expect(emu.message(reply.id)!.pinged.users).toEqual([alice.id]);
+    const up = await channel.send({ files: [new AttachmentBuilder(PNG, { name: "dot.png" })] });
+    const seen = emu.message(up.id)!.attachments[0]!;
+    expect(seen).toMatchObject({ filename: "dot.png", size: PNG.length });
+    expect(seen.url).toMatch(/\?ex=[0-9a-f]+&is=[0-9a-f]+&hm=[0-9a-f]+&$/);
+    expect((await fetch(seen.url)).status).toBe(200);
+    expect((await fetch(seen.url.replace(/hm=[0-9a-f]/, "hm=x"))).status).toBe(404);
+
+    const after = await channel.messages.fetch({ after: first.id, limit: 100 });
+    expect([...after.keys()].reverse()).toEqual(emu.seen(emu.channel.id).filter((m) => BigInt(m.id) > BigInt(first.id)).map((m) => m.id));
+
+    const quiet = emu.addChannel("quiet");
+    const hidden = emu.addChannel("hidden");
+    emu.withhold(quiet.id, "SendMessages");
+    emu.withhold(hidden.id, "ViewChannel");
+    const codeOf = async (p: Promise<unknown>): Promise<number | string> => p.then(() => "ok", (e) => (e instanceof DiscordAPIError ? Number(e.code) : String(e)));
+    expect(await codeOf(bot.rest.post(`/channels/${quiet.id}/messages`, { body: { content: "x" } }))).toBe(50013);
+    expect(await codeOf(bot.rest.post(`/channels/${hidden.id}/messages`, { body: { content: "x" } }))).toBe(50001);
+    expect(await codeOf(bot.rest.get(`/channels/${emu.channel.id}/messages/1`))).toBe(10008);
+    expect(await codeOf(bot.rest.get(`/channels/1/messages`))).toBe(10003);
+    expect(await codeOf(channel.send({ content: "   " }))).toBe(50006);
+    emu.setUploadLimit(10);
+    expect(await codeOf(channel.send({ files: [new AttachmentBuilder(PNG, { name: "big.png" })] }))).toBe(40005);
+    emu.setUploadLimit(10 * 1024 * 1024);
+  });
+
+  it("creates, lists and executes a webhook through WebhookClient; edits and deletes through it", async () => {
+    const channel = bot.channels.cache.get(emu.channel.id) as TextChannel;
+    const created = await channel.createWebhook({ name: "Junction" });
+    const listed = await channel.fetchWebhooks();
+    expect([...listed.keys()]).toContain(created.id);
+    expect(listed.get(created.id)!.applicationId).toBe(emu.applicationId);
+    const hook = new WebhookClient({ id: created.id, token: created.token! }, { rest: { api: emu.api } });
+    try {
+      const sent = await hook.send({ content: "  from xmpp  ", username: "bob (XMPP)", avatarURL: "http://127.0.0.1:1/avatar.png", allowedMentions: { parse: [] } });
+      expect(emu.message(sent.id)).toMatchObject({ content: "from xmpp", username: "bob (XMPP)", avatarUrl: "http://127.0.0.1:1/avatar.png", webhookId: created.id });
+      await hook.editMessage(sent.id, { content: "edited" });
+      expect(emu.message(sent.id)).toMatchObject({ content: "edited", edited: true });
+      await hook.deleteMessage(sent.id);
+      expect(emu.message(sent.id)).toBeUndefined();
+
+      const codeOf = async (p: Promise<unknown>): Promise<number | string> => p.then(() => "ok", (e) => (e instanceof DiscordAPIError ? Number(e.code) : String(e)));
+      expect(await codeOf(hook.send({ content: "x", username: "My Discord bridge" }))).toBe(50035);
+      expect(await codeOf(hook.send({ content: "x", username: "Clyde" }))).toBe(50035);
+      expect(await codeOf(hook.send({ content: "x", username: "everyone" }))).toBe(50035);
+      expect(await codeOf(hook.send({ content: "x".repeat(2001) }))).toBe(50035);
+      expect(await codeOf(hook.send({ content: " \n " }))).toBe(50006);
+      expect(await codeOf(new WebhookClient({ id: created.id, token: "wrong" }, { rest: { api: emu.api } }).send("x"))).toBe(50027);
+    } finally {
+      hook.destroy();
+    }
+  });
+
+  it("records who was pinged: a webhook's @everyone with parse [] pings nobody, users by default, everyone only when allowed", async () => {
+    const channel = bot.channels.cache.get(emu.channel.id) as TextChannel;
+    const w = (await channel.fetchWebhooks()).first()!;
+    const hook = new WebhookClient({ id: w.id, token: w.token! }, { rest: { api: emu.api } });
+    try {
+      const text = `@everyone @here <@${alice.id}>`;
+      const none = await hook.send({ content: text, allowedMentions: { parse: [] } });
+      expect(emu.message(none.id)!.pinged).toEqual({ users: [], roles: [], everyone: false });
+      const only = await hook.send({ content: text, allowedMentions: { users: [alice.id] } });
+      expect(emu.message(only.id)!.pinged).toEqual({ users: [alice.id], roles: [], everyone: false });
+      const plain = await hook.send({ content: text });
+      expect(emu.message(plain.id)!.pinged).toEqual({ users: [alice.id], roles: [], everyone: false });
+      const all = await hook.send({ content: text, allowedMentions: { parse: ["everyone"] } });
+      expect(emu.message(all.id)!.pinged.everyone).toBe(true);
+    } finally {
+      hook.destroy();
+    }
+  });
+
+  it("waits out 429s with Retry-After: a storm loses and reorders nothing", async () => {
+    const channel = bot.channels.cache.get(emu.channel.id) as TextChannel;
+    const w = await channel.createWebhook({ name: "storm" });
+    const hook = new WebhookClient({ id: w.id, token: w.token! }, { rest: { api: emu.api } });
+    const route = "POST /webhooks/:webhook/:token";
+    const before = emu.stats().routes[route] ?? { requests: 0, rateLimited: 0 };
+    try {
+      emu.rateLimitStorm({ count: 4, retryAfterMs: 150 });
+      const started = Date.now();
+      const sends: Promise<unknown>[] = [];
+      for (let i = 0; i < 12; i++) sends.push(hook.send({ content: `storm ${i}`, allowedMentions: { parse: [] } }));
+      await Promise.all(sends);
+      const elapsed = Date.now() - started;
+      const mine = emu.seen(emu.channel.id).filter((m) => m.webhookId === w.id).map((m) => m.content);
+      expect(mine).toEqual(Array.from({ length: 12 }, (_, i) => `storm ${i}`));
+      const after = emu.stats().routes[route]!;
+      const limited = after.rateLimited - before.rateLimited;
+      const requests = after.requests - before.requests;
+      // The storm's 4, plus any the bucket's own 5-per-2-s limit caused; each 429 was retried once.
+      expect(limited).toBeGreaterThanOrEqual(4);
+      expect(requests).toBe(12 + limited);
+      // 12 executes at 5 per 2 s cannot finish in under 4 s unless the client ignored the headers.
+      expect(elapsed).toBeGreaterThanOrEqual(3500);
+      console.log(`rate limits: ${requests} requests, ${limited} answered 429, ${elapsed} ms for 12 webhook executes`);
+    } finally {
+      hook.destroy();
+    }
+  }, 30_000);
+
+  it("resumes after a resumable drop: what was missed arrives once, in order", async () => {
+    const got = collect(bot, Events.MessageCreate, (m: Message) => m.content);
+    const { identifies, resumes } = { ...emu.gatewayCounts };
+    emu.dropGateway({ resumable: true });
+    const missed = ["missed 1", "missed 2", "missed 3"];
+    for (const text of missed) alice.send(emu.channel.id, text);
+    await until("the resume", () => emu.gatewayCounts.resumes === resumes + 1 && emu.liveSessions === 1, 15_000);
+    alice.send(emu.channel.id, "after resume");
+    await until("four messages", () => got.length >= 4);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(got).toEqual([...missed, "after resume"]);
+    expect(emu.gatewayCounts.identifies).toBe(identifies);
+  }, 30_000);
+
+  it("re-identifies after a non-resumable drop: what was missed is not replayed, history has it", async () => {
+    const got = collect(bot, Events.MessageCreate, (m: Message) => m.content);
+    const { identifies, invalidSessions } = { ...emu.gatewayCounts };
+    emu.dropGateway({ resumable: false });
+    const lost = alice.send(emu.channel.id, "sent while the session was lost");
+    await until("a new session", () => emu.gatewayCounts.identifies === identifies + 1 && emu.liveSessions === 1, 20_000);
+    expect(emu.gatewayCounts.invalidSessions).toBe(invalidSessions + 1);
+    await until("the client ready again", () => bot.isReady() && bot.guilds.cache.get(emu.guild.id)?.available);
+    alice.send(emu.channel.id, "after re-identify");
+    await until("the next message", () => got.includes("after re-identify"));
+    expect(got).not.toContain(lost.content);
+    const channel = bot.channels.cache.get(emu.channel.id) as TextChannel;
+    const history = await channel.messages.fetch({ limit: 5 });
+    expect([...history.values()].map((m) => m.content)).toContain(lost.content);
+  }, 40_000);
+});
+
+describe("privileged intents", () => {
+  it("closes with 4014 when the client asks for an intent the application has not enabled", async () => {
+    const emu = await startDiscordEmulator({ intents: { messageContent: false } });
+    const c = client(emu);
+    try {
+      await expect(c.login(emu.token)).rejects.toThrow(/disallowed intents/i);
+    } finally {
+      await c.destroy();
+      await emu.stop();
+    }
+  });
+
+  it("blanks message content for a client without the Message Content intent, unless the bot is mentioned", async () => {
+    const emu = await startDiscordEmulator();
+    const c = client(emu, [I.Guilds, I.GuildMessages]);
+    try {
+      await login(c, emu);
+      const bob = emu.person({ username: "bob" });
+      const got = collect(c, Events.MessageCreate, (m: Message) => m.content);
+      bob.send(emu.channel.id, "secret");
+      bob.send(emu.channel.id, `<@${emu.botUserId}> visible`);
+      await until("two messages", () => got.length === 2);
+      expect(got).toEqual(["", `<@${emu.botUserId}> visible`]);
+    } finally {
+      await c.destroy();
+      await emu.stop();
+    }
+  });
+});
