@@ -7,9 +7,9 @@ import { EventEmitter } from "node:events";
 import type { CdnSigner } from "./cdn.ts";
 import type { Gateway } from "./gateway.ts";
 import { Intent } from "./gateway.ts";
-import { type Json, channelJson, memberJson, messageJson } from "./shapes.ts";
+import { type Json, channelJson, memberJson, messageJson, roleJson } from "./shapes.ts";
 import { snowflake } from "./snowflake.ts";
-import type { Attachment, Channel, Message, Pinged, ReactionRecord, State, Status, Webhook } from "./state.ts";
+import type { Attachment, Channel, Message, Pinged, ReactionRecord, Role, State, Status, Webhook } from "./state.ts";
 
 export type EmojiRef = ReactionRecord["emoji"];
 
@@ -139,6 +139,20 @@ export class Actions {
 
   threadCreate(thread: Channel): void {
     this.gateway.dispatch("THREAD_CREATE", { ...channelJson(thread, this.state), newly_created: true }, { intent: Intent.Guilds, channelId: thread.id });
+  }
+
+  /** Set-up after login reaches the client as Discord would announce it. */
+  channelChanged(channel: Channel, created: boolean): void {
+    this.gateway.dispatch(created ? "CHANNEL_CREATE" : "CHANNEL_UPDATE", channelJson(channel, this.state), { intent: Intent.Guilds });
+  }
+
+  roleChanged(guildId: string, role: Role, created: boolean): void {
+    this.gateway.dispatch(created ? "GUILD_ROLE_CREATE" : "GUILD_ROLE_UPDATE", { guild_id: guildId, role: roleJson(role) }, { intent: Intent.Guilds });
+  }
+
+  memberAdded(guildId: string, userId: string): void {
+    const member = this.state.guild(guildId).members.get(userId)!;
+    this.gateway.dispatch("GUILD_MEMBER_ADD", { guild_id: guildId, ...memberJson(this.state, member) }, { intent: Intent.GuildMembers });
   }
 
   webhooksUpdate(channel: Channel): void {

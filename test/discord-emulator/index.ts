@@ -19,7 +19,7 @@ import { guildRoutes } from "./routes-guilds.ts";
 import { messageRoutes } from "./routes-messages.ts";
 import { webhookRoutes } from "./routes-webhooks.ts";
 import { snowflake } from "./snowflake.ts";
-import { hash, State, type Application, type Channel, type Guild, type Webhook } from "./state.ts";
+import { hash, State, type Application, type Channel, type Guild, type Role, type Webhook } from "./state.ts";
 
 export { Permission, Person, State };
 export type { PermissionName, PersonOptions, Storm };
@@ -92,9 +92,33 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}) {
 
     // Set-up
     addGuild: (g?: Parameters<State["addGuild"]>[0]): Guild => state.addGuild(g),
-    addChannel: (name: string, o: { guildId?: string; topic?: string } = {}): Channel => state.addChannel(o.guildId ?? guild.id, { name, topic: o.topic }),
-    addRole: (name: string, o: { permissions?: PermissionName[]; mentionable?: boolean; guildId?: string } = {}) =>
-      state.addRole(o.guildId ?? guild.id, { name, permissions: permissionBits(o.permissions ?? []), mentionable: o.mentionable }),
+    addChannel(name: string, o: { guildId?: string; topic?: string } = {}): Channel {
+      const ch = state.addChannel(o.guildId ?? guild.id, { name, topic: o.topic });
+      actions.channelChanged(ch, true);
+      return ch;
+    },
+    addRole(name: string, o: { permissions?: PermissionName[]; mentionable?: boolean; guildId?: string } = {}): Role {
+      const g = o.guildId ?? guild.id;
+      const role = state.addRole(g, { name, permissions: permissionBits(o.permissions ?? []), mentionable: o.mentionable });
+      actions.roleChanged(g, role, true);
+      return role;
+    },
+    /** Replaces a role's permissions (the guild id names @everyone): GUILD_ROLE_UPDATE. */
+    setRolePermissions(roleId: string, perms: PermissionName[], guildId = guild.id): void {
+      const role = state.guild(guildId).roles.get(roleId);
+      if (!role) throw new Error(`emulator: no role ${roleId}`);
+      role.permissions = permissionBits(perms);
+      actions.roleChanged(guildId, role, false);
+    },
+    /** Gives a member a role: GUILD_MEMBER_UPDATE. */
+    giveRole(userId: string, roleId: string, guildId = guild.id): void {
+      const member = state.guild(guildId).members.get(userId);
+      if (!member) throw new Error(`emulator: ${userId} is not a member of ${guildId}`);
+      if (!member.roles.includes(roleId)) member.roles.push(roleId);
+      actions.memberUpdate(guildId, userId);
+    },
+    /** The role the bot got when it joined (its managed integration role). */
+    botRoleId: [...guild.members.get(state.application.botUserId)!.roles][0]!,
     person: (o: PersonOptions): Person => new Person(actions, o),
     addEmoji: (name: string, image: Buffer, o: { animated?: boolean; guildId?: string } = {}) => state.addEmoji(o.guildId ?? guild.id, name, image, o.animated),
     addSticker: (name: string, image: Buffer, o: { formatType?: 1 | 2 | 3 | 4; guildId?: string } = {}) => state.addSticker(o.guildId ?? guild.id, name, image, o.formatType),
@@ -103,10 +127,19 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}) {
       const ch = channelOf(channelId);
       const type = state.guild(ch.guildId).roles.has(targetId) ? 0 : 1;
       state.setOverwrite(channelId, targetId, type, permissionBits(change.allow ?? []), permissionBits(change.deny ?? []));
+      actions.channelChanged(ch, false);
     },
-    /** Denies the bot these permissions in one channel (a member overwrite, as a server admin would). */
+    /** Denies the bot these permissions in one channel (a member overwrite, as a server admin would): CHANNEL_UPDATE. */
     withhold(channelId: string, ...perms: PermissionName[]): void {
-      state.setOverwrite(channelId, state.application.botUserId, 1, 0n, permissionBits(perms));
+      const ch = channelOf(channelId);
+      const old = ch.overwrites.find((o) => o.id === state.application.botUserId);
+      state.setOverwrite(channelId, state.application.botUserId, 1, old?.allow ?? 0n, (old?.deny ?? 0n) | permissionBits(perms));
+      actions.channelChanged(ch, false);
+    },
+    /** Removes the bot's own overwrite in a channel (undoes withhold): CHANNEL_UPDATE. */
+    restore(channelId: string): void {
+      state.setOverwrite(channelId, state.application.botUserId, 1, 0n, 0n);
+      actions.channelChanged(channelOf(channelId), false);
     },
     setIntents(i: Partial<Application["intents"]>): void { Object.assign(state.application.intents, i); },
     setUploadLimit(bytes: number, guildId = guild.id): void { state.guild(guildId).uploadLimit = bytes; },

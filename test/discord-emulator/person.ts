@@ -36,6 +36,7 @@ export class Person {
     this.guildId = opts.guildId ?? state.guilds.keys().next().value!;
     this.user = state.addUser({ username: opts.username, globalName: opts.globalName ?? null, bot: opts.bot ?? false, avatar: opts.avatar });
     state.addMember(this.guildId, this.user.id, { nick: opts.nick ?? null, roles: opts.roles ?? [] });
+    actions.memberAdded(this.guildId, this.user.id);
   }
 
   get id(): string { return this.user.id; }

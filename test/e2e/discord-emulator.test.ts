@@ -165,6 +165,8 @@ describe("discord.js against the emulator", () => {
     const hidden = emu.addChannel("hidden");
     emu.withhold(quiet.id, "SendMessages");
     emu.withhold(hidden.id, "ViewChannel");
+    await until("the client to see the overwrite", () => (bot.channels.cache.get(quiet.id) as TextChannel | undefined)?.permissionsFor(bot.user!)?.has("SendMessages") === false);
+    expect((bot.channels.cache.get(quiet.id) as TextChannel).permissionsFor(bot.user!)!.has("ViewChannel")).toBe(true);
     const codeOf = async (p: Promise<unknown>): Promise<number | string> => p.then(() => "ok", (e) => (e instanceof DiscordAPIError ? Number(e.code) : String(e)));
     expect(await codeOf(bot.rest.post(`/channels/${quiet.id}/messages`, { body: { content: "x" } }))).toBe(50013);
     expect(await codeOf(bot.rest.post(`/channels/${hidden.id}/messages`, { body: { content: "x" } }))).toBe(50001);
@@ -221,6 +223,76 @@ describe("discord.js against the emulator", () => {
       hook.destroy();
     }
   });
+
+  it("pages history before and around, reacts as the bot and lists reactors, looks up guild, members and roles", async () => {
+    const channel = bot.channels.cache.get(emu.channel.id) as TextChannel;
+    const sent = Array.from({ length: 7 }, (_, i) => alice.send(emu.channel.id, `page ${i}`));
+    const before = await channel.messages.fetch({ before: sent[6]!.id, limit: 3 });
+    expect([...before.values()].map((m) => m.content)).toEqual(["page 5", "page 4", "page 3"]);
+    const around = await channel.messages.fetch({ around: sent[3]!.id, limit: 4 });
+    expect([...around.values()].map((m) => m.content)).toEqual(["page 4", "page 3", "page 2", "page 1"]);
+
+    const msg = await channel.messages.fetch(sent[0]!.id);
+    await msg.react("🎉");
+    alice.react(sent[0]!.id, "🎉");
+    const users = await msg.reactions.resolve("🎉")!.users.fetch();
+    expect([...users.keys()].sort()).toEqual([emu.botUserId, alice.id].sort());
+    await msg.reactions.resolve("🎉")!.users.remove(emu.botUserId);
+    expect(emu.message(sent[0]!.id)!.reactions).toEqual([{ emoji: "🎉", count: 1, users: [alice.id] }]);
+
+    const guild = await bot.guilds.fetch({ guild: emu.guild.id, force: true });
+    expect(guild.name).toBe(emu.guild.name);
+    const member = await guild.members.fetch({ user: alice.id, force: true });
+    expect(member.user.username).toBe("alice");
+    const all = await guild.members.fetch();
+    expect(all.has(alice.id)).toBe(true);
+    const roles = await guild.roles.fetch();
+    expect(roles.get(emu.guild.id)?.name).toBe("@everyone");
+  });
+
+  it("shows a person's files and stickers, another application's webhook, and a webhook post in a thread", async () => {
+    const sticker = emu.addSticker("wave", PNG);
+    const got = collect(bot, Events.MessageCreate, (m: Message) => m);
+    alice.send(emu.channel.id, "a file", { attachments: [{ filename: "note.txt", data: "hello file", contentType: "text/plain" }] });
+    alice.send(emu.channel.id, "", { stickers: [sticker.id] });
+    const ci = emu.addForeignWebhook(emu.channel.id, "CI");
+    const res = await fetch(`${emu.api}/v10/webhooks/${ci.id}/${ci.token}?wait=true`, {
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ content: "build passed", username: "CI bot" }),
+    });
+    expect(res.status).toBe(200);
+    await until("three messages", () => got.length === 3);
+    const file = got[0]!.attachments.first()!;
+    expect(file.name).toBe("note.txt");
+    expect(await (await fetch(file.url)).text()).toBe("hello file");
+    expect(got[1]!.stickers.first()?.name).toBe("wave");
+    expect((await fetch(got[1]!.stickers.first()!.url)).status).toBe(200);
+    expect(got[2]!.webhookId).toBe(ci.id);
+    expect(got[2]!.author.username).toBe("CI bot");
+
+    const channel = bot.channels.cache.get(emu.channel.id) as TextChannel;
+    const thread = alice.startThread(emu.channel.id, "builds");
+    await until("the thread cached", () => bot.channels.cache.has(thread.id));
+    const w = (await channel.fetchWebhooks()).find((x) => x.owner?.id === emu.botUserId)!;
+    const hook = new WebhookClient({ id: w.id, token: w.token! }, { rest: { api: emu.api } });
+    try {
+      const inThread = new Promise<Message>((resolve) => bot.once(Events.MessageCreate, resolve));
+      const posted = await hook.send({ content: "into the thread", threadId: thread.id, allowedMentions: { parse: [] } });
+      expect((await inThread).channelId).toBe(thread.id);
+      expect(emu.message(posted.id)!.channelId).toBe(thread.id);
+    } finally {
+      hook.destroy();
+    }
+  });
+
+  it("resumes when told to reconnect (op 7)", async () => {
+    const { resumes, identifies } = { ...emu.gatewayCounts };
+    emu.reconnectGateway();
+    await until("the resume", () => emu.gatewayCounts.resumes === resumes + 1 && emu.liveSessions === 1, 15_000);
+    const next = new Promise<string>((resolve) => bot.once(Events.MessageCreate, (m) => resolve(m.content)));
+    alice.send(emu.channel.id, "after op 7");
+    expect(await next).toBe("after op 7");
+    expect(emu.gatewayCounts.identifies).toBe(identifies);
+  }, 30_000);
 
   it("waits out 429s with Retry-After: a storm loses and reorders nothing", async () => {
     const channel = bot.channels.cache.get(emu.channel.id) as TextChannel;
@@ -289,6 +361,23 @@ describe("privileged intents", () => {
     try {
       await expect(c.login(emu.token)).rejects.toThrow(/disallowed intents/i);
     } finally {
+      await c.destroy();
+      await emu.stop();
+    }
+  });
+
+  it("refuses a wrong token at login, and member listing when Server Members is off", async () => {
+    const emu = await startDiscordEmulator({ intents: { serverMembers: false } });
+    const wrong = client(emu, [I.Guilds]);
+    const c = client(emu, [I.Guilds, I.GuildMessages, I.MessageContent]);
+    try {
+      await expect(wrong.login("not.the.token")).rejects.toThrow(/token/i);
+      await login(c, emu);
+      await expect(c.rest.get(`/guilds/${emu.guild.id}/members`)).rejects.toMatchObject({ code: 50001 });
+      await c.application!.fetch();
+      expect(c.application!.flags.has("GatewayGuildMembersLimited")).toBe(false);
+    } finally {
+      await wrong.destroy();
       await c.destroy();
       await emu.stop();
     }
