@@ -192,6 +192,8 @@ describe("discord.js against the emulator", () => {
       expect(emu.message(sent.id)).toMatchObject({ content: "edited", edited: true });
       await hook.deleteMessage(sent.id);
       expect(emu.message(sent.id)).toBeUndefined();
+      const file = await hook.send({ content: "a file", files: [new AttachmentBuilder(PNG, { name: "pic.png" })], allowedMentions: { parse: [] } });
+      expect(emu.message(file.id)!.attachments.map((a) => [a.filename, a.size])).toEqual([["pic.png", PNG.length]]);
 
       const codeOf = async (p: Promise<unknown>): Promise<number | string> => p.then(() => "ok", (e) => (e instanceof DiscordAPIError ? Number(e.code) : String(e)));
       expect(await codeOf(hook.send({ content: "x", username: "My Discord bridge" }))).toBe(50035);
@@ -200,6 +202,9 @@ describe("discord.js against the emulator", () => {
       expect(await codeOf(hook.send({ content: "x".repeat(2001) }))).toBe(50035);
       expect(await codeOf(hook.send({ content: " \n " }))).toBe(50006);
       expect(await codeOf(new WebhookClient({ id: created.id, token: "wrong" }, { rest: { api: emu.api } }).send("x"))).toBe(50027);
+      emu.setUploadLimit(10);
+      expect(await codeOf(hook.send({ files: [new AttachmentBuilder(PNG, { name: "big.png" })] }))).toBe(40005);
+      emu.setUploadLimit(10 * 1024 * 1024);
     } finally {
       hook.destroy();
     }
@@ -318,6 +323,15 @@ describe("discord.js against the emulator", () => {
       // 12 executes at 5 per 2 s cannot finish in under 4 s unless the client ignored the headers.
       expect(elapsed).toBeGreaterThanOrEqual(3500);
       console.log(`rate limits: ${requests} requests, ${limited} answered 429, ${elapsed} ms for 12 webhook executes`);
+
+      // A global storm for a time: the bot's sends wait it out and keep their order.
+      const globalBefore = emu.stats().rateLimited;
+      emu.rateLimitStorm({ durationMs: 600, retryAfterMs: 200, global: true });
+      const t0 = Date.now();
+      for (let i = 0; i < 3; i++) await channel.send({ content: `global ${i}`, allowedMentions: { parse: [] } });
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(550);
+      expect(emu.stats().rateLimited).toBeGreaterThan(globalBefore);
+      expect(emu.seen(emu.channel.id).map((m) => m.content).filter((c) => c.startsWith("global "))).toEqual(["global 0", "global 1", "global 2"]);
     } finally {
       hook.destroy();
     }
