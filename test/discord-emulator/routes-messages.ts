@@ -45,6 +45,12 @@ export function messageRoutes(ctx: RouteContext): Route[] {
   const { state, actions } = ctx;
   const bot = (): string => state.application.botUserId;
   const json = (m: Message): unknown => actions.json(m, false);
+  /** Read back over REST: without the Message Content switch in the portal, others' text is empty. */
+  const read = (m: Message): unknown => {
+    const j = actions.json(m, false);
+    const blank = !state.application.intents.messageContent && m.authorId !== bot() && !m.pinged.users.includes(bot());
+    return blank ? { ...j, content: "", embeds: [], attachments: [], components: [] } : j;
+  };
   const reactionTarget = (channel: string, message: string): Message => {
     botChannel(ctx, channel, P.ReadMessageHistory);
     return messageIn(ctx, channel, message);
@@ -55,14 +61,14 @@ export function messageRoutes(ctx: RouteContext): Route[] {
       handle: (req) => {
         const ch = botChannel(ctx, req.params.channel!);
         if (!botHas(ctx, ch.id, P.ReadMessageHistory)) return { status: 200, body: [] };
-        return { status: 200, body: history(state.channelMessages(ch.id), req.query).map(json) };
+        return { status: 200, body: history(state.channelMessages(ch.id), req.query).map(read) };
       },
     },
     {
       method: "GET", pattern: "/channels/:channel/messages/:message", bucket: "default", major: "channel", auth: "bot",
       handle: (req) => {
         botChannel(ctx, req.params.channel!, P.ReadMessageHistory);
-        return { status: 200, body: json(messageIn(ctx, req.params.channel!, req.params.message!)) };
+        return { status: 200, body: read(messageIn(ctx, req.params.channel!, req.params.message!)) };
       },
     },
     {

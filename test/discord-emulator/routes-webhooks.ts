@@ -92,7 +92,7 @@ export function webhookRoutes(ctx: RouteContext): Route[] {
       method: "DELETE", pattern: "/webhooks/:webhook", bucket: "webhook.manage", major: "webhook", auth: "bot",
       handle: (req) => { const w = byBot(req); state.webhooks.delete(w.id); actions.webhooksUpdate(state.channels.get(w.channelId)!); return { status: 204 }; },
     },
-    { method: "GET", pattern: "/webhooks/:webhook/:token", bucket: "webhook.manage", major: "webhook", auth: "none", handle: (req) => ({ status: 200, body: webhookJson(byToken(req), state, false) }) },
+    { method: "GET", pattern: "/webhooks/:webhook/:token", bucket: "webhook.manage", major: "webhook", auth: "none", handle: (req) => ({ status: 200, body: webhookJson(byToken(req), state, true) }) },
     {
       method: "DELETE", pattern: "/webhooks/:webhook/:token", bucket: "webhook.manage", major: "webhook", auth: "none",
       handle: (req) => { const w = byToken(req); state.webhooks.delete(w.id); actions.webhooksUpdate(state.channels.get(w.channelId)!); return { status: 204 }; },

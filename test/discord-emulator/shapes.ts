@@ -64,12 +64,13 @@ export function guildJson(g: Guild): Json {
   };
 }
 
-export function webhookJson(w: Webhook, state: State, withToken = true): Json {
-  const creator = state.users.get(w.creatorId);
+/** Asked for by its token (no bot authorization), a webhook comes without its creator. */
+export function webhookJson(w: Webhook, state: State, byToken = false): Json {
+  const creator = byToken ? undefined : state.users.get(w.creatorId);
   return {
     id: w.id, type: 1, guild_id: w.guildId, channel_id: w.channelId, name: w.name, avatar: w.avatar,
     application_id: w.applicationId, ...(creator ? { user: userJson(creator) } : {}),
-    ...(withToken ? { token: w.token } : {}),
+    token: w.token,
   };
 }
 

@@ -408,6 +408,10 @@ describe("privileged intents", () => {
       bob.send(emu.channel.id, `<@${emu.botUserId}> visible`);
       await until("two messages", () => got.length === 2);
       expect(got).toEqual(["", `<@${emu.botUserId}> visible`]);
+      const read = async () => [...(await (c.channels.cache.get(emu.channel.id) as TextChannel).messages.fetch({ limit: 2, cache: false })).values()].map((m) => m.content);
+      expect(await read()).toEqual([`<@${emu.botUserId}> visible`, "secret"]);
+      emu.setIntents({ messageContent: false });
+      expect(await read()).toEqual([`<@${emu.botUserId}> visible`, ""]);
     } finally {
       await c.destroy();
       await emu.stop();
