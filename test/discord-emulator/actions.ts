@@ -22,6 +22,7 @@ export interface NewMessage {
 export interface EmulatorEvents {
   messageCreate: [Message]; messageUpdate: [Message]; messageDelete: [Message];
   reactionAdd: [Message, string, EmojiRef]; reactionRemove: [Message, string, EmojiRef];
+  typing: [channelId: string, userId: string];
 }
 
 const sameEmoji = (a: EmojiRef, b: EmojiRef): boolean => (a.id ?? a.name) === (b.id ?? b.name);
@@ -120,6 +121,7 @@ export class Actions {
       channel_id: channelId, guild_id: ch.guildId, user_id: userId, timestamp: Math.floor(Date.now() / 1000),
       ...(member ? { member: memberJson(this.state, member) } : {}),
     }, { intent: Intent.GuildMessageTyping, channelId });
+    this.events.emit("typing", channelId, userId);
   }
 
   presence(userId: string, status: Status, activities: unknown[] = []): void {

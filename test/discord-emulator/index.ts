@@ -177,6 +177,7 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}) {
     nextUpdate: (channelId: string, messageId?: string, timeoutMs?: number) => observer.nextUpdate(channelId, messageId, timeoutMs),
     nextDelete: (channelId: string, messageId?: string, timeoutMs?: number) => observer.nextDelete(channelId, messageId, timeoutMs),
     nextReaction: (kind: "add" | "remove", channelId: string, timeoutMs?: number) => observer.nextReaction(kind, channelId, timeoutMs),
+    nextTyping: (channelId: string, timeoutMs?: number) => observer.nextTyping(channelId, timeoutMs),
     events: actions.events,
 
     async stop(): Promise<void> {

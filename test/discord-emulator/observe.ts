@@ -93,6 +93,11 @@ export class Observer {
       (m, userId, emoji) => (m.channelId === channelId ? { message: this.view(m), userId, emoji: emojiText(emoji) } : undefined));
   }
 
+  /** The next typing notification in the channel (the bot's POST /typing or a person's); resolves with the user id. */
+  nextTyping(channelId: string, timeoutMs = 10_000): Promise<string> {
+    return this.wait("typing", `typing in channel ${channelId}`, timeoutMs, (ch, userId) => (ch === channelId ? userId : undefined));
+  }
+
   private wait<E extends keyof EmulatorEvents, T>(event: E, what: string, timeoutMs: number, pick: (...args: EmulatorEvents[E]) => T | undefined): Promise<T> {
     const events = this.actions.events;
     return new Promise<T>((resolve, reject) => {

@@ -101,8 +101,23 @@ export function messageRoutes(ctx: RouteContext): Route[] {
         });
         if ("error" in mentions) throw invalidForm(mentions.error);
         const nonce = typeof req.body.nonce === "string" || typeof req.body.nonce === "number" ? req.body.nonce : null;
+        if (nonce !== null && req.body.enforce_nonce === true) {
+          // Discord answers a repeated nonce from the same author (within a few minutes) with the first message.
+          const since = Date.now() - 10 * 60 * 1000;
+          const earlier = state.channelMessages(ch.id).find((x) => x.authorId === bot() && x.nonce === nonce && Date.parse(x.timestamp) > since);
+          if (earlier) return { status: 200, body: json(earlier) };
+        }
         const m = actions.createMessage({ channelId: ch.id, authorId: bot(), content: content ?? "", embeds, attachments, reference, stickerIds: stickers, pinged: mentions.pinged, nonce });
         return { status: 200, body: json(m) };
+      },
+    },
+    {
+      method: "POST", pattern: "/channels/:channel/typing", bucket: "default", major: "channel", auth: "bot",
+      handle: (req) => {
+        const known = state.channels.get(req.params.channel!);
+        const ch = botChannel(ctx, req.params.channel!, known && isThread(known) ? P.SendMessagesInThreads : P.SendMessages);
+        actions.typing(ch.id, bot());
+        return { status: 204 };
       },
     },
     {

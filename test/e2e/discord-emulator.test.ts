@@ -147,6 +147,13 @@ describe("discord.js against the emulator", () => {
     const channel = bot.channels.cache.get(emu.channel.id) as TextChannel;
     const first = await channel.send({ content: "from the bot", allowedMentions: { parse: [] } });
     expect(emu.message(first.id)).toMatchObject({ content: "from the bot", authorId: emu.botUserId });
+    const again = await channel.send({ content: "once", nonce: "n-1", enforceNonce: true, allowedMentions: { parse: [] } });
+    const repeat = await channel.send({ content: "once", nonce: "n-1", enforceNonce: true, allowedMentions: { parse: [] } });
+    expect(repeat.id).toBe(again.id);
+    expect(emu.seen(emu.channel.id).filter((m) => m.content === "once")).toHaveLength(1);
+    const typing = emu.nextTyping(emu.channel.id);
+    await channel.sendTyping();
+    expect(await typing).toBe(emu.botUserId);
     const target = alice.send(emu.channel.id, "reply to this");
     const reply = await channel.send({ content: "a reply", reply: { messageReference: target.id } });
     expect(emu.message(reply.id)!.replyTo).toBe(target.id);
