@@ -409,6 +409,7 @@ describe("privileged intents", () => {
     const c = client(emu, [I.Guilds, I.GuildMessages]);
     try {
       await login(c, emu);
+      const membersAtLogin = [...c.guilds.cache.get(emu.guild.id)!.members.cache.keys()];
       const bob = emu.person({ username: "bob" });
       const got = collect(c, Events.MessageCreate, (m: Message) => m.content);
       bob.send(emu.channel.id, "secret");
@@ -419,6 +420,17 @@ describe("privileged intents", () => {
       expect(await read()).toEqual([`<@${emu.botUserId}> visible`, "secret"]);
       emu.setIntents({ messageContent: false });
       expect(await read()).toEqual([`<@${emu.botUserId}> visible`, ""]);
+
+      // Without Server Members and Presence, GUILD_CREATE listed only the bot, and no presence or typing arrives.
+      expect(membersAtLogin).toEqual([emu.botUserId]);
+      const presences = collect(c, Events.PresenceUpdate, () => 1);
+      const typing = collect(c, Events.TypingStart, () => 1);
+      bob.setPresence("idle");
+      bob.typing(emu.channel.id);
+      bob.send(emu.channel.id, "marker");
+      await until("the marker", () => got.length === 3);
+      expect(presences).toEqual([]);
+      expect(typing).toEqual([]);
     } finally {
       await c.destroy();
       await emu.stop();
