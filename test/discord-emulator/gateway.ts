@@ -44,6 +44,8 @@ const BUFFER = 2000;
 export class Gateway {
   url = "";
   resumeUrl = "";
+  /** During an outage the gateway answers upgrades with 503, as Discord's edge does. */
+  down = false;
   readonly counts = { connections: 0, identifies: 0, resumes: 0, invalidSessions: 0 };
   private readonly wss = new WebSocketServer({ noServer: true });
   private readonly sessions = new Map<string, Session>();
@@ -63,6 +65,7 @@ export class Gateway {
     server.on("upgrade", (req, socket, head) => {
       const path = new URL(req.url ?? "/", "http://x").pathname;
       if (path !== "/gateway" && path !== "/gateway-resume") { socket.destroy(); return; }
+      if (this.down) { socket.end("HTTP/1.1 503 Service Unavailable\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"); return; }
       this.wss.handleUpgrade(req, socket, head, (ws) => this.connected(ws));
     });
   }

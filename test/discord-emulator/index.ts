@@ -63,6 +63,10 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}) {
 
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://emulator");
+    if (gateway.down && url.pathname.startsWith("/api/")) {
+      res.writeHead(502, { "content-type": "text/html" }).end("<html><body><h1>502 Bad Gateway</h1></body></html>");
+      return;
+    }
     const done = (p: Promise<void> | void): void => {
       Promise.resolve(p).catch((e: unknown) => {
         if (!res.headersSent) res.writeHead(500, { "content-type": "application/json" });
@@ -159,6 +163,15 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}) {
     dropGateway: (o: { resumable: boolean }): void => gateway.drop(o),
     reconnectGateway: (): void => gateway.reconnect(),
     invalidateSession: (o: { resumable: boolean }): void => gateway.invalidate(o),
+    /**
+     * Discord unreachable: REST answers 502 (HTML, as Discord's edge does), the gateway refuses
+     * upgrades with 503 and live connections are cut (resumable unless said otherwise).
+     */
+    startOutage(o: { resumable?: boolean } = {}): void {
+      gateway.down = true;
+      gateway.drop({ resumable: o.resumable ?? true });
+    },
+    endOutage(): void { gateway.down = false; },
     gatewayCounts: gateway.counts,
     get liveSessions(): number { return gateway.liveSessions; },
 

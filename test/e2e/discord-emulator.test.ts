@@ -358,6 +358,19 @@ describe("discord.js against the emulator", () => {
     expect(emu.gatewayCounts.identifies).toBe(identifies);
   }, 30_000);
 
+  it("rides out an outage: REST fails with 502, the gateway resumes once Discord is back", async () => {
+    const got = collect(bot, Events.MessageCreate, (m: Message) => m.content);
+    const { resumes, identifies } = { ...emu.gatewayCounts };
+    emu.startOutage();
+    alice.send(emu.channel.id, "said during the outage");
+    await expect(bot.rest.get(`/channels/${emu.channel.id}`)).rejects.toMatchObject({ status: 502 });
+    expect(emu.liveSessions).toBe(0);
+    emu.endOutage();
+    await until("the resume", () => emu.gatewayCounts.resumes === resumes + 1 && emu.liveSessions === 1, 20_000);
+    await until("the missed message", () => got.includes("said during the outage"));
+    expect(emu.gatewayCounts.identifies).toBe(identifies);
+  }, 40_000);
+
   it("re-identifies after a non-resumable drop: what was missed is not replayed, history has it", async () => {
     const got = collect(bot, Events.MessageCreate, (m: Message) => m.content);
     const { identifies, invalidSessions } = { ...emu.gatewayCounts };
