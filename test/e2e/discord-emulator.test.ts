@@ -388,6 +388,43 @@ describe("discord.js against the emulator", () => {
   }, 40_000);
 });
 
+describe("plain HTTP", () => {
+  it("answers with Discord's error bodies, rate-limit headers and 429 shape", async () => {
+    const emu = await startDiscordEmulator({ rateLimits: { "message.create": { limit: 2, windowMs: 60_000 } } });
+    const auth = { authorization: `Bot ${emu.token}`, "content-type": "application/json" };
+    const call = async (method: string, path: string, body?: unknown, headers: Record<string, string> = auth) => {
+      const res = await fetch(`${emu.api}/v10${path}`, { method, headers, ...(body ? { body: JSON.stringify(body) } : {}) });
+      return { status: res.status, headers: res.headers, body: res.status === 204 ? null : await res.json() as any };
+    };
+    try {
+      expect(await call("GET", "/users/@me", undefined, {})).toMatchObject({ status: 401, body: { message: "401: Unauthorized", code: 0 } });
+      expect(await call("GET", "/nowhere")).toMatchObject({ status: 404, body: { message: "404: Not Found", code: 0 } });
+      expect(await call("PUT", "/gateway/bot")).toMatchObject({ status: 405, body: { code: 0 } });
+      expect(await call("GET", "/channels/1")).toMatchObject({ status: 404, body: { code: 10003, message: "Unknown Channel" } });
+      expect(await call("POST", "/webhooks/1/x", { content: "x" }, { "content-type": "application/json" })).toMatchObject({ status: 404, body: { code: 10015 } });
+      const tooLong = await call("POST", `/channels/${emu.channel.id}/messages`, { content: "x".repeat(2001) });
+      expect(tooLong).toMatchObject({ status: 400, body: { code: 50035, message: "Invalid Form Body", errors: { content: { _errors: [{ code: "BASE_TYPE_MAX_LENGTH" }] } } } });
+      const ok = await call("POST", `/channels/${emu.channel.id}/messages`, { content: "fine" });
+      expect(ok.status).toBe(200);
+      expect(ok.body).toMatchObject({ content: "fine", channel_id: emu.channel.id, author: { id: emu.botUserId, bot: true }, edited_timestamp: null, type: 0 });
+      expect(ok.headers.get("x-ratelimit-limit")).toBe("2");
+      expect(ok.headers.get("x-ratelimit-remaining")).toBe("0");
+      expect(Number(ok.headers.get("x-ratelimit-reset-after"))).toBeGreaterThan(50);
+      expect(ok.headers.get("x-ratelimit-bucket")).toMatch(/^[0-9a-f]+$/);
+      const limited = await call("POST", `/channels/${emu.channel.id}/messages`, { content: "too soon" });
+      expect(limited.status).toBe(429);
+      expect(limited.body).toMatchObject({ message: "You are being rate limited.", global: false });
+      expect(limited.body.retry_after).toBeGreaterThan(50);
+      expect(Number(limited.headers.get("retry-after"))).toBeCloseTo(limited.body.retry_after, 0);
+      expect(limited.headers.get("x-ratelimit-scope")).toBe("user");
+      expect(emu.seen(emu.channel.id).map((m) => m.content)).toEqual(["fine"]);
+      expect(emu.stats().routes["POST /channels/:channel/messages"]).toEqual({ requests: 3, rateLimited: 1 });
+    } finally {
+      await emu.stop();
+    }
+  });
+});
+
 describe("privileged intents", () => {
   it("closes with 4014 when the client asks for an intent the application has not enabled", async () => {
     const emu = await startDiscordEmulator({ intents: { messageContent: false } });
