@@ -35,6 +35,11 @@ const VERSION: string = (() => {
 const REJOIN_MS = 30_000;
 /** Unconfirmed deliveries older than this are not sent again after a reconnect: stale by then. */
 const RESEND_MAX_AGE_MS = 10 * 60_000;
+/**
+ * Writes of one delivery, first send included. A stanza the server refuses by closing the stream
+ * is never reflected; after this many it is given up instead of taking the stream down again.
+ */
+const MAX_SENDS = 3;
 const STANZA_ID_WAIT_MS = 2000;
 
 export class XmppAdapter implements Adapter {
@@ -244,14 +249,20 @@ export class XmppAdapter implements Adapter {
   async #resendUnconfirmed(): Promise<void> {
     for (const state of this.#rooms.all()) {
       if (!state.botJoined) continue; // kept for the next successful join
-      const pending = state.unconfirmed.take(RESEND_MAX_AGE_MS);
-      if (pending.length === 0) continue;
-      this.#log.info({ room: state.room, count: pending.length }, "sending again what the room never confirmed before the connection dropped");
-      for (const r of pending) {
+      const { resend, givenUp } = state.unconfirmed.takeForResend(RESEND_MAX_AGE_MS, MAX_SENDS);
+      for (const e of givenUp) {
+        this.#log.warn({ room: state.room, ids: e.ids, sends: e.sends, ageMs: Date.now() - e.at },
+          e.sends >= MAX_SENDS
+            ? "the room never confirmed a message sent this often (each time the stream went down after it); given up"
+            : "an unconfirmed message is too old to send again; given up");
+      }
+      if (resend.length === 0) continue;
+      this.#log.info({ room: state.room, count: resend.length }, "sending again what the room never confirmed before the connection dropped");
+      for (const { value: r, at, sends } of resend) {
         try {
           await this.#puppets.ensureJoined(state, r.origin, r.sender, r.ctx);
+          state.unconfirmed.add(r.stanzas.map((s) => s.attrs.id).filter((id): id is string => typeof id === "string"), r, at, sends + 1);
           await this.#conn.send(...r.stanzas);
-          state.unconfirmed.add(r.stanzas.map((s) => s.attrs.id).filter((id): id is string => typeof id === "string"), r);
         } catch (err) {
           this.#log.warn({ room: state.room, err: (err as Error).message }, "could not send an unconfirmed message again");
         }

@@ -8,6 +8,7 @@ import { Component } from "@xmpp/component-core";
 import type { Element } from "@xmpp/xml";
 import type { Logger } from "pino";
 import { NotReadyError } from "../../core/adapter.ts";
+import { sanitizeStanza } from "./xml-safe.ts";
 
 export interface ConnectionOptions {
   readonly service: string;
@@ -66,7 +67,7 @@ export class XmppConnection {
     const entity = this.#entity;
     if (!entity || !this.#online) throw new NotReadyError("the XMPP component is not connected");
     try {
-      await Promise.all(stanzas.map((s) => entity.send(s)));
+      await Promise.all(stanzas.map((s) => entity.send(sanitizeStanza(s))));
     } catch (err) {
       throw new NotReadyError(`writing to the XMPP server failed: ${(err as Error).message}`);
     }

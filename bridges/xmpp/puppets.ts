@@ -2,7 +2,10 @@
  * Puppet occupants: one JID in our domain per remote person, joined to a room on first need with
  * that person's name as nick (a clash gets a suffix, never a failed join), its avatar kept for
  * vCard answers and advertised by hash in presence. The nick per room survives restarts in
- * PuppetRecord.data, so a restarted Junction takes back the same occupant instead of a second one.
+ * PuppetRecord.data, so a restarted Junction takes back the same occupant instead of a second one;
+ * so does the occupant-id the room gave it (XEP-0421), by which its old messages stay known as ours.
+ * Nicks go through nick.ts: valid for every server, and marked with the network's name where they
+ * would look like a native occupant's.
  */
 import { createHash } from "node:crypto";
 import type { Logger } from "pino";
@@ -12,21 +15,25 @@ import type { Network, Sender } from "../../core/events.ts";
 import type { XmppConnection } from "./connection.ts";
 import type { PuppetProfile } from "./iq.ts";
 import { puppetJid } from "./jid-escape.ts";
+import { isValidNick, looksAlike, safeNick } from "./nick.ts";
 import { joinPresence, puppetPresence } from "./presence-out.ts";
 import type { PuppetOccupant, RoomState } from "./rooms.ts";
-import { roomKey } from "./stanza.ts";
+import { bareJid, roomKey } from "./stanza.ts";
 
 export const PUPPET_RESOURCE = "junction";
 const JOIN_TIMEOUT_MS = 10_000;
 const MAX_AVATAR_BYTES = 512 * 1024;
-const MAX_NICK = 64;
 /** Join errors that will not go away by trying again (XEP-0045 §7.2). */
-const PERMANENT = new Set(["forbidden", "registration-required", "item-not-found", "not-allowed", "jid-malformed", "not-authorized"]);
+const PERMANENT = new Set(["forbidden", "registration-required", "item-not-found", "not-allowed", "not-authorized"]);
+/** Join errors about the nick itself: the next candidate is the plain one. */
+const BAD_NICK = new Set(["jid-malformed", "not-acceptable", "bad-request"]);
 
 export type PuppetData = {
   origin?: Network;
   name?: string;
   nicks?: Record<string, string>;
+  /** The occupant-id each room gave this puppet (XEP-0421), by room. */
+  occupantIds?: Record<string, string>;
   avatarHash?: string;
   photoSha1?: string;
   photo?: string;
@@ -57,9 +64,26 @@ export class Puppets {
   /** Puppet occupants remembered from earlier runs, so their stale presences are known as ours. */
   restore(state: RoomState): void {
     for (const r of this.#byHandle.values()) {
-      const nick = ((r.data ?? {}) as PuppetData).nicks?.[roomKey(state.room)];
+      const data = (r.data ?? {}) as PuppetData;
+      const nick = data.nicks?.[roomKey(state.room)];
       if (nick && !state.puppets.has(r.handle.toLowerCase())) state.puppets.set(r.handle.toLowerCase(), { bare: r.handle, nick, joined: false });
+      const occupantId = data.occupantIds?.[roomKey(state.room)];
+      if (occupantId) state.ourOccupantIds.add(occupantId);
     }
+  }
+
+  /**
+   * The room sent something to puppet `to` that has not joined in this run: it is still an
+   * occupant from an earlier run (nicks are unique, so it still holds its last nick).
+   */
+  stillIn(state: RoomState, to: string): void {
+    const p = state.puppets.get(bareJid(to).toLowerCase());
+    if (!p || p.joined || p.joining || p.lingering || !p.nick) return;
+    p.lingering = true;
+    // What the room said about that nick while the bot joined was about this puppet.
+    state.undecided.delete(p.nick);
+    const o = state.occupants.get(p.nick);
+    if (o && !o.realJid && !o.occupantId) state.occupants.set(p.nick, { ...o, ours: true });
   }
 
   /** Whether a JID is in our domain (the bot or a puppet). */
@@ -93,8 +117,8 @@ export class Puppets {
       p = { bare, nick: "", joined: false };
       state.puppets.set(bare.toLowerCase(), p);
     }
-    const wanted = cleanNick(sender.name, sender.id);
-    if (p.joined && p.nick !== wanted && !p.nick.startsWith(`${wanted} (`)) {
+    const wanted = safeNick(sender.name, sender.id);
+    if (p.joined && p.forName !== wanted) {
       // Renamed: joining again under the new nick is XEP-0045's nick change.
       state.retire(p.nick);
       p.joined = false;
@@ -105,16 +129,24 @@ export class Puppets {
     }
     if (!p.joining) {
       const occupant = p;
-      occupant.joining = this.#join(state, full, origin, wanted).finally(() => { occupant.joining = undefined; });
+      occupant.joining = this.#join(state, full, origin, wanted, plainNick(origin, sender.id)).finally(() => { occupant.joining = undefined; });
     }
     const nick = await p.joining!;
     p.nick = nick;
+    p.forName = wanted;
     p.joined = true;
+    p.lingering = false;
     return { ...p, full };
   }
 
   /** Called by the adapter for every presence addressed to one of our puppets. */
-  onPuppetPresence(room: string, to: string, nick: string, r: { self?: boolean; error?: string; unavailable: boolean }): void {
+  onPuppetPresence(state: RoomState, to: string, nick: string, r: { self?: boolean; error?: string; unavailable: boolean; occupantId?: string }): void {
+    const room = state.room;
+    if (r.self && !r.unavailable && r.occupantId) {
+      // The room tells the puppet its own occupant-id: the one thing by which its messages are ours.
+      state.ourOccupantIds.add(r.occupantId);
+      this.#saveOccupantId(bareJid(to), roomKey(room), r.occupantId);
+    }
     const key = `${roomKey(room)}\n${to.toLowerCase()}`;
     const waiter = this.#waiters.get(key);
     if (waiter && (r.error || (r.self && !r.unavailable))) {
@@ -123,15 +155,15 @@ export class Puppets {
     }
   }
 
-  async #join(state: RoomState, full: string, origin: Network, wanted: string): Promise<string> {
+  async #join(state: RoomState, full: string, origin: Network, wanted: string, plain: string): Promise<string> {
     const bare = full.slice(0, full.lastIndexOf("/"));
     const record = this.#byHandle.get(bare.toLowerCase());
     const stored = ((record?.data ?? {}) as PuppetData).nicks?.[roomKey(state.room)];
-    const candidates = [...new Set([
-      ...(stored && (stored === wanted || stored.startsWith(`${wanted} (`)) ? [stored] : []),
-      wanted, `${wanted} (${origin})`, ...[2, 3, 4, 5, 6, 7, 8, 9].map((n) => `${wanted} (${n})`),
-    ])];
+    const candidates = nickCandidates(state, wanted, plain, origin, stored);
+    let fallback = false;
+    const plainOnes = new Set(nickCandidates(state, plain, plain, origin));
     for (const nick of candidates) {
+      if (fallback && !plainOnes.has(nick)) continue;
       const result = await this.#tryJoin(state, full, nick);
       if ("nick" in result) {
         this.#saveNick(bare, roomKey(state.room), result.nick);
@@ -139,8 +171,14 @@ export class Puppets {
         return result.nick;
       }
       if (result.error === "conflict") continue;
+      if (BAD_NICK.has(result.error) && !fallback) {
+        // The room refuses the nick itself: the plain one next, never every message dropped.
+        this.#log.warn({ room: state.room, puppet: full, nick, condition: result.error, next: plain }, "the room refused a puppet's nick; trying its plain nick");
+        fallback = true;
+        continue;
+      }
       const msg = `puppet ${full} cannot join ${state.room} as "${nick}": ${result.error}`;
-      if (PERMANENT.has(result.error)) throw new PermanentDeliveryError(`${msg} (check the room's configuration: the bridge's domain must be allowed to join)`);
+      if (PERMANENT.has(result.error) || BAD_NICK.has(result.error)) throw new PermanentDeliveryError(`${msg} (check the room's configuration: the bridge's domain must be allowed to join)`);
       throw new Error(msg);
     }
     throw new PermanentDeliveryError(`puppet ${full} found no free nick in ${state.room} (tried ${candidates.join(", ")})`);
@@ -184,6 +222,14 @@ export class Puppets {
     this.#put({ ...r, data: { ...data, nicks: { ...data.nicks, [room]: nick } } });
   }
 
+  #saveOccupantId(bare: string, room: string, occupantId: string): void {
+    const r = this.#byHandle.get(bare.toLowerCase());
+    if (!r) return;
+    const data = (r.data ?? {}) as PuppetData;
+    if (data.occupantIds?.[room] === occupantId) return;
+    this.#put({ ...r, data: { ...data, occupantIds: { ...data.occupantIds, [room]: occupantId } } });
+  }
+
   async #refreshAvatar(record: PuppetRecord, sender: Sender, ctx: DeliveryContext): Promise<boolean> {
     const data = (record.data ?? {}) as PuppetData;
     const hash = sender.avatar?.hash;
@@ -214,8 +260,29 @@ export class Puppets {
   }
 }
 
-/** A nick XMPP accepts: no control characters, not empty, not absurdly long. */
-export function cleanNick(name: string, fallback: string): string {
-  const clean = name.replace(/[\u0000-\u001f\u007f]/g, "").replace(/\s+/g, " ").trim();
-  return Array.from(clean || fallback).slice(0, MAX_NICK).join("") || "someone";
+/**
+ * The nicks a puppet tries, in order: the one it held here before (if it still fits the name),
+ * its name, its name marked with its network, numbered ones, then its plain nick (ASCII, from its
+ * id) for a room that refuses the others. A candidate that would look like a native occupant's
+ * nick is skipped (the marked one is what such a puppet gets), and so is one a server would refuse.
+ */
+export function nickCandidates(state: RoomState, wanted: string, plain: string, origin: Network, stored?: string): string[] {
+  const natives = [...state.occupants.values()].filter((o) => !o.ours).map((o) => o.nick);
+  const marked = (base: string) => [`${base} (${origin})`, ...[2, 3, 4, 5, 6, 7, 8, 9].map((n) => `${base} (${origin} ${n})`)];
+  const all = [
+    ...(stored && (stored === wanted || stored.startsWith(`${wanted} (`)) ? [stored] : []),
+    wanted, ...marked(wanted), plain, ...marked(plain),
+  ];
+  // A suffix can make a valid name invalid (a right-to-left name must end in a right-to-left
+  // letter): such a candidate is skipped, and the plain ones come later.
+  return [...new Set(all)]
+    .filter((n) => isValidNick(n))
+    .filter((n) => !natives.some((native) => looksAlike(n, native)));
+}
+
+/** An ASCII nick from a person's id on their network (`@bob:example.org` → `bob`), never empty. */
+export function plainNick(origin: Network, id: string): string {
+  const local = id.replace(/^@/, "").split(/[:@/]/)[0] ?? "";
+  const ascii = local.normalize("NFKD").replace(/[^A-Za-z0-9._ -]/g, "").replace(/\s+/g, " ").trim().slice(0, 32);
+  return ascii || `${origin} person`;
 }

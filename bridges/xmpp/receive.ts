@@ -1,8 +1,10 @@
 /**
  * Routes every stanza the component receives: IQs to the pure answers, room traffic addressed to
  * the bot through the converters into BridgeEvents, and presences addressed to puppets into the
- * join bookkeeping. Anything from our own occupants is an echo: it is never emitted, but a
- * reflected message tells us the stanza-id the room gave our origin-id.
+ * join bookkeeping. Anything from our own occupants (decided by RoomState.ownsOccupant from what
+ * the room vouches for, never by an id or a nick alone) is an echo: it is never emitted, but a
+ * reflected message with one of our ids tells us the stanza-id the room gave it. Every occupant's
+ * presence is recorded, ours too, before anything is dropped as ours.
  */
 import type { Element } from "@xmpp/xml";
 import type { Logger } from "pino";
@@ -18,7 +20,7 @@ import { inboundPresence, type PresenceContext } from "./presence.ts";
 import type { Puppets } from "./puppets.ts";
 import type { RoomState, Rooms } from "./rooms.ts";
 import xml from "@xmpp/xml";
-import { NS, bareJid, originIdOf, resourceOf, roomStanzaId, senderOf } from "./stanza.ts";
+import { NS, bareJid, occupantIdOf, originIdOf, resourceOf, roomStanzaId, senderOf } from "./stanza.ts";
 
 export interface ReceiveDeps {
   readonly conn: XmppConnection;
@@ -32,7 +34,7 @@ export interface ReceiveDeps {
   emit(events: BridgeEvent[], opts?: EmitOptions): void;
 }
 
-/** Our outbound ids: a message carrying one is ours even when its nick is not (yet) known as ours. */
+/** The shape of our outbound ids. Anybody can send one: it means "ours" only from our own occupant. */
 const isOurId = (id: string | undefined) => id !== undefined && id.startsWith("jn-");
 
 export function receive(el: Element, d: ReceiveDeps): void {
@@ -67,20 +69,22 @@ function onIq(el: Element, d: ReceiveDeps): void {
 }
 
 function onRoomMessage(el: Element, state: RoomState, d: ReceiveDeps): void {
-  if (el.getChild("subject") && !el.getChild("body")) return d.bot.onSubject(state.room);
+  if (el.getChild("subject") && !el.getChild("body")) {
+    // The join's history is complete: who is still undecided is a person, not a puppet of ours.
+    for (const release of state.undecided.values()) release();
+    state.undecided.clear();
+    return d.bot.onSubject(state.room);
+  }
   const nick = resourceOf(el.attrs.from ?? "");
-  const occupant = nick ? state.occupants.get(nick) : undefined;
-  // A person whose real JID we can see is ours only if that JID is; otherwise go by the nick.
-  const ours = nick !== undefined && nick !== "" &&
-    (occupant?.realJid ? d.puppets.isOurs(occupant.realJid) : state.isOurs(nick));
-  const originId = originIdOf(el);
-  if (ours || isOurId(originId) || isOurId(el.attrs.id)) {
-    const sid = roomStanzaId(el, state.room);
-    const ourId = originId ?? el.attrs.id;
-    if (isOurId(ourId)) state.unconfirmed.confirm(ourId!);
-    if (sid && isOurId(ourId)) {
-      state.learnStanzaId(ourId!, sid);
-      d.host.addAlias(state.room, ourId!, remoteId(sid));
+  const ourId = originIdOf(el) ?? el.attrs.id;
+  if (nick && isEcho(el, nick, ourId, state, d)) {
+    if (isOurId(ourId)) {
+      state.unconfirmed.confirm(ourId!);
+      const sid = roomStanzaId(el, state.room);
+      if (sid) {
+        state.learnStanzaId(ourId!, sid);
+        d.host.addAlias(state.room, ourId!, remoteId(sid));
+      }
     }
     return;
   }
@@ -103,6 +107,21 @@ function onRoomMessage(el: Element, state: RoomState, d: ReceiveDeps): void {
   d.emit(r.events, opts);
 }
 
+/**
+ * Whether a room message was sent by the bot or one of our puppets. The occupant decides (see
+ * RoomState.ownsOccupant); for a message from before this run (history, archive) whose occupant
+ * no longer shows as ours, one of our ids counts only where the store has that very id as
+ * delivered by us under that same occupant JID.
+ */
+function isEcho(el: Element, nick: string, ourId: string | undefined, state: RoomState, d: ReceiveDeps): boolean {
+  const occupant = state.occupants.get(nick);
+  const who = { realJid: occupant?.realJid, occupantId: occupantIdOf(el) ?? occupant?.occupantId };
+  if (state.ownsOccupant(nick, who, (jid) => d.puppets.isOurs(jid))) return true;
+  if (!isOurId(ourId) || !el.getChild("delay", NS.delay)) return false;
+  const mine = d.host.findMessage(state.room, { altId: ourId!, author: `${state.room}/${nick}` });
+  return mine?.bridged === true;
+}
+
 function onPresence(el: Element, state: RoomState, toBot: boolean, d: ReceiveDeps): void {
   const r = inboundPresence(el, presenceContext(d));
   const nick = r.nick ?? "";
@@ -110,12 +129,18 @@ function onPresence(el: Element, state: RoomState, toBot: boolean, d: ReceiveDep
   if (!toBot) {
     // Every puppet hears the whole room; only news about itself matters to it.
     const self = r.self || r.error !== undefined;
-    if (!self) return;
-    d.puppets.onPuppetPresence(state.room, el.attrs.to ?? "", nick, { ...(r.self ? { self: true } : {}), ...(r.error ? { error: r.error } : {}), unavailable });
+    if (!self) {
+      if (!r.error) d.puppets.stillIn(state, el.attrs.to ?? "");
+      return;
+    }
+    const occupantId = occupantIdOf(el);
+    d.puppets.onPuppetPresence(state, el.attrs.to ?? "", nick, {
+      ...(r.self ? { self: true } : {}), ...(r.error ? { error: r.error } : {}), ...(occupantId ? { occupantId } : {}), unavailable,
+    });
     if (r.self && unavailable && !r.codes.includes("303")) {
       const p = state.puppets.get(bareJid(el.attrs.to ?? "").toLowerCase());
       if (p?.joined) d.log.info({ room: state.room, nick, codes: r.codes }, "a puppet was removed from the room; it rejoins on its next message");
-      if (p) p.joined = false;
+      if (p) { p.joined = false; p.lingering = false; }
     }
     return;
   }
@@ -127,28 +152,47 @@ function onPresence(el: Element, state: RoomState, toBot: boolean, d: ReceiveDep
       d.log.error({ room: state.room, codes: r.codes }, "the bot was removed from the room");
       return;
     }
+    const botOccupantId = occupantIdOf(el);
+    if (botOccupantId) state.ourOccupantIds.add(botOccupantId);
     d.bot.onSelf(state.room, { nick, codes: r.codes });
     for (const gone of d.bot.departed(state)) {
       const info = state.occupants.get(gone);
       state.occupants.delete(gone);
-      if (info) d.emit([{ origin: "xmpp", room: state.room, sender: senderOf(state.room, info), ts: Date.now(), kind: "leave", reason: "left while the bridge was away" }]);
+      if (info && !info.ours) d.emit([{ origin: "xmpp", room: state.room, sender: senderOf(state.room, info), ts: Date.now(), kind: "leave", reason: "left while the bridge was away" }]);
     }
     return;
   }
   if (!nick) return;
   state.seenSinceJoin?.add(nick);
-  const item = el.getChild("x", NS.mucUser)?.getChild("item");
-  if (state.isOurs(nick) || d.puppets.isOurs(item?.attrs.jid ?? "")) return;
+  // Recorded first, ours too: what the room shows about an occupant is what decides who is ours.
   const change = r.change;
-  if (change?.kind === "here") state.occupants.set(change.nick, change.info);
-  if (change?.kind === "gone") state.occupants.delete(change.nick);
+  const realJid = el.getChild("x", NS.mucUser)?.getChild("item")?.attrs.jid;
+  const previous = state.occupants.get(nick);
+  const ours = state.ownsOccupant(nick, {
+    realJid: realJid ? bareJid(realJid) : previous?.realJid,
+    occupantId: occupantIdOf(el) ?? previous?.occupantId,
+  }, (jid) => d.puppets.isOurs(jid));
+  if (change?.kind === "here") state.occupants.set(change.nick, { ...change.info, ...(ours ? { ours: true as const } : {}) });
+  if (change?.kind === "gone") {
+    state.occupants.delete(change.nick);
+    // A puppet from an earlier run that the room now reports gone no longer holds its nick.
+    for (const p of state.puppets.values()) if (p.lingering && p.nick === change.nick) p.lingering = false;
+  }
   if (change?.kind === "renamed") {
     const info = state.occupants.get(change.nick);
     state.occupants.delete(change.nick);
     if (info) state.occupants.set(change.newNick, { ...info, nick: change.newNick });
     state.seenSinceJoin?.add(change.newNick);
   }
-  if (r.events.length > 0) d.emit(r.events);
+  if (ours) return;
+  if (r.events.length === 0) return;
+  const unvouched = !realJid && !occupantIdOf(el) && !previous?.realJid && !previous?.occupantId;
+  if (state.seenSinceJoin && unvouched && (state.heldBefore(nick) || state.undecided.has(nick))) {
+    const before = state.undecided.get(nick);
+    state.undecided.set(nick, () => { before?.(); d.emit(r.events); });
+    return;
+  }
+  d.emit(r.events);
 }
 
 /** Direct messages and errors: answer a person's message with an error, log the rest. */

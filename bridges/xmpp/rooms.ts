@@ -1,6 +1,7 @@
 /**
- * What the adapter remembers about each linked room: its occupants (from the bot's view), the
- * nicks our own puppets hold, the bot's join, and small caches for corrections and reaction sets.
+ * What the adapter remembers about each linked room: its occupants (from the bot's view, ours
+ * included), the nicks our own puppets hold, the bot's join, and small caches for corrections and
+ * reaction sets. `ownsOccupant` is the one place that decides whether an occupant is ours.
  */
 import type { Element } from "@xmpp/xml";
 import type { DeliveryContext } from "../../core/adapter.ts";
@@ -26,17 +27,41 @@ export interface PuppetOccupant {
   /** The puppet's bare JID. */
   readonly bare: string;
   nick: string;
+  /** The (safe) name `nick` was chosen for; another name means the person was renamed. */
+  forName?: string | undefined;
   /** Confirmed by the room's self-presence. */
   joined: boolean;
   /** The nick a join in flight asks for. */
   pendingNick?: string | undefined;
   /** A join in flight, shared by concurrent sends. */
   joining?: Promise<string> | undefined;
+  /**
+   * Not joined in this run, but the room still sends to it (it stayed in while Junction was
+   * away): it holds `nick` until the room says it left.
+   */
+  lingering?: boolean | undefined;
+}
+
+/** An occupant as the bot sees it; `ours` when it is the bot or one of our puppets. */
+export type RoomOccupant = OccupantState & { readonly ours?: true };
+
+/** What the room vouches for about an occupant (a stanza's, else its presence's). */
+export interface OccupantIdentity {
+  readonly realJid?: string | undefined;
+  readonly occupantId?: string | undefined;
 }
 
 export class RoomState {
   readonly room: RoomRef;
-  readonly occupants = new Map<string, OccupantState>();
+  readonly occupants = new Map<string, RoomOccupant>();
+  /** XEP-0421 occupant-ids of the bot and our puppets here, from their own self-presences. */
+  readonly ourOccupantIds = new Set<string>();
+  /**
+   * Presences seen while the bot joins, from a nick that a puppet of an earlier run held, where
+   * the room shows neither real JID nor occupant-id: held until the room shows whether that puppet
+   * is still in (then they were its own) or the join's history is complete (then a person's).
+   */
+  readonly undecided = new Map<string, () => void>();
   /** Nicks seen since the bot's latest join began, to find who left while we were away. */
   seenSinceJoin: Set<string> | undefined;
   botNick: string | undefined;
@@ -61,17 +86,38 @@ export class RoomState {
     this.room = room;
   }
 
-  /** Whether a nick is held (or was last held) by the bot or one of our puppets. */
+  /**
+   * Whether the occupant `nick` is the bot or one of our puppets, by what the room vouches for:
+   * its real JID where the room shows it, else its occupant-id where the room gives one that we
+   * know as ours, else the nick, but only while the bot or a puppet of ours holds it now.
+   */
+  ownsOccupant(nick: string, who: OccupantIdentity, inOurDomain: (jid: string) => boolean): boolean {
+    if (who.realJid) return inOurDomain(who.realJid);
+    if (who.occupantId && this.ourOccupantIds.has(who.occupantId)) return true;
+    return this.isOurs(nick);
+  }
+
+  /**
+   * Whether the bot or one of our puppets holds `nick` now (joined, joining, still in from an
+   * earlier run, or just renamed away from it). A nick a puppet held once and left is nobody's.
+   */
   isOurs(nick: string): boolean {
     if (nick === this.botNick) return true;
+    const holder = this.occupants.get(nick);
     for (const p of this.puppets.values()) {
-      if (p.nick === nick) return true;
+      if (p.nick === nick && (p.joined || p.lingering)) return true;
       // A join in flight claims its nick, unless a person here holds it (that join will get a
       // conflict and take a suffix): their messages must not be mistaken for our echo.
-      if (p.pendingNick === nick && !this.occupants.has(nick)) return true;
+      if (p.pendingNick === nick && (!holder || holder.ours)) return true;
     }
     const retired = this.#retired.get(nick);
     return retired !== undefined && Date.now() - retired < RETIRED_MS;
+  }
+
+  /** The nick was last held by a puppet that has not joined in this run (nor been seen since). */
+  heldBefore(nick: string): boolean {
+    for (const p of this.puppets.values()) if (p.nick === nick && !p.joined && !p.joining && !p.lingering) return true;
+    return false;
   }
 
   retire(nick: string): void {
@@ -91,8 +137,9 @@ export class RoomState {
     return formatCursor({ at: new Date(this.#cursor).toISOString(), ...(this.#cursorId ? { id: this.#cursorId } : {}) });
   }
 
+  /** The puppet that holds `nick` now. */
   puppetByNick(nick: string): PuppetOccupant | undefined {
-    for (const p of this.puppets.values()) if (p.nick === nick) return p;
+    for (const p of this.puppets.values()) if (p.nick === nick && (p.joined || p.lingering)) return p;
     return undefined;
   }
 

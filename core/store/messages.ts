@@ -80,7 +80,8 @@ export class MessageStore {
     // Two lookups, not one with OR: SQLite cannot use an index for "remote_id = ? OR alt_id = ?",
     // and this runs for every message a MUC reflects back to us.
     this.#byAltAny = db.prepare<[string, string, string], MapRow>(
-      `SELECT message_id, remote_id, alt_id, author, bridged FROM message_map WHERE network = ? AND room = ? AND alt_id = ? LIMIT 1`,
+      // A client's own id (alt_id) is anybody's to copy: only our own copies are found by it.
+      `SELECT message_id, remote_id, alt_id, author, bridged FROM message_map WHERE network = ? AND room = ? AND alt_id = ? AND bridged = 1 LIMIT 1`,
     );
     this.#alias = db.prepare<[string, string, string, number, string | null, string | null, number]>(
       `INSERT OR IGNORE INTO message_map (network, room, remote_id, message_id, alt_id, author, bridged) VALUES (?, ?, ?, ?, ?, ?, ?)`,
@@ -97,7 +98,11 @@ export class MessageStore {
     return this.#insertCopy.run(c.network, c.room, c.remoteId, messageId, c.altId ?? null, c.author ?? null, c.bridged ? 1 : 0).changes > 0;
   }
 
-  /** Maps a second native id (e.g. an XMPP stanza-id learned from the reflection) onto a known copy. */
+  /**
+   * Maps a second native id (e.g. an XMPP stanza-id learned from the reflection) onto a known copy:
+   * one with that native id, or one of our own copies (bridged) with that id of ours. A person's
+   * client id never matches here, so a copy of it cannot capture an alias.
+   */
   addAlias(network: Network, room: string, knownId: string, newRemoteId: string): void {
     const known = this.#byRemote.get(network, room, knownId) ?? this.#byAltAny.get(network, room, knownId);
     if (!known) return;

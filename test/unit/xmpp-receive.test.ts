@@ -14,14 +14,14 @@ const ROOM = "lobby@conference.localhost";
 const BOT = "junction@bridge.localhost/junction";
 const log = pino({ level: "silent" });
 
-function setup() {
+function setup(findMessage: AdapterHost["findMessage"] = () => undefined) {
   const conn = new XmppConnection({ service: "xmpp://127.0.0.1:1", domain: "bridge.localhost", secret: "x" }, log, { online() {}, offline() {}, stanza() {} });
   const sent: string[] = [];
   vi.spyOn(conn, "send").mockImplementation(async (...els) => { sent.push(...els.map(String)); });
   const aliases: [string, string][] = [];
   const host = {
     log, addAlias: (_r: unknown, known: string, sid: string) => { aliases.push([known, sid]); },
-    findMessage: () => undefined, cursor: () => undefined,
+    findMessage, cursor: () => undefined,
     reactions: (_r: unknown, target: string, actor: string) => (target === "sid-0" && actor === "alice@localhost" ? ["👍", "🎉"] : []),
   } as unknown as AdapterHost;
   const rooms = new Rooms();
@@ -79,16 +79,53 @@ describe("receive", () => {
     expect(aliases).toEqual([["jn-5-abc", "sid-1"]]);
     expect(await state.stanzaIdFor("jn-5-abc", 1000)).toBe("sid-1");
   });
-  it("a reflection of ours (live or from history) confirms the delivery, so it is not sent again", () => {
+  it("a reflection of ours confirms the delivery, so it is not sent again", () => {
     const { d, state } = setup();
     state.unconfirmed.add(["jn-7-abc"], { origin: "matrix", sender: { id: "@x:hs", name: "x", isBot: false }, ctx: {} as never, stanzas: [] } as never);
-    receive(groupchat("Stranger", BOT, `<body>old</body><origin-id xmlns="urn:xmpp:sid:0" id="jn-7-abc"/>`), d);
+    receive(groupchat("Bob", BOT, `<body>old</body><origin-id xmlns="urn:xmpp:sid:0" id="jn-7-abc"/>`), d);
     expect(state.unconfirmed.size).toBe(0);
   });
-  it("drops messages with our id even from a nick it does not know (history after a restart)", () => {
-    const { d, emitted } = setup();
-    receive(groupchat("Stranger", BOT, `<body>old</body><origin-id xmlns="urn:xmpp:sid:0" id="jn-1-zzz"/>`), d);
+  it("bridges a person's message that carries our id, and learns nothing from it", () => {
+    const { d, state, emitted, aliases } = setup();
+    state.sent("jn-7-abc");
+    state.unconfirmed.add(["jn-7-abc"], { origin: "matrix", sender: { id: "@x:hs", name: "x", isBot: false }, ctx: {} as never, stanzas: [] } as never);
+    receive(groupchat("Stranger", BOT, `<body>copied</body><origin-id xmlns="urn:xmpp:sid:0" id="jn-7-abc"/>`, "jn-7-abc"), d);
+    expect(emitted.map((e) => e.events[0]?.kind)).toEqual(["message"]);
+    expect(aliases).toEqual([]);
+    expect(state.reflected("jn-7-abc")).toBeUndefined();
+    expect(state.unconfirmed.size).toBe(1);
+  });
+  it("drops a message from history with our id only where the store has that id as ours under that occupant", () => {
+    const mine = (_r: unknown, by: { altId?: string; author?: string }) =>
+      (by.altId === "jn-1-zzz" && by.author === `${ROOM}/Old Bob` ? { remoteId: "jn-1-zzz", kind: "message", bridged: true } : undefined);
+    const { d, emitted } = setup(mine as never);
+    const delay = `<delay xmlns="urn:xmpp:delay" stamp="2024-01-01T00:00:00Z"/>`;
+    receive(groupchat("Old Bob", BOT, `<body>old</body><origin-id xmlns="urn:xmpp:sid:0" id="jn-1-zzz"/>${delay}`), d);
     expect(emitted).toEqual([]);
+    receive(groupchat("Stranger", BOT, `<body>copied</body><origin-id xmlns="urn:xmpp:sid:0" id="jn-1-zzz"/>${delay}`), d);
+    expect(emitted.map((e) => e.events[0]?.kind)).toEqual(["message"]);
+  });
+  it("bridges a person who took a nick a puppet held once, but not while the puppet holds it", () => {
+    const { d, state, emitted } = setup();
+    state.puppets.set("matrix_c@bridge.localhost", { bare: "matrix_c@bridge.localhost", nick: "carol", joined: false });
+    receive(parse(`<presence from="${ROOM}/carol" to="${BOT}"><x xmlns="http://jabber.org/protocol/muc#user"><item role="participant"/></x></presence>`), d);
+    receive(groupchat("carol", BOT, `<body>I am the real carol</body>`), d);
+    expect(emitted.map((e) => e.events[0]?.kind)).toEqual(["join", "message"]);
+    expect(state.occupants.get("carol")?.ours).toBeUndefined();
+  });
+  it("knows our occupants by the occupant-id the room gave them, whatever their nick", () => {
+    const { d, state, emitted } = setup();
+    receive(parse(`<presence from="${ROOM}/Bob" to="matrix_x@bridge.localhost/junction"><occupant-id xmlns="urn:xmpp:occupant-id:0" id="occ-bob"/><x xmlns="http://jabber.org/protocol/muc#user"><item role="participant"/><status code="110"/></x></presence>`), d);
+    expect(state.ourOccupantIds.has("occ-bob")).toBe(true);
+    const delay = `<delay xmlns="urn:xmpp:delay" stamp="2024-01-01T00:00:00Z"/>`;
+    receive(groupchat("Old Name", BOT, `<body>mine</body><occupant-id xmlns="urn:xmpp:occupant-id:0" id="occ-bob"/>${delay}`), d);
+    receive(groupchat("Old Name", BOT, `<body>theirs</body><occupant-id xmlns="urn:xmpp:occupant-id:0" id="occ-eve"/>`), d);
+    expect(emitted.map((e) => e.events[0]?.kind === "message" ? e.events[0].body.text : "")).toEqual(["theirs"]);
+  });
+  it("learns no occupant-id from a presence that is not the puppet's own", () => {
+    const { d, state } = setup();
+    receive(parse(`<presence from="${ROOM}/eve" to="matrix_x@bridge.localhost/junction"><occupant-id xmlns="urn:xmpp:occupant-id:0" id="occ-eve"/><x xmlns="http://jabber.org/protocol/muc#user"><item role="participant"/></x></presence>`), d);
+    expect(state.ourOccupantIds.has("occ-eve")).toBe(false);
   });
   it("ignores the copies every puppet receives", () => {
     const { d, emitted } = setup();
@@ -103,11 +140,12 @@ describe("receive", () => {
     expect(sent[0]).toContain("feature-not-implemented");
     expect(sent[1]).toBe(`<iq type="result" id="q" from="bridge.localhost" to="alice@localhost/a"/>`);
   });
-  it("tracks occupants from presence, never our own", () => {
+  it("tracks every occupant, ours too, and bridges only people's presences", () => {
     const { d, state, emitted } = setup();
     receive(parse(`<presence from="${ROOM}/alice" to="${BOT}"><x xmlns="http://jabber.org/protocol/muc#user"><item role="participant"/></x></presence>`), d);
     receive(parse(`<presence from="${ROOM}/Bob" to="${BOT}"><x xmlns="http://jabber.org/protocol/muc#user"><item role="participant"/></x></presence>`), d);
-    expect([...state.occupants.keys()]).toEqual(["alice"]);
+    expect([...state.occupants.keys()]).toEqual(["alice", "Bob"]);
+    expect(state.occupants.get("Bob")?.ours).toBe(true);
     expect(emitted.map((e) => e.events.map((x) => x.kind))).toEqual([["join"]]);
   });
 });
@@ -154,5 +192,16 @@ describe("room state", () => {
     s.retire("Old Name");
     expect(s.isOurs("Old Name")).toBe(true);
     expect(s.isOurs("someone")).toBe(false);
+  });
+  it("decides ours by real JID where the room shows it, never by the nick against it", () => {
+    const s = new RoomState(roomRef(ROOM));
+    s.puppets.set("matrix_a@bridge.localhost", { bare: "matrix_a@bridge.localhost", nick: "alice", joined: true });
+    const ours = (jid: string) => jid.endsWith("@bridge.localhost");
+    expect(s.ownsOccupant("alice", {}, ours)).toBe(true);
+    expect(s.ownsOccupant("alice", { realJid: "alice@localhost" }, ours)).toBe(false);
+    s.puppets.get("matrix_a@bridge.localhost")!.joined = false;
+    expect(s.ownsOccupant("alice", {}, ours)).toBe(false);
+    s.puppets.get("matrix_a@bridge.localhost")!.lingering = true;
+    expect(s.ownsOccupant("alice", {}, ours)).toBe(true);
   });
 });
