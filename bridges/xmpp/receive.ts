@@ -184,6 +184,8 @@ function onPresence(el: Element, state: RoomState, toBot: boolean, d: ReceiveDep
     if (info) state.occupants.set(change.newNick, { ...info, nick: change.newNick });
     state.seenSinceJoin?.add(change.newNick);
   }
+  // Our puppet's rename is done: whoever takes its old nick from now on is somebody else.
+  if (ours && change && change.kind !== "here") state.unretire(change.nick);
   if (ours) return;
   if (r.events.length === 0) return;
   const unvouched = !realJid && !occupantIdOf(el) && !previous?.realJid && !previous?.occupantId;

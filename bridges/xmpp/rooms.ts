@@ -124,6 +124,11 @@ export class RoomState {
     this.#retired.set(nick, Date.now());
   }
 
+  /** The room reported our puppet gone from a nick it renamed away from: the nick is free now. */
+  unretire(nick: string): void {
+    this.#retired.delete(nick);
+  }
+
   /** The catch-up cursor after a message dated `ts`: it never moves back (history is older). */
   /**
    * The catch-up cursor after a message dated `ts` with the room's `stanzaId`: it never moves back
