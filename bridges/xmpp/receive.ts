@@ -88,6 +88,9 @@ function onRoomMessage(el: Element, state: RoomState, d: ReceiveDeps): void {
     }
     return;
   }
+  // A person speaks from a nick still undecided (the join's history never ended): their presence first.
+  const held = nick ? state.undecided.get(nick) : undefined;
+  if (held) { state.undecided.delete(nick!); held(); }
   const r = inboundMessage(el, inboundContext(state, d));
   if (r.reactionSet) state.setReactions(r.reactionSet.target, r.reactionSet.actor, r.reactionSet.set);
   const first = r.events[0];

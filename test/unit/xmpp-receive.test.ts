@@ -113,6 +113,28 @@ describe("receive", () => {
     expect(emitted.map((e) => e.events[0]?.kind)).toEqual(["join", "message"]);
     expect(state.occupants.get("carol")?.ours).toBeUndefined();
   });
+  it("after a restart, holds a presence from a puppet's old nick until the room shows whose it is", () => {
+    const presence = (nick: string) => parse(`<presence from="${ROOM}/${nick}" to="${BOT}"><x xmlns="http://jabber.org/protocol/muc#user"><item role="participant"/></x></presence>`);
+    const subject = parse(`<message from="${ROOM}" to="${BOT}" type="groupchat"><subject/></message>`);
+    // A person took the nick while Junction was away: bridged once the join's history is complete.
+    const a = setup();
+    a.state.puppets.set("matrix_g@bridge.localhost", { bare: "matrix_g@bridge.localhost", nick: "gina", joined: false });
+    a.state.seenSinceJoin = new Set();
+    receive(presence("gina"), a.d);
+    expect(a.emitted).toEqual([]);
+    receive(subject, a.d);
+    expect(a.emitted.map((e) => e.events[0]?.kind)).toEqual(["join"]);
+    // Our puppet stayed in: the room keeps sending to it, so that presence was its own.
+    const b = setup();
+    b.state.puppets.set("matrix_g@bridge.localhost", { bare: "matrix_g@bridge.localhost", nick: "gina", joined: false });
+    b.state.seenSinceJoin = new Set();
+    receive(presence("gina"), b.d);
+    receive(parse(`<presence from="${ROOM}/Junction" to="matrix_g@bridge.localhost/junction"><x xmlns="http://jabber.org/protocol/muc#user"><item role="participant"/></x></presence>`), b.d);
+    receive(subject, b.d);
+    receive(groupchat("gina", BOT, `<body>old echo</body><origin-id xmlns="urn:xmpp:sid:0" id="jn-3-abc"/>`), b.d);
+    expect(b.emitted).toEqual([]);
+    expect(b.state.occupants.get("gina")?.ours).toBe(true);
+  });
   it("knows our occupants by the occupant-id the room gave them, whatever their nick", () => {
     const { d, state, emitted } = setup();
     receive(parse(`<presence from="${ROOM}/Bob" to="matrix_x@bridge.localhost/junction"><occupant-id xmlns="urn:xmpp:occupant-id:0" id="occ-bob"/><x xmlns="http://jabber.org/protocol/muc#user"><item role="participant"/><status code="110"/></x></presence>`), d);
