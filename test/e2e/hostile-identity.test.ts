@@ -51,7 +51,7 @@ function logger() {
       done();
     },
   });
-  return pino({ level: "info" }, sink);
+  return pino({ level: process.env.JUNCTION_TEST_LOG ?? "info" }, sink);
 }
 
 async function startJunction(): Promise<RunningJunction> {

@@ -1,6 +1,6 @@
 import xml from "@xmpp/xml";
 import { describe, expect, it } from "vitest";
-import { roomRef } from "../../core/events.ts";
+import { actorId, roomRef } from "../../core/events.ts";
 import { isValidNick, looksAlike, safeNick } from "../../bridges/xmpp/nick.ts";
 import { nickCandidates, plainNick } from "../../bridges/xmpp/puppets.ts";
 import { RoomState } from "../../bridges/xmpp/rooms.ts";
@@ -67,5 +67,31 @@ describe("the XML sanitising point", () => {
     expect(resend.map((e) => e.value)).toEqual(["A"]);
     expect(givenUp.map((e) => e.value)).toEqual(["B"]);
     expect(u.size).toBe(0);
+  });
+});
+
+describe("a room that refuses a puppet's nick", () => {
+  it("gets the plain nick next, never a dropped person", async () => {
+    const { Puppets } = await import("../../bridges/xmpp/puppets.ts");
+    const { pino } = await import("pino");
+    const tried: string[] = [];
+    let puppets: InstanceType<typeof Puppets>;
+    const state = new RoomState(roomRef("r@muc"));
+    const conn = {
+      async send(p: { attrs: { to: string; from: string } }) {
+        const nick = p.attrs.to.split("/")[1]!;
+        tried.push(nick);
+        // Like a room whose server refuses any non-ASCII nick.
+        queueMicrotask(() => puppets.onPuppetPresence(state, p.attrs.from, nick,
+          /^[\x20-\x7e]+$/.test(nick) ? { self: true, unavailable: false } : { error: "jid-malformed", unavailable: false }));
+      },
+    };
+    puppets = new Puppets(conn as never, "bridge.localhost", pino({ level: "silent" }));
+    const records: unknown[] = [];
+    puppets.attach({ puppets: { all: () => [], put: (r: unknown) => records.push(r) } } as never);
+    const ctx = { deliveryId: "1", attempt: 0, fetchMedia: async () => { throw new Error("no"); } };
+    const joined = await puppets.ensureJoined(state, "matrix", { id: actorId("@zoe:example.org"), name: "Zoë", isBot: false }, ctx as never);
+    expect(joined.nick).toBe("zoe");
+    expect(tried).toEqual(["Zoë", "zoe"]);
   });
 });
