@@ -35,10 +35,7 @@ const VERSION: string = (() => {
 const REJOIN_MS = 30_000;
 /** Unconfirmed deliveries older than this are not sent again after a reconnect: stale by then. */
 const RESEND_MAX_AGE_MS = 10 * 60_000;
-/**
- * Writes of one delivery, first send included. A stanza the server refuses by closing the stream
- * is never reflected; after this many it is given up instead of taking the stream down again.
- */
+/** Writes of one unconfirmed delivery, the first included; then given up (it may be what kills the stream). */
 const MAX_SENDS = 3;
 const STANZA_ID_WAIT_MS = 2000;
 
