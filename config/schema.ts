@@ -77,6 +77,9 @@ function rooms(check: (value: unknown) => { room: string } | { error: string }) 
   });
 }
 
+/** Defaults of the xmpp keys that keep the bot in its rooms and bound a catch-up. */
+export const XMPP_DEFAULTS = { catchUpMax: 1000, rejoinMaxSeconds: 300, selfPingSeconds: 300, keepaliveSeconds: 60 } as const;
+
 const xmppSchema = z.strictObject({
   server: text("the XMPP server's component address like xmpp://127.0.0.1:5347").transform(
     (s, ctx) => normaliseXmppServer(s) ?? fail(ctx, `expected the XMPP server's component address like xmpp://127.0.0.1:5347, got ${show(s)}`),
@@ -96,6 +99,10 @@ const xmppSchema = z.strictObject({
     })
     .optional(),
   history: count("how many old messages to bridge when a room is first linked (0 or more)", 0),
+  catchUpMax: count("the most archived messages one catch-up bridges (0 or more)", XMPP_DEFAULTS.catchUpMax),
+  rejoinMaxSeconds: count("the longest wait in seconds between the bot's attempts to rejoin a room", XMPP_DEFAULTS.rejoinMaxSeconds),
+  selfPingSeconds: count("seconds between the bot's self-pings in each room (0: none)", XMPP_DEFAULTS.selfPingSeconds),
+  keepaliveSeconds: count("seconds between keepalive pings through the XMPP server (0: none)", XMPP_DEFAULTS.keepaliveSeconds),
 }, { error: (iss) => `expected the xmpp section (server, component, secret…), got ${show(iss.input)}` });
 
 const matrixSchema = z.strictObject({

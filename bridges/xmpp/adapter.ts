@@ -11,19 +11,21 @@ import type {
 import { NotReadyError, PermanentDeliveryError } from "../../core/adapter.ts";
 import type { BridgeEvent, RoomRef } from "../../core/events.ts";
 import { remoteId, roomRef } from "../../core/events.ts";
-import type { XmppConfig } from "../../config/schema.ts";
+import { XMPP_DEFAULTS, type XmppConfig as LoadedXmppConfig } from "../../config/schema.ts";
 import { Bot } from "./bot.ts";
 import { XmppConnection } from "./connection.ts";
 import { fetchLink, fetchVcardPhoto } from "./media.ts";
 import { CannotDeliver, outboundStanzas } from "./outbound.ts";
 import { leavePresence, puppetPresence } from "./presence-out.ts";
 import { PUPPET_RESOURCE, Puppets } from "./puppets.ts";
-import { receive, type ReceiveDeps } from "./receive.ts";
+import { receive, roomMessage, type ReceiveDeps } from "./receive.ts";
+import { RoomWatch, type RoomStatus } from "./rejoin.ts";
 import { Rooms, type RoomState } from "./rooms.ts";
 import { bareJid, resourceOf } from "./stanza.ts";
 import { attachmentUrls } from "./upload.ts";
 
-export type { XmppConfig };
+/** The xmpp section as loaded; the keepalive, rejoin and catch-up keys may be left to their defaults. */
+export type XmppConfig = Omit<LoadedXmppConfig, keyof typeof XMPP_DEFAULTS> & Partial<Pick<LoadedXmppConfig, keyof typeof XMPP_DEFAULTS>>;
 
 const VERSION: string = (() => {
   try {
@@ -32,7 +34,6 @@ const VERSION: string = (() => {
     return "0";
   }
 })();
-const REJOIN_MS = 30_000;
 /** Unconfirmed deliveries older than this are not sent again after a reconnect: stale by then. */
 const RESEND_MAX_AGE_MS = 10 * 60_000;
 /** Writes of one unconfirmed delivery, the first included; then given up (it may be what kills the stream). */
@@ -45,7 +46,7 @@ export class XmppAdapter implements Adapter {
     edits: true, retractions: true, reactions: true, replies: true, threads: false,
     typing: true, presence: true, media: true, richText: false,
   };
-  readonly #config: XmppConfig;
+  readonly #config: LoadedXmppConfig;
   readonly #log: Logger;
   readonly #conn: XmppConnection;
   readonly #rooms = new Rooms();
@@ -55,14 +56,14 @@ export class XmppAdapter implements Adapter {
   #bot: Bot | undefined;
   #deps: ReceiveDeps | undefined;
   #emitChain: Promise<void> = Promise.resolve();
-  #rejoinTimer: NodeJS.Timeout | undefined;
+  #watch: RoomWatch | undefined;
   #stopping = false;
 
   constructor(config: XmppConfig, log: Logger) {
-    this.#config = config;
+    this.#config = { ...XMPP_DEFAULTS, ...config } as LoadedXmppConfig;
     this.#log = log;
     this.#botBare = `junction@${config.component}`;
-    this.#conn = new XmppConnection({ service: config.server, domain: config.component, secret: config.secret }, log, {
+    this.#conn = new XmppConnection({ service: config.server, domain: config.component, secret: config.secret, keepaliveSeconds: this.#config.keepaliveSeconds }, log, {
       online: () => void this.#joinAll(),
       offline: () => this.#offline(),
       stanza: (el) => { if (this.#deps) receive(el, this.#deps); },
@@ -95,7 +96,20 @@ export class XmppAdapter implements Adapter {
     this.#rooms.set(host.rooms());
     this.#puppets.attach(host);
     for (const state of this.#rooms.all()) this.#puppets.restore(state);
-    this.#bot = new Bot({ conn: this.#conn, host, log: this.#log, jid: this.#botFull, nick: this.#config.nick, history: this.#config.history });
+    this.#bot = new Bot({
+      conn: this.#conn, host, log: this.#log, jid: this.#botFull, nick: this.#config.nick, history: this.#config.history,
+      catchUpMax: this.#config.catchUpMax,
+      replay: (state, el, archived) => { if (this.#deps) roomMessage(el, state, this.#deps, archived); },
+      emit: (events) => this.#emit(events),
+    });
+    const bot = this.#bot;
+    this.#watch = new RoomWatch({
+      conn: this.#conn, log: this.#log, jid: this.#botFull,
+      join: (state) => bot.join(state),
+      rejoined: (state) => void this.#resendUnconfirmed([state]),
+      rejoinMaxMs: this.#config.rejoinMaxSeconds * 1000,
+      selfPingMs: this.#config.selfPingSeconds * 1000,
+    });
     this.#deps = {
       conn: this.#conn, host, rooms: this.#rooms, puppets: this.#puppets, bot: this.#bot, botBare: this.#botBare, log: this.#log,
       iq: {
@@ -103,13 +117,14 @@ export class XmppAdapter implements Adapter {
         puppet: (bare) => this.#puppets.profile(bare),
       },
       emit: (events, opts) => this.#emit(events, opts),
+      botRemoved: (state, reason) => this.#watch?.removed(state, reason),
     };
     await this.#conn.start();
   }
 
   async stop(): Promise<void> {
     this.#stopping = true;
-    clearTimeout(this.#rejoinTimer);
+    this.#watch?.stop();
     this.#host?.setReady(false);
     await this.#emitChain;
     await this.#conn.stop();
@@ -151,6 +166,11 @@ export class XmppAdapter implements Adapter {
       case "message": case "edit": case "retract": case "reaction":
         return this.#sendMessage(state, event, ctx);
     }
+  }
+
+  /** Whether the bot is in each linked room, and if not, why (for operators and tests). */
+  roomStatus(): RoomStatus[] {
+    return this.#watch?.status() ?? [];
   }
 
   async fetchMedia(url: string): Promise<Media> {
@@ -224,18 +244,15 @@ export class XmppAdapter implements Adapter {
 
   async #joinAll(): Promise<void> {
     const host = this.#host;
-    const bot = this.#bot;
-    if (!host || !bot) return;
+    const watch = this.#watch;
+    if (!host || !watch) return;
     // A new stream: Prosody may still list our puppets, but they rejoin (same JID, same nick) on need.
     for (const state of this.#rooms.all()) for (const p of state.puppets.values()) p.joined = false;
-    const results = await Promise.all(this.#rooms.all().map((s) => bot.join(s)));
+    // Rooms that fail keep being retried by the watch, with backoff.
+    await watch.joinAll(this.#rooms.all());
     if (!this.#conn.online) return;
-    await this.#resendUnconfirmed();
+    await this.#resendUnconfirmed(this.#rooms.all());
     host.setReady(true);
-    if (results.includes(false)) {
-      clearTimeout(this.#rejoinTimer);
-      this.#rejoinTimer = setTimeout(() => void this.#rejoinMissing(), REJOIN_MS);
-    }
   }
 
   /**
@@ -243,8 +260,8 @@ export class XmppAdapter implements Adapter {
    * what the room never reflected was lost with the old connection. Send it again, in order,
    * under the same ids, before anything newer.
    */
-  async #resendUnconfirmed(): Promise<void> {
-    for (const state of this.#rooms.all()) {
+  async #resendUnconfirmed(rooms: readonly RoomState[]): Promise<void> {
+    for (const state of rooms) {
       if (!state.botJoined) continue; // kept for the next successful join
       const { resend, givenUp } = state.unconfirmed.takeForResend(RESEND_MAX_AGE_MS, MAX_SENDS);
       for (const e of givenUp) {
@@ -267,15 +284,8 @@ export class XmppAdapter implements Adapter {
     }
   }
 
-  async #rejoinMissing(): Promise<void> {
-    const missing = this.#rooms.all().filter((s) => !s.botJoined);
-    if (missing.length === 0 || !this.#conn.online || !this.#bot) return;
-    const results = await Promise.all(missing.map((s) => this.#bot!.join(s)));
-    if (results.includes(false)) this.#rejoinTimer = setTimeout(() => void this.#rejoinMissing(), REJOIN_MS);
-  }
-
   #offline(): void {
-    clearTimeout(this.#rejoinTimer);
+    this.#watch?.offline();
     for (const state of this.#rooms.all()) {
       state.botJoined = false;
       for (const p of state.puppets.values()) p.joined = false;

@@ -3,8 +3,14 @@
  * and IQ requests with their answers. A fresh Component per attempt keeps no state from a dead
  * stream. The socket is always read (Node never pauses it for us), so a server that stops
  * reading while its buffer to us is full (Prosody) can never deadlock with our writes.
+ *
+ * An IQ answer is taken only from the entity the request went to, under an id nobody can guess
+ * (anyone can send us an iq result; only the addressee knows the id). A keepalive ping through
+ * the server to our own domain finds a stream that is open but dead (half-open TCP).
  */
+import { randomBytes } from "node:crypto";
 import { Component } from "@xmpp/component-core";
+import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
 import type { Logger } from "pino";
 import { NotReadyError } from "../../core/adapter.ts";
@@ -14,6 +20,8 @@ export interface ConnectionOptions {
   readonly service: string;
   readonly domain: string;
   readonly secret: string;
+  /** Seconds between keepalive pings through the server; 0: none. */
+  readonly keepaliveSeconds?: number;
 }
 
 export interface ConnectionEvents {
@@ -25,6 +33,22 @@ export interface ConnectionEvents {
 const BACKOFF_MIN_MS = 500;
 const BACKOFF_MAX_MS = 30_000;
 const IQ_TIMEOUT_MS = 15_000;
+/** A keepalive not answered within this long means the stream is dead. */
+const KEEPALIVE_TIMEOUT_MS = 10_000;
+
+interface PendingIq {
+  /** Whom the request went to: only they may answer it. */
+  readonly to: string;
+  resolve(el: Element): void;
+  reject(err: Error): void;
+  readonly timer: NodeJS.Timeout;
+}
+
+/** A full or bare JID in the form it compares by: domain and local part lower case, resource as is. */
+function jidKey(jid: string): string {
+  const slash = jid.indexOf("/");
+  return slash === -1 ? jid.toLowerCase() : jid.slice(0, slash).toLowerCase() + jid.slice(slash);
+}
 
 export class XmppConnection {
   readonly #o: ConnectionOptions;
@@ -35,8 +59,8 @@ export class XmppConnection {
   #stopped = false;
   #delay = BACKOFF_MIN_MS;
   #timer: NodeJS.Timeout | undefined;
-  #iqSeq = 0;
-  readonly #pendingIq = new Map<string, { resolve(el: Element): void; reject(err: Error): void; timer: NodeJS.Timeout }>();
+  #keepalive: NodeJS.Timeout | undefined;
+  readonly #pendingIq = new Map<string, PendingIq>();
 
   constructor(o: ConnectionOptions, log: Logger, on: ConnectionEvents) {
     this.#o = o;
@@ -57,6 +81,7 @@ export class XmppConnection {
   async stop(): Promise<void> {
     this.#stopped = true;
     clearTimeout(this.#timer);
+    clearInterval(this.#keepalive);
     const entity = this.#entity;
     this.#entity = undefined;
     this.#setOffline();
@@ -75,14 +100,16 @@ export class XmppConnection {
 
   /** Sends an IQ get/set and resolves with its result, or rejects with its error or a timeout. */
   async request(iq: Element, timeoutMs = IQ_TIMEOUT_MS): Promise<Element> {
-    const id = iq.attrs.id ?? `jq-${++this.#iqSeq}-${Date.now().toString(36)}`;
+    // 96 random bits: an answer under a guessed id is as good as impossible.
+    const id = `jq-${randomBytes(12).toString("base64url")}`;
     iq.attrs.id = id;
+    const to = iq.attrs.to ?? "";
     const answer = new Promise<Element>((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pendingIq.delete(id);
-        reject(new Error(`no answer to iq ${id} to ${iq.attrs.to} within ${timeoutMs} ms`));
+        reject(new IqTimeout(`no answer to iq ${id} to ${to} within ${timeoutMs} ms`));
       }, timeoutMs);
-      this.#pendingIq.set(id, { resolve, reject, timer });
+      this.#pendingIq.set(id, { to: jidKey(to), resolve, reject, timer });
     });
     try {
       await this.send(iq);
@@ -118,6 +145,7 @@ export class XmppConnection {
       (entity.socket as { setNoDelay?(v: boolean): void } | null)?.setNoDelay?.(true);
       this.#online = true;
       this.#log.info({ service: this.#o.service, domain: this.#o.domain }, "XMPP component online");
+      this.#startKeepalive(entity);
       this.#on.online();
     } catch (err) {
       this.#log.warn({ err: (err as Error).message, service: this.#o.service, retryInMs: this.#delay }, "XMPP component could not connect; retrying");
@@ -139,6 +167,44 @@ export class XmppConnection {
     }, delay);
   }
 
+  /**
+   * Pings our own domain through the server: the server routes it back to us, we answer it
+   * (iq.ts), and the answer comes back. No answer in time: the stream is dead though the socket
+   * may look open, so it is dropped and the usual reconnect takes over.
+   */
+  #startKeepalive(entity: Component): void {
+    clearInterval(this.#keepalive);
+    const seconds = this.#o.keepaliveSeconds ?? 60;
+    if (seconds <= 0) return;
+    let inFlight = false;
+    this.#keepalive = setInterval(() => {
+      if (inFlight || this.#entity !== entity || !this.#online) return;
+      inFlight = true;
+      const domain = this.#o.domain;
+      const ping = xml("iq", { type: "get", from: domain, to: domain }, xml("ping", { xmlns: "urn:xmpp:ping" }));
+      this.request(ping, Math.min(KEEPALIVE_TIMEOUT_MS, seconds * 1000))
+        .catch((err: Error) => {
+          if (!(err instanceof IqTimeout) || this.#entity !== entity) return;
+          this.#log.warn({ service: this.#o.service, err: err.message }, "the XMPP server did not answer the keepalive; reconnecting");
+          this.#drop(entity);
+        })
+        .finally(() => { inFlight = false; });
+    }, seconds * 1000);
+    this.#keepalive.unref();
+  }
+
+  /** Gives up a stream that no longer carries anything, and reconnects. */
+  #drop(entity: Component): void {
+    if (this.#entity !== entity) return;
+    this.#entity = undefined;
+    clearInterval(this.#keepalive);
+    this.#setOffline();
+    // A half-open socket may never finish a clean close: destroy it.
+    (entity.socket as { destroy?(): void } | null)?.destroy?.();
+    entity.stop().catch(() => undefined);
+    this.#schedule();
+  }
+
   #setOffline(): void {
     for (const [id, p] of this.#pendingIq) {
       clearTimeout(p.timer);
@@ -154,7 +220,9 @@ export class XmppConnection {
   #onStanza(el: Element): void {
     if (el.is("iq") && (el.attrs.type === "result" || el.attrs.type === "error") && el.attrs.id) {
       const p = this.#pendingIq.get(el.attrs.id);
-      if (p) {
+      // Only the addressee answers: a result from anyone else (a spoofed upload slot, vCard or
+      // archive fin) is not an answer; it goes to receive(), which never answers a result.
+      if (p && jidKey(el.attrs.from ?? "") === p.to) {
         clearTimeout(p.timer);
         this.#pendingIq.delete(el.attrs.id);
         if (el.attrs.type === "result") p.resolve(el);
@@ -169,6 +237,8 @@ export class XmppConnection {
     }
   }
 }
+
+export class IqTimeout extends Error {}
 
 export class IqError extends Error {
   readonly condition: string;

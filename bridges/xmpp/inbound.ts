@@ -26,6 +26,12 @@ export interface InboundContext {
   /** XEP-0444 sends whole sets: the sender's set on `target` before this stanza, if known. */
   previousReactions(room: RoomRef, target: string, actor: string): readonly string[] | undefined;
   now(): number;
+  /**
+   * The stanza is the room's replay (join history, or an archive result turned live): its date
+   * is the `<delay>` the room added. Otherwise a delay was written by the sender and means
+   * nothing (a person can stamp a live message 2099): it is dated on arrival.
+   */
+  readonly replayed?: boolean;
 }
 
 export interface Inbound {
@@ -61,7 +67,8 @@ function convert(stanza: Element, ctx: InboundContext): Inbound {
   if (stanza.attrs.type !== "groupchat") return none(`message of type ${stanza.attrs.type ?? "normal"} is not a room message`);
   const room = ctx.linkedRoom(bareJid(from));
   if (!room) return none(`message from ${bareJid(from)}, which is not a linked room`);
-  const ts = parseStamp(stanza.getChild("delay", NS.delay)?.attrs.stamp) ?? ctx.now();
+  // A replay is never dated later than now (a room's clock ahead of ours).
+  const ts = Math.min((ctx.replayed ? roomDelay(stanza, room) : undefined) ?? ctx.now(), ctx.now());
   const nick = resourceOf(from);
   const stanzaKey = roomStanzaId(stanza, room);
 
@@ -134,6 +141,12 @@ function typingOnly(
   // Typing is ephemeral: no remoteId, so the core never maps it.
   const { origin, room, sender, ts } = base;
   return { ...meta, events: [{ origin, room, sender, ts, kind: "typing", active: state === "composing" }] };
+}
+
+/** The date the room put on its replay: the last delay from the room itself (the room appends its own). */
+function roomDelay(stanza: Element, room: RoomRef): number | undefined {
+  const own = stanza.getChildren("delay", NS.delay).filter((d) => (d.attrs.from ?? "").toLowerCase() === room.toLowerCase());
+  return parseStamp(own.at(-1)?.attrs.stamp);
 }
 
 function keyOf(key: string | undefined): { key?: RemoteMessageId } {

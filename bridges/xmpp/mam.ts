@@ -5,7 +5,12 @@
  * through the archive from the cursor; each archived message is turned back into the live form
  * (with its stanza-id and delay) and takes the same path as a live one, so it is deduplicated and
  * ordered the same way.
+ *
+ * Anyone in a room can send a message carrying a `<result>` element (the room relays it as it
+ * is), so an archive result counts only when it comes from the room's bare JID, not as a
+ * groupchat message, under a query id we issued and have not seen finish (receive.ts).
  */
+import { randomBytes } from "node:crypto";
 import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
 import { NS } from "./stanza.ts";
@@ -35,12 +40,15 @@ export function archiveQuery(from: string, room: string, queryId: string, start:
       xml("set", { xmlns: RSM }, xml("max", {}, String(PAGE)), after ? xml("after", {}, after) : null)));
 }
 
-/** The query id of a request for the newest archived message: its result is noted, never bridged. */
-export const LAST_QUERY_ID = "junction-last";
+/** A fresh query id: unguessable, so no occupant can pass a message off as a result of ours. */
+export function newQueryId(): string {
+  return `mq-${randomBytes(12).toString("base64url")}`;
+}
 
-export function lastArchivedQuery(from: string, room: string): Element {
+/** A request for the newest archived message (its result is noted, never bridged). */
+export function lastArchivedQuery(from: string, room: string, queryId: string): Element {
   return xml("iq", { type: "set", from, to: room },
-    xml("query", { xmlns: MAM, queryid: LAST_QUERY_ID },
+    xml("query", { xmlns: MAM, queryid: queryId },
       xml("set", { xmlns: RSM }, xml("max", {}, "1"), xml("before"))));
 }
 
@@ -65,9 +73,12 @@ export function unwrapArchived(wrapper: Element, room: string): Element | undefi
   const from = inner.attrs.from ?? "";
   if (from.toLowerCase().split("/")[0] !== room.toLowerCase()) return undefined;
   const stamp = forwarded!.getChild("delay", NS.delay)?.attrs.stamp;
+  // The archive's own stanza-id and date replace whatever the sender put in (a delay inside
+  // the archived message was written by its sender, not by the room).
   const live = xml("message", { ...inner.attrs, to: wrapper.attrs.to ?? "", type: "groupchat" },
-    ...inner.children.filter((c): c is Element => typeof c !== "string" && !(c.name === "stanza-id" && c.attrs.xmlns === NS.sid)));
+    ...inner.children.filter((c): c is Element => typeof c !== "string" &&
+      !(c.name === "stanza-id" && c.attrs.xmlns === NS.sid) && !(c.name === "delay" && c.attrs.xmlns === NS.delay)));
   live.append(xml("stanza-id", { xmlns: NS.sid, by: room, id }));
-  if (stamp && !live.getChild("delay", NS.delay)) live.append(xml("delay", { xmlns: NS.delay, stamp, from: room }));
+  if (stamp) live.append(xml("delay", { xmlns: NS.delay, stamp, from: room }));
   return live;
 }

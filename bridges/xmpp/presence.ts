@@ -45,6 +45,14 @@ const REMOVAL: Readonly<Record<string, string>> = {
   "333": "removed after a technical error",
 };
 
+/** Why an occupant's unavailable self-presence removed it from the room, for the log. */
+export function removalReason(stanza: Element, codes: readonly string[]): string {
+  const destroy = stanza.getChild("x", NS.mucUser)?.getChild("destroy");
+  if (destroy) return `the room was destroyed${destroy.getChildText("reason") ? `: ${destroy.getChildText("reason")}` : ""}`;
+  const why = codes.map((c) => REMOVAL[c]).filter(Boolean);
+  return why.length > 0 ? why.join(", ") : `left the room (status ${codes.join(" ") || "none"})`;
+}
+
 export function inboundPresence(stanza: Element, ctx: PresenceContext): InboundPresence {
   try {
     return convert(stanza, ctx);

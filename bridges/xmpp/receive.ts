@@ -15,8 +15,8 @@ import type { Bot } from "./bot.ts";
 import type { XmppConnection } from "./connection.ts";
 import { inboundMessage, type InboundContext } from "./inbound.ts";
 import { answerIq, type IqContext } from "./iq.ts";
-import { LAST_QUERY_ID, MAM, unwrapArchived } from "./mam.ts";
-import { inboundPresence, type PresenceContext } from "./presence.ts";
+import { MAM, unwrapArchived } from "./mam.ts";
+import { inboundPresence, removalReason, type PresenceContext } from "./presence.ts";
 import type { Puppets } from "./puppets.ts";
 import type { RoomState, Rooms } from "./rooms.ts";
 import xml from "@xmpp/xml";
@@ -32,6 +32,8 @@ export interface ReceiveDeps {
   readonly iq: IqContext;
   readonly log: Logger;
   emit(events: BridgeEvent[], opts?: EmitOptions): void;
+  /** The bot is out of the room (kicked, banned, destroyed, an error): rejoin.ts takes it from here. */
+  botRemoved(state: RoomState, reason: string): void;
 }
 
 /** The shape of our outbound ids. Anybody can send one: it means "ours" only from our own occupant. */
@@ -48,18 +50,33 @@ export function receive(el: Element, d: ReceiveDeps): void {
     return;
   }
   if (!el.is("message")) return;
-  if (state && toBot && el.getChild("result", MAM)) {
-    const result = el.getChild("result", MAM)!;
-    if (result.attrs.queryid === LAST_QUERY_ID) {
-      state.lastArchivedId = result.attrs.id;
-      return;
-    }
-    const live = unwrapArchived(el, state.room);
-    if (live) onRoomMessage(live, state, d);
+  if (state && toBot && isArchiveResult(el, state)) return onArchived(el, state, d);
+  if (!state || !toBot || el.attrs.type !== "groupchat") return onOtherMessage(el, toBot, d);
+  if (state.catchUp && !(el.getChild("subject") && !el.getChild("body"))) return state.catchUp.hold(el);
+  roomMessage(el, state, d, state.replaying);
+}
+
+/**
+ * An archive result only from the room itself (bare JID), never as groupchat (any occupant can
+ * send that, wrapping a forged message), and only under a query id the bot issued and has not
+ * seen finish. Anything else that carries `<result>` is an ordinary message.
+ */
+function isArchiveResult(el: Element, state: RoomState): boolean {
+  const queryId = el.getChild("result", MAM)?.attrs.queryid;
+  if (queryId === undefined || el.attrs.type === "groupchat") return false;
+  if ((el.attrs.from ?? "").toLowerCase() !== state.room.toLowerCase()) return false;
+  return queryId === state.lastArchivedQuery || (state.catchUp?.issued(queryId) ?? false);
+}
+
+function onArchived(el: Element, state: RoomState, d: ReceiveDeps): void {
+  const result = el.getChild("result", MAM)!;
+  if (result.attrs.queryid === state.lastArchivedQuery) {
+    state.lastArchivedId = result.attrs.id;
     return;
   }
-  if (!state || !toBot || el.attrs.type !== "groupchat") return onOtherMessage(el, toBot, d);
-  onRoomMessage(el, state, d);
+  const live = unwrapArchived(el, state.room);
+  if (!live) return d.log.debug({ room: state.room }, "archive result without a message from the room; ignored");
+  state.catchUp?.archived(live);
 }
 
 function onIq(el: Element, d: ReceiveDeps): void {
@@ -68,8 +85,10 @@ function onIq(el: Element, d: ReceiveDeps): void {
   if (reply) d.conn.send(reply).catch((err: Error) => d.log.debug({ err: err.message }, "could not answer an iq"));
 }
 
-function onRoomMessage(el: Element, state: RoomState, d: ReceiveDeps): void {
+/** A groupchat message from the room; `replayed`: it is the room's history or archive (its delay counts). */
+export function roomMessage(el: Element, state: RoomState, d: ReceiveDeps, replayed: boolean): void {
   if (el.getChild("subject") && !el.getChild("body")) {
+    state.replaying = false; // the subject ends the join history
     // The join's history is complete: who is still undecided is a person, not a puppet of ours.
     for (const release of state.undecided.values()) release();
     state.undecided.clear();
@@ -91,7 +110,7 @@ function onRoomMessage(el: Element, state: RoomState, d: ReceiveDeps): void {
   // A person speaks from a nick still undecided (the join's history never ended): their presence first.
   const held = nick ? state.undecided.get(nick) : undefined;
   if (held) { state.undecided.delete(nick!); held(); }
-  const r = inboundMessage(el, inboundContext(state, d));
+  const r = inboundMessage(el, inboundContext(state, d, replayed));
   if (r.reactionSet) state.setReactions(r.reactionSet.target, r.reactionSet.actor, r.reactionSet.set);
   const first = r.events[0];
   if (first?.kind === "message" && r.clientId && r.key) state.rememberClientId(first.sender.id, r.clientId, r.key);
@@ -147,13 +166,15 @@ function onPresence(el: Element, state: RoomState, toBot: boolean, d: ReceiveDep
     }
     return;
   }
-  if (r.error) return d.bot.onSelf(state.room, { error: r.error });
+  if (r.error) {
+    // An error presence to an occupant that is in removes it (RFC 6121, XEP-0045 §7.2.3).
+    if (state.botJoined) return d.botRemoved(state, `the room sent the bot an error presence (${r.error})`);
+    return d.bot.onSelf(state.room, { error: r.error });
+  }
   if (r.self) {
     if (unavailable) {
       if (r.codes.includes("303")) return;
-      state.botJoined = false;
-      d.log.error({ room: state.room, codes: r.codes }, "the bot was removed from the room");
-      return;
+      return d.botRemoved(state, removalReason(el, r.codes));
     }
     const botOccupantId = occupantIdOf(el);
     if (botOccupantId) state.ourOccupantIds.add(botOccupantId);
@@ -216,8 +237,9 @@ function onOtherMessage(el: Element, toBot: boolean, d: ReceiveDeps): void {
   d.conn.send(reply).catch(() => undefined);
 }
 
-function inboundContext(state: RoomState, d: ReceiveDeps): InboundContext {
+function inboundContext(state: RoomState, d: ReceiveDeps, replayed: boolean): InboundContext {
   return {
+    replayed,
     linkedRoom: (bare) => d.rooms.get(bare)?.room,
     occupant: (_room, nick) => state.occupants.get(nick),
     resolveCorrection: (room, clientId, author) => {

@@ -8,6 +8,7 @@ import type { DeliveryContext } from "../../core/adapter.ts";
 import type { Network, RoomRef, Sender } from "../../core/events.ts";
 import type { OccupantState } from "./presence.ts";
 import { roomKey } from "./stanza.ts";
+import type { CatchUp } from "./catchup.ts";
 import { formatCursor } from "./cursor.ts";
 import { Unconfirmed } from "./unconfirmed.ts";
 
@@ -78,6 +79,12 @@ export class RoomState {
   readonly #retired = new Map<string, number>();
   /** The newest archived message's id, when the bot asked for it (a first link's cursor). */
   lastArchivedId: string | undefined;
+  /** The query id of that request while it runs. */
+  lastArchivedQuery: string | undefined;
+  /** The archive catch-up in progress: its query ids, and the live messages it holds back. */
+  catchUp: CatchUp | undefined;
+  /** The bot's join history is arriving (self-presence until subject): delays from the room count. */
+  replaying = false;
   #cursor = 0;
   #cursorId: string | undefined;
   readonly #reactions = new Map<string, readonly string[]>();

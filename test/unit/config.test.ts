@@ -49,7 +49,7 @@ describe("valid configs", () => {
   it("fills defaults and resolves paths against the config file's directory", () => {
     const { config, dir: base } = load(`${NETWORKS}links:\n  lobby:\n    xmpp: Lobby@Conference.localhost\n    matrix: "#lobby:localhost"\n`);
     expect(config).toEqual({
-      xmpp: { server: "xmpp://127.0.0.1:5347", component: "bridge.localhost", secret: "s3cret", nick: "Junction", history: 0 },
+      xmpp: { server: "xmpp://127.0.0.1:5347", component: "bridge.localhost", secret: "s3cret", nick: "Junction", history: 0, catchUpMax: 1000, rejoinMaxSeconds: 300, selfPingSeconds: 300, keepaliveSeconds: 60 },
       matrix: {
         homeserver: "http://127.0.0.1:8008", domain: "localhost", listen: { host: "127.0.0.1", port: 9000 },
         registration: join(base, "reg.yaml"), ghostPrefix: "_junction_",

@@ -66,10 +66,16 @@ describe("inbound groupchat messages", () => {
     expect(r.events).toEqual([want]);
   });
 
-  it("dates history by its <delay>", () => {
-    const r = inboundMessage(msg(`<body>old</body><delay xmlns="urn:xmpp:delay" stamp="2024-01-02T03:04:05Z" from="${ROOM}"/>`), ctx());
-    expect(r.events[0]?.ts).toBe(Date.parse("2024-01-02T03:04:05Z"));
-    expect(r.ts).toBe(Date.parse("2024-01-02T03:04:05Z"));
+  it("dates history by the room's <delay>, not one its sender wrote", () => {
+    const r = inboundMessage(msg(`<body>old</body><delay xmlns="urn:xmpp:delay" stamp="2023-01-02T03:04:05Z" from="${ROOM}"/>`), { ...ctx(), replayed: true });
+    expect(r.events[0]?.ts).toBe(Date.parse("2023-01-02T03:04:05Z"));
+    expect(r.ts).toBe(Date.parse("2023-01-02T03:04:05Z"));
+    const forged = inboundMessage(msg(`<body>old</body><delay xmlns="urn:xmpp:delay" stamp="2001-01-01T00:00:00Z" from="alice@localhost"/>`), { ...ctx(), replayed: true });
+    expect(forged.ts).toBe(ctx().now());
+  });
+  it("dates a live message on arrival, whatever its delay says", () => {
+    const r = inboundMessage(msg(`<body>new</body><delay xmlns="urn:xmpp:delay" stamp="2099-01-02T03:04:05Z" from="${ROOM}"/>`), ctx());
+    expect(r.ts).toBe(ctx().now());
   });
 
   it("keys on <occupant JID>#<id> when the room gives no stanza-id, never the bare id", () => {

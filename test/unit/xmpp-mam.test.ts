@@ -37,7 +37,7 @@ describe("MAM catch-up", () => {
     const q = archiveQuery("j@bridge/x", ROOM, "q1", undefined, "sid-9").toString();
     expect(q).not.toContain(`var="start"`);
     expect(q).toContain(`<after>sid-9</after>`);
-    expect(lastArchivedQuery("j@bridge/x", ROOM).toString()).toContain(`<set xmlns="http://jabber.org/protocol/rsm"><max>1</max><before/></set>`);
+    expect(lastArchivedQuery("j@bridge/x", ROOM, "mq-1").toString()).toContain(`<set xmlns="http://jabber.org/protocol/rsm"><max>1</max><before/></set>`);
   });
 
   it("reads MAM support from a room's disco#info", () => {

@@ -9,6 +9,7 @@ import { Puppets } from "../../bridges/xmpp/puppets.ts";
 import { receive, type ReceiveDeps } from "../../bridges/xmpp/receive.ts";
 import { Rooms, RoomState } from "../../bridges/xmpp/rooms.ts";
 import { formatCursor, parseCursor, type Cursor } from "../../bridges/xmpp/cursor.ts";
+import { CatchUp } from "../../bridges/xmpp/catchup.ts";
 
 const ROOM = "lobby@conference.localhost";
 const BOT = "junction@bridge.localhost/junction";
@@ -33,9 +34,10 @@ function setup(findMessage: AdapterHost["findMessage"] = () => undefined) {
   const d: ReceiveDeps = {
     conn, host, rooms, log, botBare: "junction@bridge.localhost",
     puppets: new Puppets(conn, "bridge.localhost", log),
-    bot: new Bot({ conn, host, log, jid: BOT, nick: "Junction", history: 20 }),
+    bot: new Bot({ conn, host, log, jid: BOT, nick: "Junction", history: 20, catchUpMax: 100, replay: () => undefined, emit: () => undefined }),
     iq: { component: "bridge.localhost", bot: "junction@bridge.localhost", version: "1", gatewayTypes: [], puppet: () => undefined },
     emit: (events, opts) => { emitted.push({ events, ...(opts ? { opts } : {}) }); },
+    botRemoved: () => undefined,
   };
   return { d, state, sent, aliases, emitted };
 }
@@ -45,11 +47,20 @@ const groupchat = (nick: string, to: string, inner: string, id = "c1") =>
 
 describe("receive", () => {
   it("emits a person's message with a cursor (its stanza-id is its dedupe key in the core)", () => {
-    const { d, emitted } = setup();
-    receive(groupchat("alice", BOT, `<body>hi</body><delay xmlns="urn:xmpp:delay" stamp="2024-01-01T00:00:00Z"/>`), d);
+    const { d, state, emitted } = setup();
+    state.replaying = true; // join history: the room's delay dates it
+    receive(groupchat("alice", BOT, `<body>hi</body><delay xmlns="urn:xmpp:delay" stamp="2024-01-01T00:00:00Z" from="${ROOM}"/>`), d);
     expect(emitted).toHaveLength(1);
     expect(emitted[0]!.events[0]!.remoteId).toBe("sid-1");
     expect(emitted[0]!.opts).toEqual({ cursor: { room: ROOM, value: JSON.stringify({ at: "2024-01-01T00:00:00.000Z", id: "sid-1" }) } });
+  });
+  it("dates a live message on arrival, whatever delay its sender wrote", () => {
+    const { d, emitted } = setup();
+    const before = Date.now();
+    receive(groupchat("alice", BOT, `<body>hi</body><delay xmlns="urn:xmpp:delay" stamp="2099-01-01T00:00:00Z" from="${ROOM}"/>`), d);
+    const ts = emitted[0]!.events[0]!.ts;
+    expect(ts).toBeGreaterThanOrEqual(before);
+    expect(ts).toBeLessThanOrEqual(Date.now());
   });
   it("after a restart, diffs a reaction set against what the core recorded, so removals show", () => {
     const { d, state, emitted } = setup();
@@ -173,13 +184,29 @@ describe("receive", () => {
 });
 
 describe("room state", () => {
+  const archived = (queryid: string, id: string, body: string, attrs = `from="${ROOM}"`) =>
+    parse(`<message ${attrs} to="${BOT}"><result xmlns="urn:xmpp:mam:2" queryid="${queryid}" id="${id}"><forwarded xmlns="urn:xmpp:forward:0"><message type="groupchat" from="${ROOM}/alice"><body>${body}</body></message></forwarded></result></message>`);
   it("notes the newest archived message's id when asked for it, and does not bridge it", () => {
     const { d, state, emitted } = setup();
-    receive(parse(`<message from="${ROOM}" to="${BOT}"><result xmlns="urn:xmpp:mam:2" queryid="junction-last" id="arch-1"><forwarded xmlns="urn:xmpp:forward:0"><message type="groupchat" from="${ROOM}/alice"><body>old</body></message></forwarded></result></message>`), d);
+    state.lastArchivedQuery = "mq-last";
+    receive(archived("mq-last", "arch-1", "old"), d);
     expect(state.lastArchivedId).toBe("arch-1");
     expect(emitted).toEqual([]);
-    receive(parse(`<message from="${ROOM}" to="${BOT}"><result xmlns="urn:xmpp:mam:2" queryid="cu-0" id="arch-2"><forwarded xmlns="urn:xmpp:forward:0"><message type="groupchat" from="${ROOM}/alice"><body>caught up</body></message></forwarded></result></message>`), d);
-    expect(emitted.map((e) => e.events[0]?.kind)).toEqual(["message"]);
+  });
+  it("takes archive results only from the room, not as groupchat, under a query id it issued", () => {
+    const { d, state, emitted } = setup();
+    const catchUp = new CatchUp(100);
+    state.catchUp = catchUp;
+    const q = catchUp.query();
+    receive(archived("unknown", "arch-2", "not ours"), d);
+    receive(archived(q, "arch-3", "from an occupant", `from="${ROOM}/mallory"`), d);
+    receive(archived(q, "arch-4", "as groupchat", `from="${ROOM}" type="groupchat"`), d);
+    receive(archived(q, "arch-5", "caught up"), d);
+    catchUp.finished(q);
+    receive(archived(q, "arch-6", "after the fin"), d);
+    state.catchUp = undefined;
+    expect(catchUp.drain(ROOM).filter((x) => x.archived).map((x) => x.el.getChildText("body"))).toEqual(["caught up"]);
+    expect(emitted.flatMap((e) => e.events).filter((e) => e.kind === "message")).toEqual([]);
   });
   it("the cursor never moves back, and keeps the newest message's stanza-id", () => {
     const s = new RoomState(roomRef(ROOM));
