@@ -225,7 +225,9 @@ function onPresence(el: Element, state: RoomState, toBot: boolean, d: ReceiveDep
 function onOtherMessage(el: Element, toBot: boolean, d: ReceiveDeps): void {
   const type = el.attrs.type ?? "normal";
   if (type === "error") {
-    d.log.warn({ from: el.attrs.from, to: el.attrs.to, error: el.getChild("error")?.toString() }, "the server bounced a message");
+    // Anyone can send us an error: only a linked room's is worth a warning (a bounce of ours).
+    const level = d.rooms.get(bareJid(el.attrs.from ?? "")) ? "warn" : "debug";
+    d.log[level]({ from: el.attrs.from, to: el.attrs.to, error: el.getChild("error")?.toString().slice(0, 500) }, "the server bounced a message");
     return;
   }
   if (type === "groupchat" || !el.attrs.from || !el.getChild("body")) return; // copies to puppets, chat states

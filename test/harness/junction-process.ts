@@ -17,6 +17,8 @@ export interface JunctionProcess {
   readonly dir: string;
   /** Resident memory in MiB, from /proc. */
   rssMiB(): number;
+  /** Log lines (JSON) written since the start that contain `text`. */
+  logged(text: string): string[];
   /** SIGTERM: a clean stop. */
   stop(): Promise<void>;
   /** SIGKILL: a crash. The store stays in `dir` for a restart. */
@@ -56,6 +58,18 @@ export async function spawnJunction(
     });
     void exited.then((code) => { clearTimeout(timer); reject(new Error(`Junction exited (${code}) before it was ready: ${stderr.slice(-2000)}`)); });
   });
+  // Kept after start for logged(): warnings and errors only, and at most 20,000 of them.
+  const kept: string[] = [];
+  let rest = "";
+  child.stdout.on("data", (d: Buffer) => {
+    rest += d.toString();
+    let nl: number;
+    while ((nl = rest.indexOf("\n")) >= 0) {
+      const line = rest.slice(0, nl);
+      rest = rest.slice(nl + 1);
+      if (kept.length < 20_000 && /"level":(40|50|60)/.test(line)) kept.push(line);
+    }
+  });
   child.stdout.resume();
   return {
     pid: child.pid!,
@@ -63,6 +77,9 @@ export async function spawnJunction(
     rssMiB() {
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
       return m ? Number(m[1]) / 1024 : NaN;
+    },
+    logged(text) {
+      return kept.filter((l) => l.includes(text));
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
