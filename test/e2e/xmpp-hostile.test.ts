@@ -244,6 +244,18 @@ describe("the bot put out of a room", () => {
     await marker("alice after the destruction");
   }, 40_000);
 
+  it("silently forgotten by the room: self-ping finds out and it rejoins", async () => {
+    // The room drops the bot's occupant without a word to it (as after a lost presence): no
+    // client can do that, so the test reaches into Prosody.
+    const out = await prosody.shell(`>local room = prosody.hosts[${JSON.stringify(prosody.mucDomain)}].modules.muc.get_room_from_jid(${JSON.stringify(ROOM_A)}); ` +
+      `local o = room:get_occupant_by_nick(${JSON.stringify(`${ROOM_A}/Junction`)}); o.role = nil; room:save_occupant(o); return "forgotten"`);
+    expect(out).toContain("forgotten");
+    await until("the bot to notice", () => phase()?.phase === "rejoining" || undefined, 15_000);
+    expect(phase()?.reason).toMatch(/self-ping/);
+    await until("the bot to be back", () => phase()?.phase === "joined" || undefined, 15_000);
+    await marker("after the silent drop");
+  }, 40_000);
+
   it("a half-open component stream is found by the keepalive and replaced", async () => {
     const before = proxy.accepted;
     proxy.halfOpen();

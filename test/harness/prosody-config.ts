@@ -52,7 +52,10 @@ export function prosodyConfig(l: ProsodyLayout): string {
     ...httpLines,
     `c2s_require_encryption = false`,
     `allow_unencrypted_plain_auth = true`,
-    `modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "time"; "version"; "vcard_legacy"; "posix" }`,
+    // admin_shell over admin_socket: tests reach into the server (`prosodyctl shell`) for faults
+    // no client can cause, such as a room silently forgetting an occupant.
+    `modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "time"; "version"; "vcard_legacy"; "posix"; "admin_shell"; "admin_socket" }`,
+    `admin_socket = ${lua(`${l.dir}/prosody.sock`)}`,
     `modules_disabled = { "s2s"; "tls" }`,
     // MAM in memory: fast (file storage re-reads the archive on each append), lost on restart.
     `storage = { archive = "memory"; muc_log = "memory" }`,

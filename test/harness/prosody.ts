@@ -46,6 +46,8 @@ export interface ProsodyServer {
   readonly componentService: string;
   /** Milliseconds from spawn until every port accepted connections, for the last (re)start. */
   readonly startMs: number;
+  /** Runs a command in Prosody's admin shell (`>lua` runs Lua inside the server); resolves to its output. */
+  shell(command: string): Promise<string>;
   /** Creates an account on the vhost (works while Prosody runs). Resolves to the bare JID. */
   registerUser(user: string, password: string): Promise<string>;
   /** SIGTERM and wait; the temp dir is removed unless keepData. */
@@ -148,6 +150,10 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodySe
         throw new Error(`prosodyctl register ${user}@${host} failed: ${e.stderr || e.message}`);
       }
       return `${user}@${host}`;
+    },
+    async shell(command) {
+      const { stdout } = await run(prosodyctl, ["--config", configFile, "shell", command], { cwd: dir });
+      return stdout;
     },
     ...serverLifecycle(() => proc, launch, dir),
   };
