@@ -18,7 +18,7 @@ import { fetchLink, fetchVcardPhoto } from "./media.ts";
 import { CannotDeliver, outboundStanzas } from "./outbound.ts";
 import { leavePresence, puppetPresence } from "./presence-out.ts";
 import { PUPPET_RESOURCE, Puppets } from "./puppets.ts";
-import { receive, roomMessage, type ReceiveDeps } from "./receive.ts";
+import { onRoomMessage, receive, type ReceiveDeps } from "./receive.ts";
 import { RoomWatch, type RoomStatus } from "./rejoin.ts";
 import { Rooms, type RoomState } from "./rooms.ts";
 import { bareJid, resourceOf } from "./stanza.ts";
@@ -99,7 +99,7 @@ export class XmppAdapter implements Adapter {
     this.#bot = new Bot({
       conn: this.#conn, host, log: this.#log, jid: this.#botFull, nick: this.#config.nick, history: this.#config.history,
       catchUpMax: this.#config.catchUpMax,
-      replay: (state, el, archived) => { if (this.#deps) roomMessage(el, state, this.#deps, archived); },
+      replay: (state, el, archived) => { if (this.#deps) onRoomMessage(el, state, this.#deps, archived); },
       emit: (events) => this.#emit(events),
     });
     const bot = this.#bot;

@@ -53,7 +53,7 @@ export function receive(el: Element, d: ReceiveDeps): void {
   if (state && toBot && isArchiveResult(el, state)) return onArchived(el, state, d);
   if (!state || !toBot || el.attrs.type !== "groupchat") return onOtherMessage(el, toBot, d);
   if (state.catchUp && !(el.getChild("subject") && !el.getChild("body"))) return state.catchUp.hold(el);
-  roomMessage(el, state, d, state.replaying);
+  onRoomMessage(el, state, d, state.replaying);
 }
 
 /**
@@ -86,7 +86,7 @@ function onIq(el: Element, d: ReceiveDeps): void {
 }
 
 /** A groupchat message from the room; `replayed`: it is the room's history or archive (its delay counts). */
-export function roomMessage(el: Element, state: RoomState, d: ReceiveDeps, replayed: boolean): void {
+export function onRoomMessage(el: Element, state: RoomState, d: ReceiveDeps, replayed: boolean): void {
   if (el.getChild("subject") && !el.getChild("body")) {
     state.replaying = false; // the subject ends the join history
     // The join's history is complete: who is still undecided is a person, not a puppet of ours.

@@ -257,7 +257,10 @@ describe("the bot put out of a room", () => {
   }, 40_000);
 
   it("a half-open component stream is found by the keepalive and replaced", async () => {
+    // A healthy stream is kept: three keepalives (1 s apart) go by without a reconnect.
     const before = proxy.accepted;
+    await new Promise((r) => setTimeout(r, 3500));
+    expect(proxy.accepted).toBe(before);
     proxy.halfOpen();
     await until("a new component connection", () => proxy.accepted > before || undefined, 20_000);
     await until("the XMPP adapter to be ready again", () => junction!.connected().get("xmpp") === true || undefined, 20_000);
