@@ -179,6 +179,7 @@ export class Bot {
     let pages = 0;
     const catchUp = state.catchUp;
     if (!catchUp) return false;
+    this.#d.log.info({ room: state.room, from }, "catching up from the room's archive");
     try {
       do {
         const queryId = catchUp.query();

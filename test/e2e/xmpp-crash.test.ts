@@ -63,3 +63,42 @@ it("loses and doubles nothing across a kill -9 in the middle of a burst", async 
   expect(got).toEqual(want);
   expect(y.messages(roomB).map((m) => m.getChildText("body"))).not.toContain("said before the link");
 }, 120_000);
+
+it("a kill -9 in the middle of a catch-up never moves the cursor past what was not bridged", async () => {
+  const roomA = `cu-crash-a@${prosody.mucDomain}`;
+  const roomB = `cu-crash-b@${prosody.mucDomain}`;
+  const config = {
+    xmpp: { server: prosody.componentService, component: prosody.componentDomain, secret: prosody.componentSecret, nick: "Junction", catchUpMax: 5000 },
+    links: { crash: { xmpp: [roomA, roomB] } },
+  };
+  const p = await newPerson(prosody, "cu-crash-p");
+  const q = await newPerson(prosody, "cu-crash-q");
+  try {
+    await p.join(roomA, "p", { maxHistory: 0 });
+    await q.join(roomB, "q", { maxHistory: 0 });
+    let j = await spawnJunction(config, 1);
+    const dir = j.dir;
+    await p.say(roomA, "linked");
+    await q.waitFor((s) => s.getChildText("body") === "linked", 10_000, "the first message");
+    await j.stop();
+    // Eighteen archive pages while it is away (the test Prosody's in-memory archive keeps 1,000
+    // messages a room); then it is killed three times while reading them.
+    const total = 900;
+    for (let i = 0; i < total; i++) await p.say(roomA, `gap ${i}`);
+    for (const ms of [0, 150, 400]) {
+      j = await spawnJunction(config, 1, { dir, logged: "catching up from the room's archive", timeoutMs: 30_000 });
+      await new Promise((r) => setTimeout(r, ms));
+      await j.kill();
+    }
+    j = await spawnJunction(config, 1, { dir });
+    junction = j;
+    const got = () => q.messages(roomB).map((m) => m.getChildText("body") ?? "").filter((b) => b.startsWith("gap "));
+    const deadline = Date.now() + 40_000;
+    while (got().length < total && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(got()).toEqual(Array.from({ length: total }, (_, i) => `gap ${i}`));
+  } finally {
+    await p.stop();
+    await q.stop();
+  }
+}, 150_000);

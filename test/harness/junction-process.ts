@@ -25,9 +25,12 @@ export interface JunctionProcess {
   kill(): Promise<void>;
 }
 
-/** Starts Junction with `config` and resolves once `readyNetworks` networks logged "network ready". */
+/**
+ * Starts Junction with `config` and resolves once `readyNetworks` networks logged "network ready",
+ * or, with `opts.logged`, once a log line contains that text.
+ */
 export async function spawnJunction(
-  config: Record<string, unknown>, readyNetworks: number, opts: { timeoutMs?: number; dir?: string } = {},
+  config: Record<string, unknown>, readyNetworks: number, opts: { timeoutMs?: number; dir?: string; logged?: string } = {},
 ): Promise<JunctionProcess> {
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "junction-proc-"));
@@ -43,14 +46,17 @@ export async function spawnJunction(
   await new Promise<void>((resolve, reject) => {
     let seen = 0;
     let buf = "";
-    const timer = setTimeout(() => reject(new Error(`Junction not ready after ${timeoutMs} ms`)), timeoutMs);
+    const last: string[] = [];
+    const timer = setTimeout(() => reject(new Error(`Junction not ready after ${timeoutMs} ms; its last lines:\n${last.join("\n")}`)), timeoutMs);
     child.stdout.on("data", (d: Buffer) => {
       buf += d.toString();
       let nl: number;
       while ((nl = buf.indexOf("\n")) >= 0) {
         const line = buf.slice(0, nl);
         buf = buf.slice(nl + 1);
-        if (line.includes('"network ready"') && ++seen === readyNetworks) {
+        last.push(line.slice(0, 400));
+        if (last.length > 15) last.shift();
+        if (opts.logged !== undefined ? line.includes(opts.logged) : line.includes('"network ready"') && ++seen === readyNetworks) {
           clearTimeout(timer);
           resolve();
         }
