@@ -106,7 +106,7 @@ export class XmppAdapter implements Adapter {
     this.#watch = new RoomWatch({
       conn: this.#conn, log: this.#log, jid: this.#botFull,
       join: (state) => bot.join(state),
-      rejoined: (state) => void this.#resendUnconfirmed([state]),
+      rejoined: (state) => void this.#resendUnconfirmed([state]).then(() => { if (this.#conn.online) host.setReady(true); }),
       rejoinMaxMs: this.#config.rejoinMaxSeconds * 1000,
       selfPingMs: this.#config.selfPingSeconds * 1000,
     });
@@ -143,7 +143,8 @@ export class XmppAdapter implements Adapter {
     const state = this.#rooms.get(room);
     if (!state) throw new PermanentDeliveryError(`${room} is not a linked XMPP room`);
     if (!this.#conn.online) throw new NotReadyError("the XMPP component is not connected");
-    if (!state.botJoined) throw new Error(`the bridge is not in ${room} yet; it keeps trying to join`);
+    // Waits without counting as a failure; the rejoin resumes the room's queue (setReady).
+    if (!state.botJoined) throw new NotReadyError(`the bridge is not in ${room}; it keeps trying to join`);
     const full = this.#puppets.fullJid(event.origin, event.sender);
     const here = state.puppets.get(bareJid(full).toLowerCase());
     switch (event.kind) {

@@ -127,7 +127,8 @@ export class XmppConnection {
     this.#entity = entity;
     entity.on("open", (el: Element) => {
       entity.authenticate(el.attrs.id ?? "", this.#o.secret).catch((err: Error) => {
-        this.#log.error({ err: err.message }, "the XMPP server refused the component handshake: check xmpp.secret and xmpp.component against the server's component config");
+        if (/conflict/.test(err.message)) this.#log.error({ err: err.message }, "the XMPP server already has a connection for this component (another Junction with the same xmpp.component?, or the server has not yet noticed the old one is gone)");
+        else this.#log.error({ err: err.message }, "the XMPP server refused the component handshake: check xmpp.secret and xmpp.component against the server's component config");
         entity.emit("error", err);
       });
     });

@@ -71,6 +71,9 @@ it("a kill -9 in the middle of a catch-up never moves the cursor past what was n
     xmpp: { server: prosody.componentService, component: prosody.componentDomain, secret: prosody.componentSecret, nick: "Junction", catchUpMax: 5000 },
     links: { crash: { xmpp: [roomA, roomB] } },
   };
+  // One Junction per component at a time: the server refuses a second connection.
+  await junction?.stop();
+  junction = undefined;
   const p = await newPerson(prosody, "cu-crash-p");
   const q = await newPerson(prosody, "cu-crash-q");
   try {
