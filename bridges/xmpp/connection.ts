@@ -60,6 +60,7 @@ export class XmppConnection {
   #delay = BACKOFF_MIN_MS;
   #timer: NodeJS.Timeout | undefined;
   #keepalive: NodeJS.Timeout | undefined;
+  #lastReceived = 0;
   readonly #pendingIq = new Map<string, PendingIq>();
 
   constructor(o: ConnectionOptions, log: Logger, on: ConnectionEvents) {
@@ -180,12 +181,17 @@ export class XmppConnection {
     let inFlight = false;
     this.#keepalive = setInterval(() => {
       if (inFlight || this.#entity !== entity || !this.#online) return;
+      // Traffic is proof of life; a ping only when the stream has been quiet.
+      if (Date.now() - this.#lastReceived < seconds * 1000) return;
       inFlight = true;
+      const sentAt = Date.now();
       const domain = this.#o.domain;
       const ping = xml("iq", { type: "get", from: domain, to: domain }, xml("ping", { xmlns: "urn:xmpp:ping" }));
       this.request(ping, Math.min(KEEPALIVE_TIMEOUT_MS, seconds * 1000))
         .catch((err: Error) => {
           if (!(err instanceof IqTimeout) || this.#entity !== entity) return;
+          // Late behind a burst, not dead: something arrived meanwhile.
+          if (this.#lastReceived >= sentAt) return;
           this.#log.warn({ service: this.#o.service, err: err.message }, "the XMPP server did not answer the keepalive; reconnecting");
           this.#drop(entity);
         })
@@ -219,6 +225,7 @@ export class XmppConnection {
   }
 
   #onStanza(el: Element): void {
+    this.#lastReceived = Date.now();
     if (el.is("iq") && (el.attrs.type === "result" || el.attrs.type === "error") && el.attrs.id) {
       const p = this.#pendingIq.get(el.attrs.id);
       // Only the addressee answers: a result from anyone else (a spoofed upload slot, vCard or

@@ -72,6 +72,9 @@ describe("inbound groupchat messages", () => {
     expect(r.ts).toBe(Date.parse("2023-01-02T03:04:05Z"));
     const forged = inboundMessage(msg(`<body>old</body><delay xmlns="urn:xmpp:delay" stamp="2001-01-01T00:00:00Z" from="alice@localhost"/>`), { ...ctx(), replayed: true });
     expect(forged.ts).toBe(ctx().now());
+    // A sender's delay "from the room" comes first; the room appends its own after it.
+    const both = inboundMessage(msg(`<body>old</body><delay xmlns="urn:xmpp:delay" stamp="2001-01-01T00:00:00Z" from="${ROOM}"/><delay xmlns="urn:xmpp:delay" stamp="2023-01-02T03:04:05Z" from="${ROOM}"/>`), { ...ctx(), replayed: true });
+    expect(both.ts).toBe(Date.parse("2023-01-02T03:04:05Z"));
   });
   it("dates a live message on arrival, whatever its delay says", () => {
     const r = inboundMessage(msg(`<body>new</body><delay xmlns="urn:xmpp:delay" stamp="2099-01-02T03:04:05Z" from="${ROOM}"/>`), ctx());
