@@ -96,19 +96,16 @@ export class XmppAdapter implements Adapter {
     this.#rooms.set(host.rooms());
     this.#puppets.attach(host);
     for (const state of this.#rooms.all()) this.#puppets.restore(state);
-    this.#bot = new Bot({
-      conn: this.#conn, host, log: this.#log, jid: this.#botFull, nick: this.#config.nick, history: this.#config.history,
-      catchUpMax: this.#config.catchUpMax,
+    const c = this.#config;
+    const bot = this.#bot = new Bot({
+      conn: this.#conn, host, log: this.#log, jid: this.#botFull, nick: c.nick, history: c.history, catchUpMax: c.catchUpMax,
       replay: (state, el, archived) => { if (this.#deps) onRoomMessage(el, state, this.#deps, archived); },
       emit: (events) => this.#emit(events),
     });
-    const bot = this.#bot;
     this.#watch = new RoomWatch({
-      conn: this.#conn, log: this.#log, jid: this.#botFull,
-      join: (state) => bot.join(state),
+      conn: this.#conn, log: this.#log, jid: this.#botFull, join: (state) => bot.join(state),
       rejoined: (state) => void this.#resendUnconfirmed([state]).then(() => { if (this.#conn.online) host.setReady(true); }),
-      rejoinMaxMs: this.#config.rejoinMaxSeconds * 1000,
-      selfPingMs: this.#config.selfPingSeconds * 1000,
+      rejoinMaxMs: c.rejoinMaxSeconds * 1000, selfPingMs: c.selfPingSeconds * 1000,
     });
     this.#deps = {
       conn: this.#conn, host, rooms: this.#rooms, puppets: this.#puppets, bot: this.#bot, botBare: this.#botBare, log: this.#log,
