@@ -3,7 +3,6 @@
  * occupant and speaks in it through one puppet occupant per remote person. The wire formats live
  * in the pure modules next to this one; this file wires them to the connection and the core.
  */
-import { readFileSync } from "node:fs";
 import type { Logger } from "pino";
 import type {
   Adapter, AdapterHost, Capabilities, DeliveryContext, EmitOptions, MappedMessage, Media, RemoteIds,
@@ -23,17 +22,11 @@ import { RoomWatch, type RoomStatus } from "./rejoin.ts";
 import { Rooms, type RoomState } from "./rooms.ts";
 import { bareJid, resourceOf } from "./stanza.ts";
 import { attachmentUrls } from "./upload.ts";
+import { VERSION } from "./version.ts";
 
 /** The xmpp section as loaded; the keepalive, rejoin and catch-up keys may be left to their defaults. */
 export type XmppConfig = Omit<LoadedXmppConfig, keyof typeof XMPP_DEFAULTS> & Partial<Pick<LoadedXmppConfig, keyof typeof XMPP_DEFAULTS>>;
 
-const VERSION: string = (() => {
-  try {
-    return (JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string }).version ?? "0";
-  } catch {
-    return "0";
-  }
-})();
 /** Unconfirmed deliveries older than this are not sent again after a reconnect: stale by then. */
 const RESEND_MAX_AGE_MS = 10 * 60_000;
 /** Writes of one unconfirmed delivery, the first included; then given up (it may be what kills the stream). */
