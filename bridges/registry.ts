@@ -18,7 +18,8 @@ export async function buildAdapters(config: Config, log: Logger): Promise<Adapte
     adapters.push(new MatrixAdapter(config.matrix, log.child({ network: "matrix" })));
   }
   if (config.discord) {
-    throw new Error("the discord section is accepted, but the Discord bridge is not part of this release yet; remove the section (and Discord rooms from links)");
+    const { DiscordAdapter } = await import("./discord/adapter.ts");
+    adapters.push(new DiscordAdapter(config.discord, log.child({ network: "discord" })));
   }
   return adapters;
 }

@@ -122,7 +122,17 @@ const matrixSchema = z.strictObject({
 const discordSchema = z.strictObject({
   token: secret("the Discord bot token"),
   api: httpUrl("the Discord API base URL like https://discord.com/api").optional(),
+  cdn: httpUrl("the Discord CDN base URL like https://cdn.discordapp.com").optional(),
+  everyone: rooms(checkDiscordChannel),
+  catchUp: count("how many missed messages per channel to fetch after an outage (0 or more)", 500),
 }, { error: (iss) => `expected the discord section (token…), got ${show(iss.input)}` });
+
+const httpSchema = z.strictObject({
+  listen: text("the address Junction's HTTP server listens on, like 127.0.0.1:8080").transform(
+    (s, ctx) => parseHostPort(s) ?? fail(ctx, `expected host:port like 127.0.0.1:8080, got ${show(s)}`),
+  ),
+  publicUrl: httpUrl("the public base URL of Junction's HTTP server, like https://junction.example.org"),
+}, { error: (iss) => `expected the http section (listen, publicUrl), got ${show(iss.input)}` });
 
 const storeSchema = z.strictObject({
   path: text("a database file path or :memory:").default("./junction.db"),
@@ -177,6 +187,7 @@ export const configSchema = z
     xmpp: xmppSchema.optional(),
     matrix: matrixSchema.optional(),
     discord: discordSchema.optional(),
+    http: httpSchema.optional(),
     store: storeSchema.prefault({}),
     log: logSchema.prefault({}),
     media: mediaSchema.prefault({}),
@@ -191,6 +202,7 @@ export type Config = z.output<typeof configSchema>;
 export type XmppConfig = NonNullable<Config["xmpp"]>;
 export type MatrixConfig = NonNullable<Config["matrix"]>;
 export type DiscordConfig = NonNullable<Config["discord"]>;
+export type HttpConfig = NonNullable<Config["http"]>;
 export type StoreConfig = Config["store"];
 export type LogConfig = Config["log"];
 export type MediaSectionConfig = Config["media"];

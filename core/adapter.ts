@@ -86,6 +86,12 @@ export interface AdapterHost {
   puppets: PuppetDirectory;
   /** The one HTTP client for media (core/media): address policy, byte cap, timeouts. */
   readonly media: MediaHttpClient;
+  /**
+   * A public URL on Junction's HTTP server for media `origin` knows by `url` (an avatar, a file too
+   * large to upload), for a network that can only take media by URL. Undefined when no `http`
+   * section is configured (or the reference cannot be one).
+   */
+  publicMedia(origin: Network, url: string, name?: string): string | undefined;
 }
 
 /**

@@ -5,7 +5,9 @@ import { NETWORKS, type Network, type RoomRef } from "./events.ts";
 import { LinkIndex, type Link, type LinkedRoom } from "./links.ts";
 import { Ingest } from "./ingest.ts";
 import { mediaFetcher, mediaHttp, type MediaConfig } from "./media/fetcher.ts";
+import { HttpServer, type HttpServerConfig } from "./http.ts";
 import { Metrics } from "./metrics.ts";
+import { PublicMedia } from "./public-media.ts";
 import { Queues } from "./queues.ts";
 import { registerAdapters } from "./registry.ts";
 import { Router } from "./router.ts";
@@ -17,6 +19,8 @@ export interface CoreConfig {
   readonly links: Readonly<Record<string, Readonly<Partial<Record<Network, readonly string[]>>>>>;
   /** Defaults (no allowances, 100 MiB) when absent. */
   readonly media?: MediaConfig;
+  /** Junction's one HTTP server (signed media URLs now; metrics and health later). */
+  readonly http?: HttpServerConfig | undefined;
 }
 
 export interface RunningJunction {
@@ -24,6 +28,8 @@ export interface RunningJunction {
   readonly queues: Queues;
   readonly links: LinkIndex;
   readonly metrics: Metrics;
+  /** The HTTP server's address, when one is configured. */
+  readonly http: HttpServer | undefined;
   /** Whether each configured network is connected (for health checks). */
   connected(): ReadonlyMap<Network, boolean>;
   stop(): Promise<void>;
@@ -51,7 +57,17 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     // The depth gauge reads the queues, and the queues report into the metrics.
     let queues: Queues;
     const metrics = new Metrics({ outboxDepth: () => queues.depth(), puppets: () => store.puppets.count() });
-    queues = new Queues(new Deliverer(store, adapters, mediaFetcher(adapters, media), metrics), store, log, metrics);
+    const fetchMedia = mediaFetcher(adapters, media);
+    queues = new Queues(new Deliverer(store, adapters, fetchMedia, metrics), store, log, metrics);
+    let http: HttpServer | undefined;
+    let publicMedia: PublicMedia | undefined;
+    if (config.http) {
+      http = new HttpServer(config.http, log.child({ part: "http" }));
+      const pm = new PublicMedia(http.publicUrl, store.secret("public-media"), fetchMedia);
+      http.mount(pm.prefix, (req, res, rest) => pm.serve(req, res, rest));
+      await http.listen();
+      publicMedia = pm;
+    }
     const connected = new Map<Network, boolean>();
     let stopping = false;
 
@@ -87,6 +103,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       },
       puppets: store.puppets,
       media,
+      publicMedia: (origin, url, name) => publicMedia?.urlFor(origin, url, name),
     });
 
     for (const a of adapters.values()) connected.set(a.network, false);
@@ -102,7 +119,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     prune.unref();
 
     return {
-      store, queues, links, metrics,
+      store, queues, links, metrics, http,
       connected: () => connected,
       async stop() {
         if (stopping) return;
@@ -111,6 +128,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
         ingest.flush();
         await queues.stop(STOP_GRACE_MS);
         await Promise.allSettled([...adapters.values()].map((a) => a.stop()));
+        await http?.close();
         store.close();
         await media.close();
         log.info("stopped");

@@ -84,4 +84,11 @@ export const MIGRATIONS: readonly string[] = [
     ts INTEGER NOT NULL
   );
   `,
+  // 2: Junction's own settings (the key that signs public media URLs, so they survive a restart).
+  `
+  CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+  );
+  `,
 ];

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import type { Network } from "../events.ts";
 import { openDb, type Db } from "./db.ts";
 import { MessageStore } from "./messages.ts";
@@ -20,6 +21,8 @@ export class Store {
   readonly #pruneSeen;
   readonly #putLink;
   readonly #clearLinks;
+  readonly #getSetting;
+  readonly #putSetting;
 
   constructor(path: string) {
     this.db = openDb(path);
@@ -37,6 +40,8 @@ export class Store {
       `INSERT OR REPLACE INTO links (name, network, configured, room) VALUES (?, ?, ?, ?)`,
     );
     this.#clearLinks = this.db.prepare(`DELETE FROM links`);
+    this.#getSetting = this.db.prepare<[string], { value: string }>(`SELECT value FROM settings WHERE key = ?`);
+    this.#putSetting = this.db.prepare<[string, string]>(`INSERT OR IGNORE INTO settings (key, value) VALUES (?, ?)`);
   }
 
   /** Writes that may wait for the next commit (see defer). */
@@ -114,6 +119,14 @@ export class Store {
     this.tx(() => {
       this.#clearLinks.run();
       for (const r of rows) this.#putLink.run(r.name, r.network, r.configured, r.room);
+    });
+  }
+
+  /** A random secret (hex) made on first use and kept, e.g. the key that signs public media URLs. */
+  secret(name: string): string {
+    return this.tx(() => {
+      this.#putSetting.run(`secret:${name}`, randomBytes(32).toString("hex"));
+      return this.#getSetting.get(`secret:${name}`)!.value;
     });
   }
 

@@ -56,6 +56,7 @@ class FakeHost implements AdapterHost {
   addAlias() {}
   cursor() { return undefined; }
   reactions() { return []; }
+  publicMedia() { return undefined; }
   puppets = {
     get: (network: string, actor: string) => this.puppetMap.get(`${network}|${actor}`),
     put: (r: PuppetRecord) => { this.puppetMap.set(`${r.network}|${r.actor}`, r); },

@@ -81,7 +81,7 @@ describe("valid configs", () => {
   it("accepts discord channel ids as strings", () => {
     const { config } = load(`${NETWORKS}discord: { token: t }\nlinks:\n  l:\n    discord: ["123456789012345678", "98765432109876543"]\n`);
     expect(config.links.l?.discord).toEqual(["123456789012345678", "98765432109876543"]);
-    expect(config.discord).toEqual({ token: "t" });
+    expect(config.discord).toEqual({ token: "t", everyone: [], catchUp: 500 });
   });
 
   it("substitutes ${VAR} from env, and $${ is a literal", () => {
@@ -141,7 +141,7 @@ describe("refused configs", () => {
     ["unknown keys, with a suggestion", `${NETWORKS}lnks: {}\nxmpp_: 1\nfoo: 2\n`, {}, [
       'junction.yaml: lnks: unknown key: did you mean "links"? (line 10)',
       'junction.yaml: xmpp_: unknown key: did you mean "xmpp"? (line 11)',
-      "junction.yaml: foo: unknown key: expected one of xmpp, matrix, discord, store, log, media, links (line 12)",
+      "junction.yaml: foo: unknown key: expected one of xmpp, matrix, discord, http, store, log, media, links (line 12)",
     ]],
     ["media entries that are not hosts, and a zero limit", `${NETWORKS}media:\n  allowHosts: ["http://files.lan/", 10.0.0.0/40]\n  maxBytes: 0\n`, {}, [
       'junction.yaml: media.allowHosts[0]: expected a host name, host:port, IP address, [IPv6]:port or CIDR, got "http://files.lan/" (line 11)',
