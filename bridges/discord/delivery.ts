@@ -117,7 +117,7 @@ export class Delivery {
       }
       if (media && total + media.data.byteLength <= limit && files.length < 10) {
         total += media.data.byteLength;
-        files.push({ name: media.name ?? att.name, data: Buffer.from(media.data), contentType: media.mime });
+        files.push({ name: att.name || media.name || "file", data: Buffer.from(media.data), contentType: media.mime });
       } else {
         text += `\n${fileLine(att.name, media?.data.byteLength ?? att.size, this.#d.publicMedia(e.origin, att.url, att.name))}`;
       }

@@ -1,0 +1,329 @@
+/**
+ * Discord through Junction, end to end: the Discord emulator (an unmodified discord.js logs in to
+ * it), a real Prosody and a real Synapse, the real core. A link of all three networks, plus an
+ * XMPP–Discord pair and a Matrix–Discord pair. People are real protocol clients: emulator persons
+ * (they act the way the Discord client does), @xmpp/client, the Client-Server API.
+ */
+import { mkdtempSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { xml } from "@xmpp/client";
+import type { Element } from "@xmpp/xml";
+import { pino } from "pino";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { runJunction, type RunningJunction } from "../../core/app.ts";
+import { DiscordAdapter } from "../../bridges/discord/adapter.ts";
+import { MatrixAdapter } from "../../bridges/matrix/adapter.ts";
+import { XmppAdapter } from "../../bridges/xmpp/adapter.ts";
+import { startDiscordEmulator, type DiscordEmulator, type Person as DiscordPerson } from "../discord-emulator/index.ts";
+import { matrixPerson, type MatrixPerson } from "../harness/matrix-person.ts";
+import { freePort } from "../harness/ports.ts";
+import { trackTempDir } from "../harness/process.ts";
+import { startProsody, type ProsodyServer } from "../harness/prosody.ts";
+import { until } from "../harness/until.ts";
+import { Person, type TestProsody } from "./xmpp.fixture.ts";
+import { startTestSynapse, type TestSynapse } from "./matrix-synapse.fixture.ts";
+
+const log = pino({ level: process.env.JUNCTION_TEST_LOG ?? "silent" });
+const MUC = "lobby@conference.localhost";
+const MUC_PAIR = "pair@conference.localhost";
+const PNG = Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000" + "1f15c4890000000d49444154789c6360000002000100ffff03000006000557bfabd40000000049454e44ae426082", "hex");
+
+let emu: DiscordEmulator;
+let prosody: ProsodyServer;
+let syn: TestSynapse;
+let junction: RunningJunction;
+let storePath: string;
+let httpPort: number;
+let alice: DiscordPerson; // on Discord
+let bob: Person; // on XMPP, in the three-way room
+let dave: Person; // on XMPP, in the XMPP–Discord pair
+let carol: MatrixPerson; // on Matrix
+let lobby: string; // Discord channel ids
+let pairX: string;
+let pairM: string;
+let roomAll: string; // Matrix room ids
+let roomPair: string;
+
+async function startJunction(): Promise<RunningJunction> {
+  const xmpp = new XmppAdapter({
+    server: `xmpp://127.0.0.1:${prosody.componentPort}`, component: prosody.componentDomain, secret: prosody.componentSecret,
+    nick: "Junction", history: 0,
+  }, log.child({ network: "xmpp" }));
+  const matrix = new MatrixAdapter(syn.matrixConfig, log.child({ network: "matrix" }));
+  const discord = new DiscordAdapter({ token: emu.token, api: emu.api, cdn: emu.cdn, everyone: [], catchUp: 500 }, log.child({ network: "discord" }));
+  const j = await runJunction({
+    store: { path: storePath },
+    http: { listen: { host: "127.0.0.1", port: httpPort }, publicUrl: `http://127.0.0.1:${httpPort}` },
+    links: {
+      all: { xmpp: [MUC], matrix: ["#all:localhost"], discord: [lobby] },
+      xd: { xmpp: [MUC_PAIR], discord: [pairX] },
+      md: { matrix: ["#pair:localhost"], discord: [pairM] },
+    },
+  }, [xmpp, matrix, discord], log);
+  await until("all networks ready", () => ["xmpp", "matrix", "discord"].every((n) => j.connected().get(n as "xmpp") === true), 30_000);
+  return j;
+}
+
+const body = (el: Element) => el.getChildText("body");
+const inMuc = (room: string, text: string) => (el: Element) => el.is("message") && String(el.attrs.from).startsWith(`${room}/`) && body(el) === text;
+const stanzaId = (el: Element, room: string) => el.getChildren("stanza-id").find((s) => s.attrs.by === room)?.attrs.id as string;
+const onMatrix = (room: string, match: (ev: any) => boolean, what: string) => until(what, () => carol.timeline(room).find(match), 15_000);
+const ghostSays = (text: string) => (ev: any) => String(ev.sender).startsWith("@_junction_discord_") && (ev.content?.body === text || ev.content?.["m.new_content"]?.body === text);
+
+beforeAll(async () => {
+  [emu, prosody, syn] = await Promise.all([
+    startDiscordEmulator({ channels: ["lobby", "pair-xmpp", "pair-matrix"], heartbeatIntervalMs: 5000 }),
+    startProsody({}), startTestSynapse(),
+  ]);
+  [lobby, pairX, pairM] = emu.channels.map((c) => c.id) as [string, string, string];
+  alice = emu.person({ username: "alice", globalName: "Alice A.", avatar: PNG });
+  await prosody.registerUser("bob", "pw");
+  await prosody.registerUser("dave", "pw");
+  const c = await syn.registerUser("carol", "Carol");
+  carol = matrixPerson(syn.url, c.userId, c.token);
+  roomAll = (await carol.request("POST", "/client/v3/createRoom", { preset: "public_chat", room_alias_name: "all", name: "All" }) as any).room_id;
+  roomPair = (await carol.request("POST", "/client/v3/createRoom", { preset: "public_chat", room_alias_name: "pair", name: "Pair" }) as any).room_id;
+  const dir = mkdtempSync(join(tmpdir(), "junction-discord-e2e-"));
+  trackTempDir(dir);
+  storePath = join(dir, "junction.db");
+  httpPort = await freePort();
+  const layout = { layout: { c2sPort: prosody.c2sPort, host: prosody.host } } as unknown as TestProsody;
+  bob = new Person(layout, "bob", MUC);
+  dave = new Person(layout, "dave", MUC_PAIR);
+  await Promise.all([bob.join(), dave.join()]);
+  junction = await startJunction();
+}, 180_000);
+
+afterAll(async () => {
+  await Promise.allSettled([bob?.stop(), dave?.stop()]);
+  await junction?.stop();
+  await carol?.stop();
+  await Promise.allSettled([prosody?.stop(), syn?.stop(), emu?.stop()]);
+});
+
+describe("Discord in a link of three networks", () => {
+  it("a Discord message reaches XMPP and Matrix under the person's name", async () => {
+    alice.send(lobby, "hello from discord");
+    const x = await bob.waitFor(inMuc(MUC, "hello from discord"), 15_000);
+    expect(String(x.attrs.from)).toBe(`${MUC}/Alice A.`);
+    const ev = await onMatrix(roomAll, ghostSays("hello from discord"), "Discord message on Matrix");
+    const member = await carol.request("GET", `/client/v3/rooms/${encodeURIComponent(roomAll)}/state/m.room.member/${encodeURIComponent(String(ev.sender))}`) as any;
+    expect(member.displayname).toBe("Alice A.");
+  });
+
+  it("XMPP and Matrix messages reach Discord through the webhook, under each sender's name, with an avatar URL that serves", async () => {
+    const fromXmpp = emu.nextMessage(lobby, 15_000);
+    await bob.say("hello from xmpp");
+    const seen = await fromXmpp;
+    expect(seen).toMatchObject({ username: "bob", content: "hello from xmpp", bot: true });
+    expect(seen.webhookId).toBeTruthy();
+    expect(emu.webhooks(lobby).filter((w) => w.applicationId === emu.applicationId)).toHaveLength(1);
+    const mxc = await upload(carol, PNG);
+    await carol.request("PUT", `/client/v3/profile/${encodeURIComponent(carol.userId)}/avatar_url`, { avatar_url: mxc });
+    // Synapse updates the member event in each room after answering: send once it is in the room.
+    await onMatrix(roomAll, (ev) => ev.type === "m.room.member" && ev.state_key === carol.userId && ev.content?.avatar_url === mxc, "carol's new avatar in the room");
+    const fromMatrix = emu.nextMessage(lobby, 15_000);
+    await carol.send(roomAll, { msgtype: "m.text", body: "hello from matrix" });
+    const m = await fromMatrix;
+    expect(m).toMatchObject({ username: "Carol", content: "hello from matrix" });
+    // Nobody on XMPP or Matrix sees Discord's copies come back.
+    await new Promise((r) => setTimeout(r, 500));
+    expect(bob.messages().filter((el) => body(el) === "hello from xmpp")).toHaveLength(1);
+    expect(carol.timeline(roomAll).filter((e) => e.content?.body === "hello from matrix")).toHaveLength(1);
+    const avatar = m.avatarUrl ?? "";
+    expect(avatar.startsWith(`http://127.0.0.1:${httpPort}/media/`)).toBe(true);
+    const res = await fetch(avatar);
+    expect(res.status).toBe(200);
+    expect(res.headers.get("content-type")).toBe("image/png");
+    expect(Buffer.from(await res.arrayBuffer()).equals(PNG)).toBe(true);
+    // A URL is only good with its signature: another reference under a made-up one is refused.
+    const forged = await fetch(avatar.replace(/\/media\/([^/]+)\/([^/]+)/, (_a, p: string) => `/media/${p}/${"A".repeat(32)}`));
+    expect(forged.status).toBe(404);
+  });
+
+  it("an edit and a deletion on Discord reach XMPP and Matrix; a link preview is not an edit", async () => {
+    const msg = alice.send(lobby, "see https://example.org/x tpyo");
+    const orig = await bob.waitFor(inMuc(MUC, "see https://example.org/x tpyo"), 15_000);
+    await onMatrix(roomAll, ghostSays("see https://example.org/x tpyo"), "original on Matrix");
+    const from = bob.heard.length;
+    alice.linkPreview(msg.id);
+    alice.edit(msg.id, "see https://example.org/x typo");
+    const fixed = await bob.waitFor(inMuc(MUC, "see https://example.org/x typo"), 15_000, from);
+    expect(fixed.getChild("replace", "urn:xmpp:message-correct:0")?.attrs.id).toBe(orig.attrs.id);
+    await onMatrix(roomAll, (ev) => ev.content?.["m.new_content"]?.body === "see https://example.org/x typo", "edit on Matrix");
+    expect(bob.heard.slice(from).filter((el) => el.getChild("replace", "urn:xmpp:message-correct:0"))).toHaveLength(1);
+    alice.delete(msg.id);
+    await bob.waitFor((el) => el.is("message") && !!el.getChild("retract", "urn:xmpp:message-retract:1"), 15_000, from);
+    await onMatrix(roomAll, (ev) => ev.type === "m.room.redaction", "redaction on Matrix");
+  });
+
+  it("edits and retractions from XMPP reach the webhook message; a forged correction of someone else's changes nothing", async () => {
+    const created = emu.nextMessage(lobby, 15_000);
+    const id = await bob.say("bob's first");
+    const copy = await created;
+    const updated = emu.nextUpdate(lobby, copy.id, 15_000);
+    await bob.say("bob's fixed", xml("replace", { xmlns: "urn:xmpp:message-correct:0", id }));
+    expect((await updated).content).toBe("bob's fixed");
+    // Another XMPP person forges a correction of bob's message (XEP-0308 by bob's message id).
+    const eve = new Person({ layout: { c2sPort: prosody.c2sPort, host: prosody.host } } as unknown as TestProsody, "eve", MUC);
+    await prosody.registerUser("eve", "pw");
+    await eve.join();
+    await eve.say("hijacked", xml("replace", { xmlns: "urn:xmpp:message-correct:0", id }));
+    await new Promise((r) => setTimeout(r, 1500));
+    expect(emu.message(copy.id)?.content).toBe("bob's fixed");
+    await eve.stop();
+    const echo = await bob.waitFor((el) => el.is("message") && el.attrs.id === id && String(el.attrs.from) === `${MUC}/bob`);
+    const deleted = emu.nextDelete(lobby, copy.id, 15_000);
+    await bob.send(xml("retract", { xmlns: "urn:xmpp:message-retract:1", id: stanzaId(echo, MUC) }), xml("body", {}, "retracted"));
+    await deleted;
+    expect(emu.message(copy.id)).toBeUndefined();
+  });
+
+  it("replies cross both ways: a quote line with a jump link on Discord, a native reply elsewhere", async () => {
+    const created = emu.nextMessage(lobby, 15_000);
+    const id = await bob.say("what time is it?");
+    const copy = await created;
+    const native = alice.send(lobby, "noon", { reply: copy.id });
+    const x = await bob.waitFor((el) => el.is("message") && String(el.attrs.from) === `${MUC}/Alice A.` && (body(el) ?? "").endsWith("noon"), 15_000);
+    const echo = bob.heard.find((el) => el.attrs.id === id && String(el.attrs.from) === `${MUC}/bob`)!;
+    expect(x.getChild("reply", "urn:xmpp:reply:0")?.attrs.id).toBe(stanzaId(echo, MUC));
+    void native;
+    const replyCopy = emu.nextMessage(lobby, 15_000);
+    const noon = x;
+    await bob.say("thanks", xml("reply", { xmlns: "urn:xmpp:reply:0", id: stanzaId(noon, MUC) }));
+    const r = await replyCopy;
+    expect(r.content.split("\n")).toHaveLength(2);
+    expect(r.content).toMatch(/^> \*\*Alice A\.\*\*: noon \[↩\]\(<https:\/\/discord\.com\/channels\/\d+\/\d+\/\d+>\)\nthanks$/);
+    expect(r.content).toContain(`/${lobby}/${native.id}>`);
+  });
+
+  it("reactions cross both ways and are removed when removed", async () => {
+    const msg = alice.send(lobby, "react to me");
+    const x = await bob.waitFor(inMuc(MUC, "react to me"), 15_000);
+    const from = bob.heard.length;
+    alice.react(msg.id, "👍");
+    const r = await bob.waitFor((el) => !!el.getChild("reactions", "urn:xmpp:reactions:0"), 15_000, from);
+    expect(r.getChild("reactions", "urn:xmpp:reactions:0")!.getChildren("reaction").map((e) => e.getText())).toEqual(["👍"]);
+    alice.unreact(msg.id, "👍");
+    await bob.waitFor((el) => el.getChild("reactions", "urn:xmpp:reactions:0")?.getChildren("reaction").length === 0, 15_000, from + 1);
+    // XMPP → Discord: the bot adds it, and takes it away.
+    const added = emu.nextReaction("add", lobby, 15_000);
+    await bob.send(xml("reactions", { xmlns: "urn:xmpp:reactions:0", id: stanzaId(x, MUC) }, xml("reaction", {}, "🎉")));
+    await added;
+    expect(emu.message(msg.id)?.reactions).toEqual([{ emoji: "🎉", count: 1, users: [emu.botUserId] }]);
+    const removed = emu.nextReaction("remove", lobby, 15_000);
+    await bob.send(xml("reactions", { xmlns: "urn:xmpp:reactions:0", id: stanzaId(x, MUC) }));
+    await removed;
+    expect(emu.message(msg.id)?.reactions).toEqual([]);
+  });
+
+  it("a Discord attachment arrives on Matrix as a file of its own (re-hosted), and Matrix files are uploaded to Discord", async () => {
+    alice.send(lobby, "a picture", { attachments: [{ filename: "dot.png", data: PNG, contentType: "image/png" }] });
+    const img = await onMatrix(roomAll, (ev) => ev.content?.msgtype === "m.image" && ev.content?.body === "dot.png", "image on Matrix");
+    expect(String(img.content.url)).toMatch(/^mxc:\/\//);
+    const mxc = await upload(carol, PNG);
+    const up = emu.nextMessage(lobby, 15_000);
+    await carol.send(roomAll, { msgtype: "m.image", body: "mine.png", url: mxc, info: { mimetype: "image/png", size: PNG.length } });
+    const seen = await up;
+    expect(seen.attachments).toHaveLength(1);
+    expect(seen.attachments[0]).toMatchObject({ filename: "mine.png", size: PNG.length });
+  });
+
+  it("a 4,500-character message arrives on Discord in parts, whole words kept; an edit reaches every part", async () => {
+    const words = Array.from({ length: 900 }, (_, i) => `w${String(i).padStart(3, "0")}`).join(" "); // 4,499 characters
+    const parts = emu.nextMessages(lobby, 3, 20_000);
+    const id = await bob.say(words);
+    const got = await parts;
+    expect(got.every((m) => m.content.length <= 2000)).toBe(true);
+    expect(got.map((m) => m.content).join(" ")).toBe(words);
+    const edited = Promise.all(got.map((m) => emu.nextUpdate(lobby, m.id, 15_000)));
+    const shorter = Array.from({ length: 900 }, (_, i) => `v${String(i).padStart(3, "0")}`).join(" ");
+    await bob.say(shorter, xml("replace", { xmlns: "urn:xmpp:message-correct:0", id }));
+    await edited;
+    expect(got.map((m) => emu.message(m.id)!.content).join(" ")).toBe(shorter);
+  });
+
+  it("@everyone and @here from XMPP and from Matrix arrive as text and ping nobody", async () => {
+    const a = emu.nextMessage(lobby, 15_000);
+    await bob.say("@everyone look @here");
+    const x = await a;
+    expect(x.content).toBe("@everyone look @here");
+    expect(x.pinged).toEqual({ users: [], roles: [], everyone: false });
+    const b = emu.nextMessage(lobby, 15_000);
+    await carol.send(roomAll, { msgtype: "m.text", body: "@everyone from matrix" });
+    const m = await b;
+    expect(m.content).toBe("@everyone from matrix");
+    expect(m.pinged).toEqual({ users: [], roles: [], everyone: false });
+  });
+
+  it("typing, presence and a nick change on Discord reach XMPP", async () => {
+    const from = bob.heard.length;
+    alice.typing(lobby);
+    await bob.waitFor((el) => el.is("message") && !!el.getChild("composing", "http://jabber.org/protocol/chatstates"), 15_000, from);
+    alice.setPresence("dnd");
+    await bob.waitFor((el) => el.is("presence") && String(el.attrs.from).startsWith(`${MUC}/Alice`) && el.getChildText("show") === "dnd", 15_000, from);
+    alice.setNick("Ally");
+    await bob.waitFor((el) => el.is("presence") && String(el.attrs.from) === `${MUC}/Ally`, 15_000, from);
+  });
+});
+
+describe("Discord in two-network links", () => {
+  it("XMPP–Discord: both directions", async () => {
+    alice.send(pairX, "to the pair");
+    await dave.waitFor(inMuc(MUC_PAIR, "to the pair"), 15_000);
+    const back = emu.nextMessage(pairX, 15_000);
+    await dave.say("from dave");
+    expect(await back).toMatchObject({ username: "dave", content: "from dave" });
+  });
+
+  it("Matrix–Discord: both directions", async () => {
+    alice.send(pairM, "to matrix only");
+    await onMatrix(roomPair, ghostSays("to matrix only"), "pair message on Matrix");
+    const back = emu.nextMessage(pairM, 15_000);
+    await carol.send(roomPair, { msgtype: "m.text", body: "from carol" });
+    expect(await back).toMatchObject({ username: "Carol", content: "from carol" });
+  });
+});
+
+describe("Discord delivery across drops and rate limits", () => {
+  it("a resumable gateway drop: messages posted meanwhile arrive once, in order", async () => {
+    const from = dave.heard.length;
+    emu.dropGateway({ resumable: true });
+    for (let i = 0; i < 5; i++) alice.send(pairX, `resume ${i}`);
+    await until("five messages on XMPP", () => dave.messages().slice().filter((el) => /^resume \d$/.test(body(el) ?? "")).length >= 5, 30_000);
+    await new Promise((r) => setTimeout(r, 1000));
+    const got = dave.heard.slice(from).filter((el) => el.is("message") && /^resume \d$/.test(body(el) ?? "")).map(body);
+    expect(got).toEqual(["resume 0", "resume 1", "resume 2", "resume 3", "resume 4"]);
+  });
+
+  it("a drop that cannot be resumed: the messages are fetched from the channel's history, once, in order", async () => {
+    const from = dave.heard.length;
+    emu.dropGateway({ resumable: false });
+    for (let i = 0; i < 5; i++) alice.send(pairX, `gap ${i}`);
+    await until("five messages on XMPP", () => dave.heard.slice(from).filter((el) => el.is("message") && /^gap \d$/.test(body(el) ?? "")).length >= 5, 30_000);
+    alice.send(pairX, "after the gap");
+    await dave.waitFor(inMuc(MUC_PAIR, "after the gap"), 15_000, from);
+    await new Promise((r) => setTimeout(r, 1000));
+    const got = dave.heard.slice(from).filter((el) => el.is("message") && /^(gap \d|after the gap)$/.test(body(el) ?? "")).map(body);
+    expect(got).toEqual(["gap 0", "gap 1", "gap 2", "gap 3", "gap 4", "after the gap"]);
+  });
+
+  it("a storm of 429s: every message arrives, in order, none twice", async () => {
+    emu.rateLimitStorm({ count: 20, retryAfterMs: 200 });
+    const arrived = emu.nextMessages(pairX, 10, 60_000);
+    for (let i = 0; i < 10; i++) await dave.say(`storm ${i}`);
+    const got = await arrived;
+    expect(got.map((m) => m.content)).toEqual(Array.from({ length: 10 }, (_, i) => `storm ${i}`));
+    await new Promise((r) => setTimeout(r, 1000));
+    expect(emu.seen(pairX).filter((m) => /^storm \d$/.test(m.content))).toHaveLength(10);
+    expect(emu.stats().rateLimited).toBeGreaterThan(0);
+  });
+});
+
+async function upload(p: MatrixPerson, data: Buffer): Promise<string> {
+  const res = await fetch(`${syn.url}/_matrix/media/v3/upload?filename=a.png`, {
+    method: "POST", headers: { authorization: `Bearer ${p.accessToken}`, "content-type": "image/png" }, body: new Uint8Array(data),
+  });
+  return ((await res.json()) as { content_uri: string }).content_uri;
+}
