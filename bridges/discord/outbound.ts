@@ -64,7 +64,7 @@ export function replyLine(target: MappedMessage, link: string | undefined): stri
 
 /** Escapes Discord markdown and mention syntax, so text is shown as typed. */
 export function escapeMarkdown(s: string): string {
-  return s.replace(/([\\*_~`|>\[\]()#<:-])/g, "\\$1").replace(/@/g, "@\u200b");
+  return s.replace(/([\\*_~`|>\[\]()#<-])/g, "\\$1").replace(/@/g, "@\u200b");
 }
 
 /** The text of a message as Discord shows it: the reply line, an action in italics, the body. */
@@ -95,7 +95,7 @@ export function splitContent(text: string, limit = MAX_CONTENT): string[] {
     // A quote line cut in its middle goes on as a quote.
     const lastLine = head.slice(head.lastIndexOf("\n") + 1);
     if (/^>\s/.test(lastLine) && !next.startsWith("\n")) next = `> ${next.replace(/^ +/, "")}`;
-    next = next.replace(/^\n/, "");
+    next = next.replace(/^\n+/, "");
     const fence = openFence(reopen + head);
     let part = reopen + head.replace(/\s+$/, "");
     if (fence !== undefined) {
