@@ -2,7 +2,7 @@
  * The Discord bridge: a discord.js bot hears the linked channels (gateway dispatches through
  * receive.ts); people from other networks speak through one webhook per channel (delivery.ts).
  */
-import { ChannelType, Client, Events, REST, Routes, type GuildBasedChannel } from "discord.js";
+import { ChannelType, Client, Events, PermissionFlagsBits, REST, Routes, type GuildBasedChannel } from "discord.js";
 import type { Logger } from "pino";
 import type { DiscordConfig } from "../../config/schema.ts";
 import {
@@ -107,7 +107,11 @@ export class DiscordAdapter implements Adapter {
     }
     const me = channel.guild.members.me ?? await channel.guild.members.fetchMe();
     const have = channel.permissionsFor(me).bitfield;
-    for (const p of missingPermissions(have)) this.#report(`perm:${id}:${p.name}`, permissionProblem(p, channel));
+    const missing = missingPermissions(have);
+    const view = missing.find((p) => p.bit === PermissionFlagsBits.ViewChannel);
+    // Without View Channel nothing can be heard or said there: the core leaves the room out.
+    if (view) throw new Error(`the bot cannot see Discord channel ${id}: ${permissionProblem(view, channel)}`);
+    for (const p of missing) this.#report(`perm:${id}:${p.name}`, permissionProblem(p, channel));
     return roomRef(id);
   }
 
