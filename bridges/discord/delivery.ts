@@ -36,6 +36,7 @@ export interface DeliveryDeps {
 interface SentMessage { id: string }
 
 const WEBHOOK_GONE = 10015;
+const TOO_LARGE = 40005;
 const REACTION_ID = /^reaction:(\d+):(.+):[^:]+$/;
 
 export class Delivery {
@@ -104,6 +105,8 @@ export class Delivery {
     const mentioned = e.mentions.map((id) => ({ id, names: this.#d.memberNames(room, id) }));
     let text = withMentions(messageText(e, reply), mentioned.filter((m) => m.names.length > 0 || e.body.text.includes(m.id)));
     const files: RawFile[] = [];
+    /** For each uploaded file, the line that names and links it instead, should Discord refuse the upload. */
+    const instead: string[] = [];
     const limit = this.#d.uploadLimit(room);
     let total = 0;
     for (const att of e.attachments) {
@@ -118,6 +121,7 @@ export class Delivery {
       if (media && total + media.data.byteLength <= limit && files.length < 10) {
         total += media.data.byteLength;
         files.push({ name: att.name || media.name || "file", data: Buffer.from(media.data), contentType: media.mime });
+        instead.push(fileLine(att.name, media.data.byteLength, this.#d.publicMedia(e.origin, att.url, att.name)));
       } else {
         text += `\n${fileLine(att.name, media?.data.byteLength ?? att.size, this.#d.publicMedia(e.origin, att.url, att.name))}`;
       }
@@ -140,11 +144,18 @@ export class Delivery {
         continue;
       }
       const last = i === bodies.length - 1;
-      const sent = await this.#execute(room, hook, {
-        content, username, allowed_mentions: mentions,
-        ...(avatar ? { avatar_url: avatar } : {}),
-        ...(last && files.length > 0 ? { attachments: files.map((f, n) => ({ id: n, filename: f.name })) } : {}),
-      }, last ? files : []);
+      const base = { content, username, allowed_mentions: mentions, ...(avatar ? { avatar_url: avatar } : {}) };
+      let sent: SentMessage;
+      try {
+        sent = last && files.length > 0
+          ? await this.#execute(room, hook, { ...base, attachments: files.map((f, n) => ({ id: n, filename: f.name })) }, files)
+          : await this.#execute(room, hook, base, []);
+      } catch (err) {
+        // Over the server's upload limit (boosts change it, so only Discord knows): link the files instead.
+        if (!(err instanceof DiscordAPIError) || err.code !== TOO_LARGE) throw err;
+        this.#d.log.info({ room, files: files.length }, "Discord refused the files as too large; linking them instead");
+        sent = await this.#execute(room, hook, { ...base, content: truncate([content, ...instead].filter(Boolean).join("\n")) }, []);
+      }
       ids.push(sent.id);
     }
     if (found.length > 0) this.#d.log.info({ room, delivery: ctx.deliveryId, parts: found.filter(Boolean).length }, "found an unconfirmed delivery in the channel; not sending it again");

@@ -44,6 +44,7 @@ let pairX: string;
 let pairM: string;
 let roomAll: string; // Matrix room ids
 let roomPair: string;
+let sticker: string;
 
 async function startJunction(): Promise<RunningJunction> {
   const xmpp = new XmppAdapter({
@@ -78,6 +79,7 @@ beforeAll(async () => {
   ]);
   [lobby, pairX, pairM] = emu.channels.map((c) => c.id) as [string, string, string];
   alice = emu.person({ username: "alice", globalName: "Alice A.", avatar: PNG });
+  sticker = emu.addSticker("wave", PNG).id;
   await prosody.registerUser("bob", "pw");
   await prosody.registerUser("dave", "pw");
   const c = await syn.registerUser("carol", "Carol");
@@ -265,6 +267,110 @@ describe("Discord in a link of three networks", () => {
     await bob.waitFor((el) => el.is("presence") && String(el.attrs.from).startsWith(`${MUC}/Alice`) && el.getChildText("show") === "dnd", 15_000, from);
     alice.setNick("Ally");
     await bob.waitFor((el) => el.is("presence") && String(el.attrs.from) === `${MUC}/Ally`, 15_000, from);
+  });
+});
+
+describe("Discord and Matrix in the three-network link", () => {
+  it("replies from Matrix carry one quote line (the Matrix fallback not doubled); Discord replies are native on Matrix", async () => {
+    const created = emu.nextMessage(lobby, 15_000);
+    const first = await carol.send(roomAll, { msgtype: "m.text", body: "matrix question" });
+    const copy = await created;
+    const answer = alice.send(lobby, "discord answer", { reply: copy.id });
+    const ev = await onMatrix(roomAll, ghostSays("discord answer"), "the Discord reply on Matrix");
+    expect((ev.content as any)["m.relates_to"]?.["m.in_reply_to"]?.event_id).toBe(first);
+    const back = emu.nextMessage(lobby, 15_000);
+    await carol.send(roomAll, {
+      msgtype: "m.text", body: "> <@_junction_discord_x:localhost> discord answer\n\nmatrix follow-up",
+      format: "org.matrix.custom.html",
+      formatted_body: `<mx-reply><blockquote><a href="https://matrix.to/#/${roomAll}/${ev.event_id}">In reply to</a><br>discord answer</blockquote></mx-reply>matrix follow-up`,
+      "m.relates_to": { "m.in_reply_to": { event_id: ev.event_id } },
+    });
+    const r = await back;
+    expect(r.content).toBe(`> **Ally**: discord answer [↩](<https://discord.com/channels/${emu.guild.id}/${lobby}/${answer.id}>)\nmatrix follow-up`);
+  });
+
+  it("edits, redactions and reactions from Matrix reach Discord; a custom emoji becomes text", async () => {
+    const created = emu.nextMessage(lobby, 15_000);
+    const id = await carol.send(roomAll, { msgtype: "m.text", body: "matrix tpyo" });
+    const copy = await created;
+    const updated = emu.nextUpdate(lobby, copy.id, 15_000);
+    await carol.send(roomAll, { msgtype: "m.text", body: "* matrix typo", "m.new_content": { msgtype: "m.text", body: "matrix typo" }, "m.relates_to": { rel_type: "m.replace", event_id: id } });
+    expect((await updated).content).toBe("matrix typo");
+    const native = alice.send(lobby, "react here, matrix");
+    const onM = await onMatrix(roomAll, ghostSays("react here, matrix"), "the message on Matrix");
+    const added = emu.nextReaction("add", lobby, 15_000);
+    const reaction = await carol.send(roomAll, { "m.relates_to": { rel_type: "m.annotation", event_id: onM.event_id, key: "❤️" } }, "m.reaction");
+    await added;
+    expect(emu.message(native.id)?.reactions.map((r) => r.emoji)).toEqual(["❤️"]);
+    const removed = emu.nextReaction("remove", lobby, 15_000);
+    await carol.request("PUT", `/client/v3/rooms/${encodeURIComponent(roomAll)}/redact/${encodeURIComponent(reaction)}/r1`, {});
+    await removed;
+    const custom = emu.nextMessage(lobby, 15_000);
+    await carol.send(roomAll, { "m.relates_to": { rel_type: "m.annotation", event_id: onM.event_id, key: "mxc://localhost/blobcat" }, shortcode: ":blobcat:" }, "m.reaction");
+    const text = await custom;
+    expect(text.username).toBe("Carol");
+    expect(text.content).toMatch(/^> \*\*Ally\*\*: react here, matrix \[↩\]\(<.*>\)\nreacted :blobcat:$/);
+    const deleted = emu.nextDelete(lobby, copy.id, 15_000);
+    await carol.request("PUT", `/client/v3/rooms/${encodeURIComponent(roomAll)}/redact/${encodeURIComponent(id)}/r2`, {});
+    await deleted;
+  });
+
+  it("typing and presence on Discord reach Matrix", async () => {
+    const bobby = emu.person({ username: "bobby" });
+    bobby.send(lobby, "bobby here");
+    const ev = await onMatrix(roomAll, ghostSays("bobby here"), "bobby on Matrix");
+    bobby.typing(lobby);
+    await until("typing on Matrix", () => carol.arrivals.find((a) => a.kind === "ephemeral" && a.roomId === roomAll && a.event.type === "m.typing" && ((a.event.content as any)?.user_ids ?? []).includes(ev.sender)), 15_000);
+    bobby.setPresence("idle");
+    await until("presence on Matrix", async () => {
+      const p = await carol.request("GET", `/client/v3/presence/${encodeURIComponent(String(ev.sender))}/status`) as { presence?: string };
+      return p.presence === "unavailable" ? p : undefined;
+    }, 15_000);
+  });
+
+  it("thread messages arrive as replies to the thread's first message, marked with its name", async () => {
+    const starter = alice.send(lobby, "thread starter");
+    const x = await bob.waitFor(inMuc(MUC, "thread starter"), 15_000);
+    const thread = alice.startThread(lobby, "plans", starter.id);
+    alice.send(thread.id, "inside the thread");
+    const inThread = await bob.waitFor((el) => el.is("message") && (body(el) ?? "").endsWith("[thread “plans”] inside the thread"), 15_000);
+    expect(inThread.getChild("reply", "urn:xmpp:reply:0")?.attrs.id).toBe(stanzaId(x, MUC));
+  });
+
+  it("stickers arrive as images; other bots and webhooks as puppets named after them; a bulk delete retracts", async () => {
+    alice.send(lobby, "", { stickers: [sticker] });
+    await onMatrix(roomAll, (ev) => ev.content?.msgtype === "m.image" && ev.content?.body === "wave.png", "the sticker on Matrix");
+    const hook = emu.addForeignWebhook(lobby, "CI");
+    const res = await fetch(`${emu.api}/v10/webhooks/${hook.id}/${hook.token}?wait=true`, {
+      method: "POST", headers: { "content-type": "application/json" }, body: JSON.stringify({ content: "build passed", username: "CI" }),
+    });
+    expect(res.status).toBe(200);
+    const ci = await bob.waitFor(inMuc(MUC, "build passed"), 15_000);
+    expect(String(ci.attrs.from)).toBe(`${MUC}/CI`);
+    const robot = emu.person({ username: "robot", bot: true });
+    robot.send(lobby, "beep");
+    const beep = await bob.waitFor(inMuc(MUC, "beep"), 15_000);
+    expect(String(beep.attrs.from)).toBe(`${MUC}/robot`);
+    const a = alice.send(lobby, "bulk one");
+    const b = alice.send(lobby, "bulk two");
+    await bob.waitFor(inMuc(MUC, "bulk two"), 15_000);
+    const from = bob.heard.length;
+    emu.bulkDelete(lobby, [a.id, b.id]);
+    await until("two retractions on XMPP", () => bob.heard.slice(from).filter((el) => el.is("message") && el.getChild("retract", "urn:xmpp:message-retract:1")).length >= 2 || undefined, 15_000);
+  });
+
+  it("a file over the channel's upload limit is linked through Junction's HTTP server, with its name and size", async () => {
+    emu.setUploadLimit(10);
+    const mxc = await upload(carol, PNG);
+    const up = emu.nextMessage(lobby, 15_000);
+    await carol.send(roomAll, { msgtype: "m.file", body: "big.png", url: mxc, info: { mimetype: "image/png", size: PNG.length } });
+    const seen = await up;
+    emu.setUploadLimit(10 * 1024 * 1024);
+    expect(seen.attachments).toEqual([]);
+    const link = /^📎 \[big\.png \(75 B\)\]\(<(http:\/\/127\.0\.0\.1:\d+\/media\/[^>]+)>\)$/.exec(seen.content);
+    expect(link, seen.content).not.toBeNull();
+    const res = await fetch(link![1]!);
+    expect(Buffer.from(await res.arrayBuffer()).equals(PNG)).toBe(true);
   });
 });
 
