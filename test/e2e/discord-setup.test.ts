@@ -29,13 +29,13 @@ const log = pino({ level: "info" }, { write: (s: string) => { lines.push(JSON.pa
 let ok: string, broken: string, hidden: string;
 let roomOk: string, roomBroken: string, roomHidden: string;
 
-async function start(): Promise<RunningJunction> {
+async function start(catchUp = 500): Promise<RunningJunction> {
   const j = await runJunction({
     store: { path: storePath },
     links: { ok: { xmpp: [roomOk], discord: [ok] }, broken: { xmpp: [roomBroken], discord: [broken] }, hidden: { xmpp: [roomHidden], discord: [hidden] } },
   }, [
     new XmppAdapter({ server: prosody.componentService, component: prosody.componentDomain, secret: prosody.componentSecret, nick: "Junction", history: 0 }, log.child({ network: "xmpp" })),
-    new DiscordAdapter({ token: emu.token, api: emu.api, cdn: emu.cdn, everyone: [], catchUp: 500 }, log.child({ network: "discord" })),
+    new DiscordAdapter({ token: emu.token, api: emu.api, cdn: emu.cdn, everyone: [ok], catchUp }, log.child({ network: "discord" })),
   ], log);
   await until("both networks ready", () => j.connected().get("xmpp") === true && j.connected().get("discord") === true, 30_000);
   return j;
@@ -111,4 +111,27 @@ it("after a restart: the same webhook, our own messages never bridged back, what
   expect(heard.filter((b) => b === "while down 1")).toHaveLength(1);
   expect(heard.filter((b) => b === "while down 2")).toHaveLength(1);
   expect(heard.indexOf("while down 1")).toBeLessThan(heard.indexOf("while down 2"));
+});
+
+it("@everyone from another network pings in a channel that config trusts with it (discord.everyone)", async () => {
+  await x.say(roomOk, "@everyone meeting now");
+  await until("on Discord", () => emu.seen(ok).find((m) => m.content === "@everyone meeting now"), 15_000);
+  expect(emu.seen(ok).find((m) => m.content === "@everyone meeting now")?.pinged.everyone).toBe(true);
+  // The same words in a channel not listed ping nobody.
+  await x.say(roomBroken, "@everyone not here");
+  await new Promise((r) => setTimeout(r, 500));
+  expect(emu.seen(broken).find((m) => m.content === "@everyone not here")).toBeUndefined(); // no webhook there at all
+});
+
+it("a gap longer than discord.catchUp is announced in the other rooms, then the newest messages follow", async () => {
+  await junction!.stop();
+  junction = undefined;
+  for (let i = 0; i < 6; i++) alice.send(ok, `missed ${i}`);
+  const from = x.messages(roomOk).length;
+  junction = await start(3);
+  await x.waitFor((s) => s.getChildText("body") === "missed 5", 15_000, "the newest missed message");
+  await new Promise((r) => setTimeout(r, 500));
+  const heard = x.messages(roomOk).slice(from).map((m) => m.getChildText("body") ?? "");
+  expect(heard[0]).toMatch(/^Junction was away: more than 3 messages were written in #ok on Discord meanwhile; only the newest 3 follow\.$/);
+  expect(heard.slice(1)).toEqual(["missed 3", "missed 4", "missed 5"]);
 });

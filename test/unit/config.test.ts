@@ -120,6 +120,13 @@ describe("refused configs", () => {
     ["a matrix room without a server", `${NETWORKS}links:\n  lobby:\n    xmpp: a@muc.localhost\n    matrix: lobby\n`, {}, [
       'junction.yaml: links.lobby.matrix: expected a Matrix room like #lobby:example.org or !roomid:example.org, got "lobby" (line 13)',
     ]],
+    ["discord and http keys that are not what they should be", `${NETWORKS}discord: { token: t, cdn: "ftp://x", everyone: ["general"], catchUp: -1 }\nhttp: { listen: "8080", publicUrl: "junction.example.org" }\n`, {}, [
+      'junction.yaml: discord.cdn: expected the Discord CDN base URL like https://cdn.discordapp.com, got "ftp://x" (line 10)',
+      'junction.yaml: discord.everyone[0]: expected a Discord channel id (17 to 20 digits) like "123456789012345678", got "general" (line 10)',
+      "junction.yaml: discord.catchUp: expected how many missed messages per channel to fetch after an outage (0 or more), got the number -1 (line 10)",
+      'junction.yaml: http.listen: expected host:port like 127.0.0.1:8080, got "8080" (line 11)',
+      'junction.yaml: http.publicUrl: expected the public base URL of Junction\'s HTTP server, like https://junction.example.org, got "junction.example.org" (line 11)',
+    ]],
     ["an unquoted discord id", `${NETWORKS}discord: { token: t }\nlinks:\n  lobby:\n    xmpp: a@muc.localhost\n    discord: 123456789012345678\n`, {}, [
       'junction.yaml: links.lobby.discord: expected a channel id as a quoted string like "123456789012345678", got an unquoted number: put the id in quotes (YAML reads long numbers as floats and loses digits) (line 14)',
     ]],
