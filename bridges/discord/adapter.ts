@@ -20,7 +20,7 @@ import { Webhooks } from "./webhooks.ts";
 
 const CAPABILITIES: Capabilities = {
   edits: true, retractions: true, reactions: true, replies: true, threads: false,
-  typing: false, presence: false, media: true, richText: false,
+  typing: true, presence: false, media: true, richText: false,
 };
 
 const DISCORD_CDN = "https://cdn.discordapp.com";

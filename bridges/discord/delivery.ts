@@ -37,6 +37,7 @@ interface SentMessage { id: string }
 
 const WEBHOOK_GONE = 10015;
 const TOO_LARGE = 40005;
+const TYPING_EVERY_MS = 8_000;
 const REACTION_ID = /^reaction:(\d+):(.+):[^:]+$/;
 
 export class Delivery {
@@ -44,6 +45,7 @@ export class Delivery {
   readonly #names = new Map<string, ChannelNames>();
   /** How many bridged people have each bot reaction (message id + emoji), so the last removal removes it. */
   readonly #reactionCounts = new Map<string, number>();
+  readonly #typingAt = new Map<string, number>();
 
   constructor(deps: DeliveryDeps) {
     this.#d = deps;
@@ -88,12 +90,20 @@ export class Delivery {
         return [];
       }
       case "reaction": return this.#reaction(room, event, ctx);
-      case "typing":
+      case "typing": {
+        // A webhook cannot type: the bot does, so Discord shows that someone elsewhere is writing.
+        // Discord shows it for about 10 s; once per 8 s is enough, and a stop has no call.
+        const last = this.#typingAt.get(room) ?? 0;
+        if (!event.active || Date.now() - last < TYPING_EVERY_MS) return [];
+        this.#typingAt.set(room, Date.now());
+        await this.#d.rest.post(Routes.channelTyping(room));
+        return [];
+      }
       case "presence":
       case "join":
       case "leave":
       case "profile":
-        return []; // a webhook has no presence or typing of its own; names go with each message
+        return []; // a webhook has no presence of its own; names and avatars go with each message
       default:
         return assertNever(event);
     }
@@ -135,7 +145,7 @@ export class Delivery {
     const bodies = parts.length > 0 ? parts : [""];
     // A delivery tried before (a retry, or a restart) may have reached Discord already: look first.
     const found = ctx.attempt > 0 || this.#d.unconfirmed.suspect(e)
-      ? await this.#d.unconfirmed.find(room, hook.id, username, bodies, e.ts)
+      ? await this.#d.unconfirmed.find(room, hook.id, username, bodies, e.ts, ctx.attempt > 0)
       : [];
     const ids: string[] = [];
     for (const [i, content] of bodies.entries()) {

@@ -33,8 +33,8 @@ export class Unconfirmed {
   }
 
   /** For each part's text, the id of a message in the channel that already is it (or undefined). */
-  async find(room: string, webhookId: string, username: string, parts: readonly string[], ts: number): Promise<(string | undefined)[]> {
-    const recent = await this.#load(room);
+  async find(room: string, webhookId: string, username: string, parts: readonly string[], ts: number, fresh = false): Promise<(string | undefined)[]> {
+    const recent = await this.#load(room, fresh);
     const out: (string | undefined)[] = [];
     let after = "0";
     for (const text of parts) {
@@ -51,9 +51,10 @@ export class Unconfirmed {
     return out;
   }
 
-  async #load(room: string): Promise<RawMessage[]> {
+  /** `fresh`: a retry, whose first try may have landed after the last read. */
+  async #load(room: string, fresh: boolean): Promise<RawMessage[]> {
     const cached = this.#recent.get(room);
-    if (cached && Date.now() - cached.at < FRESH_MS) return cached.messages;
+    if (!fresh && cached && Date.now() - cached.at < FRESH_MS) return cached.messages;
     const query = new URLSearchParams({ limit: String(RECENT) });
     const list = await this.#rest.get(Routes.channelMessages(room), { query }) as RawMessage[];
     const messages = [...list].sort((a, b) => compareSnowflakes(a.id, b.id));

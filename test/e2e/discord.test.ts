@@ -374,6 +374,20 @@ describe("Discord and Matrix in the three-network link", () => {
   });
 });
 
+describe("other networks' typing and nick changes on Discord", () => {
+  it("typing on XMPP shows as the bot typing; a nick change shows on the next message", async () => {
+    const typing = emu.nextTyping(lobby, 15_000);
+    await bob.send(xml("composing", { xmlns: "http://jabber.org/protocol/chatstates" }));
+    expect(await typing).toBe(emu.botUserId);
+    const presence = bob.waitFor((el) => el.is("presence") && String(el.attrs.from) === `${MUC}/bobby-x`, 15_000);
+    await bob.xmpp.send(xml("presence", { to: `${MUC}/bobby-x` }));
+    await presence;
+    const next = emu.nextMessage(lobby, 15_000);
+    await bob.say("renamed");
+    expect(await next).toMatchObject({ username: "bobby-x", content: "renamed" });
+  });
+});
+
 describe("Discord in two-network links", () => {
   it("XMPP–Discord: both directions", async () => {
     alice.send(pairX, "to the pair");
