@@ -328,6 +328,18 @@ describe("Discord and Matrix in the three-network link", () => {
     }, 15_000);
   });
 
+  it("an avatar change on Discord reaches the Matrix ghost", async () => {
+    const ghost = (await onMatrix(roomAll, ghostSays("react here, matrix"), "alice's ghost")).sender as string;
+    const stateOf = () => carol.request("GET", `/client/v3/rooms/${encodeURIComponent(roomAll)}/state/m.room.member/${encodeURIComponent(ghost)}`) as Promise<{ avatar_url?: string }>;
+    const before = (await stateOf()).avatar_url;
+    expect(before).toMatch(/^mxc:\/\//);
+    alice.setAvatar(Buffer.concat([PNG, Buffer.from([0])]));
+    await until("a new avatar on Matrix", async () => {
+      const now = (await stateOf()).avatar_url;
+      return now && now !== before ? now : undefined;
+    }, 15_000);
+  });
+
   it("thread messages arrive as replies to the thread's first message, marked with its name", async () => {
     const starter = alice.send(lobby, "thread starter");
     const x = await bob.waitFor(inMuc(MUC, "thread starter"), 15_000);
