@@ -289,6 +289,18 @@ describe("Discord and Matrix in the three-network link", () => {
     expect(r.content).toBe(`> **Ally**: discord answer [↩](<https://discord.com/channels/${emu.guild.id}/${lobby}/${answer.id}>)\nmatrix follow-up`);
   });
 
+  it("a Matrix mention of a Discord person's ghost pings exactly that person on Discord; Discord mentions read as names", async () => {
+    const ghost = (await onMatrix(roomAll, ghostSays("hello from discord"), "alice's ghost")).sender as string;
+    const next = emu.nextMessage(lobby, 15_000);
+    await carol.send(roomAll, { msgtype: "m.text", body: "Ally: look at this @everyone", "m.mentions": { user_ids: [ghost] } });
+    const m = await next;
+    expect(m.content).toBe(`<@${alice.id}>: look at this @everyone`);
+    expect(m.pinged).toEqual({ users: [alice.id], roles: [], everyone: false });
+    const bobby = emu.person({ username: "zed" });
+    alice.send(lobby, `hi <@${bobby.id}> in <#${lobby}>`);
+    await onMatrix(roomAll, ghostSays("hi @zed in #lobby"), "readable mentions on Matrix");
+  });
+
   it("edits, redactions and reactions from Matrix reach Discord; a custom emoji becomes text", async () => {
     const created = emu.nextMessage(lobby, 15_000);
     const id = await carol.send(roomAll, { msgtype: "m.text", body: "matrix tpyo" });
