@@ -2,7 +2,7 @@
  * The Discord bridge: a discord.js bot hears the linked channels (gateway dispatches through
  * receive.ts); people from other networks speak through one webhook per channel (delivery.ts).
  */
-import { ChannelType, Client, Events, PermissionFlagsBits, REST, Routes, type GuildBasedChannel } from "discord.js";
+import { Client, DiscordAPIError, Events, REST, Routes, type GuildBasedChannel } from "discord.js";
 import type { Logger } from "pino";
 import type { DiscordConfig } from "../../config/schema.ts";
 import {
@@ -12,7 +12,8 @@ import { roomRef, type BridgeEvent, type RoomRef } from "../../core/events.ts";
 import { Delivery } from "./delivery.ts";
 import { isSnowflake } from "./ids.ts";
 import { download } from "./media.ts";
-import { BASE_INTENTS, intentProblem, missingPermissions, permissionProblem, privilegedIntents } from "./permissions.ts";
+import { checkChannel } from "./channels.ts";
+import { BASE_INTENTS, intentProblem, privilegedIntents } from "./permissions.ts";
 import { Receiver } from "./receive.ts";
 import type { Dispatch } from "./types.ts";
 import { Unconfirmed } from "./unconfirmed.ts";
@@ -43,6 +44,12 @@ export class DiscordAdapter implements Adapter {
   #readies = 0;
   #ready = false;
   readonly #reported = new Set<string>();
+  /** Channels linked while Discord was unreachable, checked once connected. */
+  readonly #unchecked = new Set<string>();
+  #stopped = false;
+  #unreachableAtStart = false;
+  #attempts = 0;
+  #retry: NodeJS.Timeout | undefined;
 
   constructor(config: DiscordConfig, log: Logger) {
     this.#config = config;
@@ -54,7 +61,13 @@ export class DiscordAdapter implements Adapter {
   #connect(): Promise<Client> {
     this.#connecting ??= (async () => {
       const rest = new REST({ ...(this.#config.api ? { api: this.#config.api } : {}), cdn: this.#cdn }).setToken(this.#config.token);
-      const app = await rest.get(Routes.currentApplication()) as { id: string; flags?: number };
+      let app: { id: string; flags?: number };
+      try {
+        app = await rest.get(Routes.currentApplication()) as { id: string; flags?: number };
+      } catch (err) {
+        if (err instanceof DiscordAPIError && err.status === 401) throw new TokenRefused();
+        throw err;
+      }
       this.#applicationId = app.id;
       const { granted, missing } = privilegedIntents(app.flags ?? 0);
       for (const m of missing) this.#report(`intent:${m.name}`, intentProblem(m));
@@ -76,8 +89,7 @@ export class DiscordAdapter implements Adapter {
       try {
         await client.login(this.#config.token);
       } catch (err) {
-        const msg = (err as Error).message;
-        if (/invalid token/i.test(msg)) throw new Error("Discord refused the bot token (discord.token): copy it again from the developer portal (Bot → Reset Token)");
+        await client.destroy().catch(() => undefined);
         throw err;
       }
       await ready;
@@ -89,35 +101,61 @@ export class DiscordAdapter implements Adapter {
     return this.#connecting;
   }
 
+  /**
+   * Checks the channel when Discord answers. When it does not (an outage at start), the id is the
+   * channel's native id already: it is linked as written and checked once the bot is connected.
+   */
   async resolveRoom(configured: string): Promise<RoomRef> {
     const id = configured.trim();
     if (!isSnowflake(id)) throw new Error(`${JSON.stringify(configured)} is not a Discord channel id`);
-    const client = await this.#connect();
-    let channel: GuildBasedChannel | undefined;
-    try {
-      channel = (client.channels.cache.get(id) ?? await client.channels.fetch(id)) as GuildBasedChannel | undefined;
-    } catch {
-      channel = undefined;
+    let client: Client | undefined;
+    if (!this.#unreachableAtStart) {
+      try {
+        client = await this.#connect();
+      } catch (err) {
+        if (isTokenRefused(err)) throw err;
+        this.#unreachableAtStart = true;
+        this.#log.warn({ err: (err as Error).message }, "Discord is unreachable; linking its channels as written and checking them once connected");
+      }
     }
-    if (!channel || !("guild" in channel)) {
-      throw new Error(`the bot cannot see Discord channel ${id}: invite the bot to its server (see the setup guide) and give it View Channel there`);
+    if (!client) {
+      this.#unchecked.add(id);
+      return roomRef(id);
     }
-    if (channel.type !== ChannelType.GuildText && channel.type !== ChannelType.GuildAnnouncement) {
-      throw new Error(`Discord channel ${id} (#${channel.name}) is not a text channel; link a text channel`);
-    }
-    const me = channel.guild.members.me ?? await channel.guild.members.fetchMe();
-    const have = channel.permissionsFor(me).bitfield;
-    const missing = missingPermissions(have);
-    const view = missing.find((p) => p.bit === PermissionFlagsBits.ViewChannel);
-    // Without View Channel nothing can be heard or said there: the core leaves the room out.
-    if (view) throw new Error(`the bot cannot see Discord channel ${id}: ${permissionProblem(view, channel)}`);
-    for (const p of missing) this.#report(`perm:${id}:${p.name}`, permissionProblem(p, channel));
+    await checkChannel(client, id, (key, message) => this.#report(key, message));
     return roomRef(id);
   }
 
   async start(host: AdapterHost): Promise<void> {
     this.#host = host;
-    const client = await this.#connect();
+    this.#stopped = false;
+    try {
+      await this.#connected(await this.#connect());
+    } catch (err) {
+      if (isTokenRefused(err)) throw err;
+      this.#retryLater(err);
+    }
+  }
+
+  /** Not connected: try again with a growing wait (2 s doubling to 60 s) for as long as we run. */
+  #retryLater(err: unknown): void {
+    if (this.#stopped) return;
+    const wait = Math.min(2_000 * 2 ** this.#attempts++, 60_000);
+    this.#log.warn({ err: (err as Error).message, attempt: this.#attempts, retryInMs: wait }, "cannot connect to Discord; retrying");
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      this.#connect().then((client) => this.#connected(client)).catch((e: unknown) => {
+        if (isTokenRefused(e)) this.#log.error({ err: (e as Error).message }, "Discord refused the bot token; not retrying");
+        else this.#retryLater(e);
+      });
+    }, wait);
+  }
+
+  /** Once per log-in: the delivery and receiving sides, the deferred channel checks, then catch-up. */
+  async #connected(client: Client): Promise<void> {
+    const host = this.#host;
+    if (!host || this.#stopped) return;
+    this.#attempts = 0;
     const webhooks = new Webhooks(client.rest, () => host.puppets, () => this.#applicationId, this.#log);
     const everyone = new Set(this.#config.everyone);
     this.#delivery = new Delivery({
@@ -132,12 +170,21 @@ export class DiscordAdapter implements Adapter {
       everyone: (channel) => everyone.has(channel),
       publicMedia: (origin, url, name) => host.publicMedia(origin, url, name),
     });
+    for (const id of this.#unchecked) {
+      // Too late to leave it out of its link: said loudly instead, and its deliveries fail with Discord's reason.
+      await checkChannel(client, id, (key, message) => this.#report(key, message))
+        .catch((err: unknown) => this.#log.error({ room: id, err: (err as Error).message }, "a linked Discord channel cannot be used"));
+    }
+    this.#unchecked.clear();
     this.#receiver = new Receiver({ client, host, webhooks, cdn: this.#cdn, catchUpCap: this.#config.catchUp, log: this.#log });
     this.#setReady(client.isReady());
     await this.#receiver.catchUpAll();
   }
 
   async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#retry) clearTimeout(this.#retry);
+    this.#retry = undefined;
     this.#receiver?.stop();
     this.#receiver = undefined;
     const client = this.#client;
@@ -190,4 +237,15 @@ export class DiscordAdapter implements Adapter {
     const u = new URL(this.#cdn);
     return [`${u.hostname}:${u.port || (u.protocol === "https:" ? "443" : "80")}`];
   }
+}
+
+/** The token is wrong: a config problem no retry fixes. */
+class TokenRefused extends Error {
+  constructor() {
+    super("Discord refused the bot token (discord.token): copy it again from the developer portal (Bot → Reset Token)");
+  }
+}
+
+function isTokenRefused(err: unknown): boolean {
+  return err instanceof TokenRefused || /invalid token|TokenInvalid/i.test(String((err as Error)?.message ?? err));
 }

@@ -135,3 +135,20 @@ it("a gap longer than discord.catchUp is announced in the other rooms, then the 
   expect(heard[0]).toMatch(/^Junction was away: more than 3 messages were written in #ok on Discord meanwhile; only the newest 3 follow\.$/);
   expect(heard.slice(1)).toEqual(["missed 3", "missed 4", "missed 5"]);
 });
+
+it("Discord down when Junction starts: its channels stay linked, and the bot connects when Discord is back", async () => {
+  await junction!.stop();
+  junction = undefined;
+  emu.startOutage({ resumable: false });
+  const before = lines.length;
+  const starting = start();
+  await until("the outage noticed", () => lines.slice(before).some((l) => /Discord is unreachable/.test(l.msg)), 20_000);
+  await until("a retry planned", () => lines.slice(before).some((l) => /cannot connect to Discord; retrying/.test(l.msg)), 20_000);
+  alice.send(ok, "said during the outage");
+  emu.endOutage();
+  junction = await starting;
+  await x.waitFor((s) => s.getChildText("body") === "said during the outage", 15_000, "the message said during the outage");
+  await x.say(roomOk, "after the outage");
+  await until("on Discord", () => emu.seen(ok).some((m) => m.content === "after the outage"), 15_000);
+  expect(lines.slice(before).filter((l) => l.level >= 50 && /cannot resolve discord room/.test(l.msg))).toEqual([]);
+});
