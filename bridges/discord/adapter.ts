@@ -169,6 +169,7 @@ export class DiscordAdapter implements Adapter {
       },
       everyone: (channel) => everyone.has(channel),
       publicMedia: (origin, url, name) => host.publicMedia(origin, url, name),
+      puppets: () => host.puppets,
     });
     for (const id of this.#unchecked) {
       // Too late to leave it out of its link: said loudly instead, and its deliveries fail with Discord's reason.

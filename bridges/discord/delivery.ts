@@ -7,9 +7,9 @@
 import { DiscordAPIError, HTTPError, Routes, type REST, type RawFile } from "discord.js";
 import type { Logger } from "pino";
 import {
-  NotReadyError, PermanentDeliveryError, type DeliveryContext, type MappedMessage, type RemoteIds,
+  NotReadyError, PermanentDeliveryError, type DeliveryContext, type MappedMessage, type PuppetDirectory, type RemoteIds,
 } from "../../core/adapter.ts";
-import { assertNever, remoteId, type BridgeEvent, type MessageEvent, type ReactionEvent, type RoomRef } from "../../core/events.ts";
+import { actorId, assertNever, remoteId, type BridgeEvent, type MessageEvent, type ReactionEvent, type RoomRef } from "../../core/events.ts";
 import { ChannelNames, jumpLink } from "./ids.ts";
 import {
   allowedMentions, fileLine, messageText, reactionRoute, replyLine, splitContent, withMentions,
@@ -31,6 +31,7 @@ export interface DeliveryDeps {
   /** Channels where @everyone/@here from other networks really ping (config `discord.everyone`). */
   everyone(channel: string): boolean;
   publicMedia(origin: BridgeEvent["origin"], url: string, name?: string): string | undefined;
+  puppets(): PuppetDirectory;
 }
 
 interface SentMessage { id: string }
@@ -227,10 +228,27 @@ export class Delivery {
     return hook;
   }
 
+  /**
+   * The name `e`'s sender shows in this channel. Kept in the puppet directory (`name:<channel>:
+   * <network>:<actor>`), so that after a restart everybody shows the name they showed before: the
+   * unconfirmed-delivery check looks for a message under that name, and people keep their suffix.
+   */
   #nameFor(room: RoomRef, e: BridgeEvent): string {
+    const puppets = this.#d.puppets();
+    const prefix = `name:${room}:`;
     let names = this.#names.get(room);
-    if (!names) this.#names.set(room, (names = new ChannelNames()));
-    return names.claim(`${e.origin}\u0000${e.sender.id}`, e.origin, e.sender.name);
+    if (!names) {
+      names = new ChannelNames();
+      for (const p of puppets.all("discord")) {
+        if (p.actor.startsWith(prefix) && typeof p.data?.shown === "string") names.restore(p.actor.slice(prefix.length), p.data.shown);
+      }
+      this.#names.set(room, names);
+    }
+    const key = `${e.origin}:${e.sender.id}`;
+    const shown = names.claim(key, e.origin, e.sender.name);
+    const actor = actorId(`${prefix}${key}`);
+    if (puppets.get("discord", actor)?.data?.shown !== shown) puppets.put({ network: "discord", actor, handle: `name:${room}:${shown}`, data: { shown } });
+    return shown;
   }
 }
 

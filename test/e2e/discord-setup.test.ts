@@ -152,3 +152,22 @@ it("Discord down when Junction starts: its channels stay linked, and the bot con
   await until("on Discord", () => emu.seen(ok).some((m) => m.content === "after the outage"), 15_000);
   expect(lines.slice(before).filter((l) => l.level >= 50 && /cannot resolve discord room/.test(l.msg))).toEqual([]);
 });
+
+it("two people who would show the same name keep their distinct names across a restart", async () => {
+  const upper = await newPerson(prosody, "setup-upper");
+  const lower = await newPerson(prosody, "setup-lower");
+  await upper.join(roomOk, "Sam", { maxHistory: 0 });
+  await lower.join(roomOk, "sam", { maxHistory: 0 });
+  const shown = (text: string) => until(`"${text}" on Discord`, () => emu.seen(ok).find((m) => m.content === text)?.username, 15_000);
+  await upper.say(roomOk, "one");
+  expect(await shown("one")).toBe("Sam");
+  await lower.say(roomOk, "two");
+  expect(await shown("two")).toBe("sam (xmpp)");
+  await junction!.stop();
+  junction = await start();
+  await lower.say(roomOk, "three");
+  expect(await shown("three")).toBe("sam (xmpp)");
+  await upper.say(roomOk, "four");
+  expect(await shown("four")).toBe("Sam");
+  await Promise.all([upper.stop(), lower.stop()]);
+});
