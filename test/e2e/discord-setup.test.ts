@@ -171,3 +171,17 @@ it("two people who would show the same name keep their distinct names across a r
   expect(await shown("four")).toBe("Sam");
   await Promise.all([upper.stop(), lower.stop()]);
 });
+
+it("with a new store, the webhook our application made before is found, not made again", async () => {
+  const hooks = emu.webhooks(ok).map((w) => w.id);
+  await junction!.stop();
+  const dir = mkdtempSync(join(tmpdir(), "junction-discord-setup-new-"));
+  trackTempDir(dir);
+  storePath = join(dir, "junction.db");
+  junction = await start();
+  await x.say(roomOk, "with a new store");
+  await until("on Discord", () => emu.seen(ok).find((m) => m.content === "with a new store"), 15_000);
+  expect(emu.webhooks(ok).map((w) => w.id)).toEqual(hooks);
+  expect(emu.seen(ok).find((m) => m.content === "with a new store")?.webhookId).toBe(hooks[0]);
+  expect(lines.some((l) => l.msg === "using our webhook in this channel")).toBe(true);
+});
