@@ -19,7 +19,6 @@ import {
 import type { Webhooks } from "./webhooks.ts";
 
 const TYPING_MS = 10_000;
-const JUNCTION: Sender = { id: actorId("junction"), name: "Junction", isBot: true };
 
 export interface ReceiveDeps {
   readonly client: Client;
@@ -110,8 +109,10 @@ export class Receiver {
 
   #gapNotice(room: string): BridgeEvent {
     const name = this.#ctx.channelName(room);
+    // Said by the channel itself, as the XMPP bridge's notice is said by its room.
     return {
-      kind: "message", origin: "discord", room: roomRef(room), sender: JUNCTION, ts: Date.now(), isNotice: true,
+      kind: "message", origin: "discord", room: roomRef(room), sender: { id: actorId(room), name: `#${name ?? room}`, isBot: true },
+      ts: Date.now(), isNotice: true,
       body: { text: `Junction was away: more than ${this.#d.catchUpCap} messages were written in #${name ?? room} on Discord meanwhile; only the newest ${this.#d.catchUpCap} follow.` },
       attachments: [], isAction: false, mentions: [],
     };
