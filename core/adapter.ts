@@ -151,6 +151,11 @@ export interface Adapter {
   resolveRoom(configured: string): Promise<RoomRef>;
   /** Connect, join linked rooms and begin emitting. */
   start(host: AdapterHost): Promise<void>;
+  /**
+   * A configured room that could be resolved only after start (its network was unreachable)
+   * has joined its link: join it and begin emitting its events. `host.rooms()` includes it now.
+   */
+  linkRoom?(room: RoomRef): Promise<void>;
   stop(): Promise<void>;
   send(room: RoomRef, event: BridgeEvent, ctx: DeliveryContext): Promise<RemoteIds>;
   /** Resolves media this adapter saw (an attachment url or avatar url it emitted) to bytes. */

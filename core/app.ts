@@ -1,8 +1,8 @@
 import type { Logger } from "pino";
 import type { Adapter, AdapterHost } from "./adapter.ts";
 import { Deliverer } from "./delivery.ts";
-import { NETWORKS, type Network, type RoomRef } from "./events.ts";
-import { LinkIndex, type Link, type LinkedRoom } from "./links.ts";
+import { NETWORKS, type Network } from "./events.ts";
+import { LinkIndex } from "./links.ts";
 import { Ingest } from "./ingest.ts";
 import { mediaFetcher, mediaHttp, type MediaConfig } from "./media/fetcher.ts";
 import { HttpServer, type HttpServerConfig } from "./http.ts";
@@ -10,6 +10,7 @@ import { Metrics } from "./metrics.ts";
 import { PublicMedia } from "./public-media.ts";
 import { Queues } from "./queues.ts";
 import { registerAdapters } from "./registry.ts";
+import { RoomResolver } from "./resolve.ts";
 import { Router } from "./router.ts";
 import { Store } from "./store/store.ts";
 
@@ -50,9 +51,11 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
   const media = mediaHttp(config.media, adapters.values());
   const store = new Store(config.store.path);
   store.onDeferredError = (err) => log.error({ err }, "a deferred store write failed; it was skipped");
+  const resolver = new RoomResolver(log);
   try {
-    const links = new LinkIndex(await resolveLinks(config, adapters, log));
-    store.saveLinks(links.all().flatMap((l) => l.rooms.map((r) => ({ name: l.name, network: r.network, configured: r.room, room: r.room }))));
+    const links = new LinkIndex(await resolver.resolveAll(config.links, adapters));
+    const saveLinks = () => store.saveLinks(links.all().flatMap((l) => l.rooms.map((r) => ({ name: l.name, network: r.network, configured: r.room, room: r.room }))));
+    saveLinks();
     const router = new Router(store, links, log);
     // The depth gauge reads the queues, and the queues report into the metrics.
     let queues: Queues;
@@ -88,6 +91,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
         metrics.connected.set({ network }, ready ? 1 : 0);
         log.info({ network, ready }, ready ? "network ready" : "network not ready");
         queues.setReady(network, ready);
+        if (ready) resolver.retryNow(network);
       },
       rooms: () => links.roomsOn(network),
       findMessage: (room, by) => {
@@ -106,6 +110,13 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       publicMedia: (origin, url, name) => publicMedia?.urlFor(origin, url, name),
     });
 
+    resolver.start(({ link, room }) => {
+      if (stopping) return;
+      links.addRoom(link, room);
+      saveLinks();
+      const adapter = adapters.get(room.network);
+      adapter?.linkRoom?.(room.room).catch((err: unknown) => log.error({ err, network: room.network, room: room.room }, "the adapter could not take up a room that joined its link"));
+    });
     for (const a of adapters.values()) connected.set(a.network, false);
     await Promise.all([...adapters.values()].map(async (a) => {
       try {
@@ -124,6 +135,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       async stop() {
         if (stopping) return;
         stopping = true;
+        resolver.stop();
         clearInterval(prune);
         ingest.flush();
         await queues.stop(STOP_GRACE_MS);
@@ -135,30 +147,9 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       },
     };
   } catch (err) {
+    resolver.stop();
     store.close();
     await media.close();
     throw err;
   }
-}
-
-/** Resolves every configured room through its adapter; a room that cannot be resolved is logged and left out. */
-async function resolveLinks(config: CoreConfig, adapters: ReadonlyMap<Network, Adapter>, log: Logger): Promise<Link[]> {
-  const out: Link[] = [];
-  for (const [name, link] of Object.entries(config.links)) {
-    const rooms: LinkedRoom[] = [];
-    for (const network of NETWORKS) {
-      const adapter = adapters.get(network);
-      for (const configured of link[network] ?? []) {
-        if (!adapter) continue;
-        try {
-          rooms.push({ network, room: await adapter.resolveRoom(configured) as RoomRef });
-        } catch (err) {
-          log.error({ err, link: name, network, room: configured }, `cannot resolve ${network} room ${configured} of link "${name}"; it is left out until restart`);
-        }
-      }
-    }
-    if (rooms.length < 2) log.warn({ link: name }, `link "${name}" has fewer than two usable rooms; nothing will cross it`);
-    out.push({ name, rooms });
-  }
-  return out;
 }

@@ -81,6 +81,13 @@ export interface MessageEvent extends Envelope {
   readonly isAction: boolean;
   /** `m.notice`: a bot's automatic message. */
   readonly isNotice?: boolean;
+  /**
+   * Junction's own words about the link, not a person's: e.g. "120 messages from the Matrix room
+   * could not be bridged while Junction was away". `sender` is the origin's bridge bot (never a
+   * puppet handle); destinations post it as their own bridge bot (the XMPP bot occupant, the
+   * Matrix bridge bot as `m.notice`), never through a puppet. Carries text only.
+   */
+  readonly bridgeNotice?: true;
   readonly mentions: readonly ActorId[];
 }
 

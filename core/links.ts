@@ -33,6 +33,19 @@ export class LinkIndex {
     this.#links.push(link);
   }
 
+  /** A room that could be resolved only after start joins its link (see core/resolve.ts). */
+  addRoom(name: string, room: LinkedRoom): void {
+    const i = this.#links.findIndex((l) => l.name === name);
+    const old = this.#links[i];
+    if (!old) throw new Error(`no link named "${name}"`);
+    if (old.rooms.some((r) => r.network === room.network && r.room === room.room)) return;
+    const other = this.#byRoom.get(roomKey(room.network, room.room));
+    if (other) throw new Error(`room ${room.room} (${room.network}) is in two links: "${other.name}" and "${name}"`);
+    const link: Link = { name, rooms: [...old.rooms, room] };
+    this.#links[i] = link;
+    for (const r of link.rooms) this.#byRoom.set(roomKey(r.network, r.room), link);
+  }
+
   linkOf(network: Network, room: string): Link | undefined {
     return this.#byRoom.get(roomKey(network, room));
   }

@@ -9,28 +9,35 @@ import {
   NotReadyError,
   type Adapter, type AdapterHost, type Capabilities, type DeliveryContext, type Media, type RemoteIds,
 } from "../../core/adapter.ts";
-import { actorId, roomRef, type BridgeEvent, type RoomRef } from "../../core/events.ts";
-import { missedEvents } from "./catchup.ts";
+import { roomRef, type BridgeEvent, type RoomRef } from "../../core/events.ts";
 import { errcodeOf, Homeserver } from "./client.ts";
 import { Delivery } from "./delivery.ts";
-import { diffTyping, presenceFromMatrix } from "./ephemeral.ts";
 import { Ghosts } from "./ghosts.ts";
-import { botUserId, isOurs, parseGhost, DEFAULT_GHOST_PREFIX, type GhostNaming } from "./ids.ts";
-import { fromRoomEvent, senderOf } from "./inbound.ts";
+import { botUserId, DEFAULT_GHOST_PREFIX, type GhostNaming } from "./ids.ts";
 import { download } from "./media.ts";
+import { RoomPower } from "./power.ts";
+import { Receiver } from "./receive.ts";
 import { loadRegistration, registrationWarnings, type Registration } from "./registration.ts";
 import { Rooms } from "./rooms.ts";
 import { AppserviceServer } from "./transactions.ts";
-import type { RoomEvent, Transaction } from "./types.ts";
 
 const CAPABILITIES: Capabilities = {
   edits: true, retractions: true, reactions: true, replies: true, threads: false,
   typing: true, presence: true, media: true, richText: true,
 };
 
-const PROBE_MS = 2_000;
+/** Retries of the connection to the homeserver: 1 s, doubling, never more than this apart. */
+const FIRST_RETRY_MS = 1_000;
+export const MAX_RETRY_MS = 30_000;
 const enc = encodeURIComponent;
 
+/** Where the connection to the homeserver stands; each change is logged once. */
+type Link = { state: "connected" } | { state: "failing"; reason: string } | { state: "unknown" };
+
+/** A homeserver that will never take our requests until its operator changes something. */
+class Misconfigured extends Error {
+  override readonly name = "Misconfigured";
+}
 
 export class MatrixAdapter implements Adapter {
   readonly network = "matrix" as const;
@@ -42,14 +49,18 @@ export class MatrixAdapter implements Adapter {
   #reg: Registration | undefined;
   #hs: Homeserver | undefined;
   #rooms: Rooms | undefined;
+  #power: RoomPower | undefined;
   #delivery: Delivery | undefined;
   #host: AdapterHost | undefined;
   #server: AppserviceServer | undefined;
-  #linked = new Set<string>();
-  #typing = new Map<string, Set<string>>();
+  #receiver: Receiver | undefined;
+  readonly #linked = new Set<string>();
   #ready = false;
   #stopped = false;
-  #probe: NodeJS.Timeout | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  #attempts = 0;
+  #connecting: Promise<void> | undefined;
+  #status: Link = { state: "unknown" };
 
   constructor(config: MatrixConfig, log: Logger) {
     this.#config = config;
@@ -59,14 +70,15 @@ export class MatrixAdapter implements Adapter {
   }
 
   /** Reads the registration once; the client works before `start` (the core resolves rooms first). */
-  #init(): { hs: Homeserver; rooms: Rooms; reg: Registration } {
-    if (!this.#hs || !this.#rooms || !this.#reg) {
+  #init(): { hs: Homeserver; rooms: Rooms; power: RoomPower; reg: Registration } {
+    if (!this.#hs || !this.#rooms || !this.#power || !this.#reg) {
       this.#reg = loadRegistration(this.#config);
       for (const w of registrationWarnings(this.#reg)) this.#log.warn({ file: this.#config.registration }, w);
       this.#hs = new Homeserver(this.#config.homeserver, this.#reg.as_token, this.#log, () => this.#unreachable());
       this.#rooms = new Rooms(this.#hs, this.#log);
+      this.#power = new RoomPower(this.#hs, this.#log);
     }
-    return { hs: this.#hs, rooms: this.#rooms, reg: this.#reg };
+    return { hs: this.#hs, rooms: this.#rooms, power: this.#power, reg: this.#reg };
   }
 
   async resolveRoom(configured: string): Promise<RoomRef> {
@@ -74,34 +86,56 @@ export class MatrixAdapter implements Adapter {
   }
 
   async start(host: AdapterHost): Promise<void> {
-    const { hs, reg } = this.#init();
+    const { hs, rooms, power, reg } = this.#init();
     this.#host = host;
     this.#stopped = false;
-    this.#linked = new Set(host.rooms());
+    for (const r of host.rooms()) this.#linked.add(r);
     this.#delivery = new Delivery(hs, new Ghosts(hs, this.#naming, () => host.puppets, this.#log), this.#naming, this.#log);
+    this.#receiver = new Receiver({
+      host, hs, rooms, power, naming: this.#naming, bot: this.#bot, linked: this.#linked, log: this.#log,
+      catchUpLimit: this.#config.catchUp,
+    });
+    const receiver = this.#receiver;
+    for (const r of this.#linked) receiver.hold(roomRef(r));
     this.#server = new AppserviceServer({
       host: this.#config.listen.host, port: this.#config.listen.port, hsToken: reg.hs_token, log: this.#log,
-      onTransaction: (txnId, txn) => this.#onTransaction(txnId, txn),
+      onTransaction: (txnId, txn) => receiver.transaction(txnId, txn),
     });
     const addr = await this.#server.listen();
     this.#log.info({ listen: `${addr.address}:${addr.port}` }, "appservice listening for the homeserver");
-    await this.#connect();
+    await this.#attempt();
   }
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    if (this.#probe) clearTimeout(this.#probe);
-    this.#probe = undefined;
+    clearTimeout(this.#retry);
+    this.#retry = undefined;
     await this.#server?.close();
     this.#server = undefined;
   }
 
-  /** Joins the linked rooms and pings; on an unreachable homeserver, tries again until it answers. */
+  /** A room that resolved after start (core/resolve.ts): the bot joins it and catches up on it. */
+  async linkRoom(room: RoomRef): Promise<void> {
+    if (this.#linked.has(room)) return;
+    this.#receiver?.hold(room);
+    this.#linked.add(room);
+    if (!this.#ready || this.#stopped) return; // the next connect joins every linked room
+    await this.#enter(room);
+  }
+
+  /** One connection attempt at a time; a failure schedules the next (see #fail). */
+  #attempt(): Promise<void> {
+    this.#connecting ??= this.#connect().finally(() => { this.#connecting = undefined; });
+    return this.#connecting;
+  }
+
+  /** Checks the token, joins the linked rooms, pings, and catches up; on failure, tries again later. */
   async #connect(): Promise<void> {
-    const { hs, rooms, reg } = this.#init();
+    if (this.#stopped) return;
+    const { hs, reg } = this.#init();
     try {
       await this.#checkToken(hs);
-      for (const room of this.#linked) await rooms.joinBot(roomRef(room));
+      for (const room of this.#linked) await this.#init().rooms.joinBot(roomRef(room));
       try {
         // Makes the homeserver retry queued transactions now instead of after its backoff (up to 512 s).
         await hs.request("POST", `/_matrix/client/v1/appservice/${enc(reg.id)}/ping`, { body: { transaction_id: `junction-ping-${Date.now()}` } });
@@ -109,23 +143,100 @@ export class MatrixAdapter implements Adapter {
         if (err instanceof NotReadyError) throw err;
         this.#log.warn({ err: (err as Error).message }, "appservice ping failed; the homeserver may take a while to send what it queued");
       }
+      this.#attempts = 0;
+      this.#setStatus({ state: "connected" });
       this.#setReady(true);
-      await this.#catchUp();
+      for (const room of this.#linked) await this.#catchUp(roomRef(room));
     } catch (err) {
-      if (!(err instanceof NotReadyError)) throw err;
-      this.#log.warn({ homeserver: hs.url }, "homeserver unreachable; retrying");
-      this.#unreachable();
+      this.#fail(err);
     }
   }
 
-  /** A homeserver that does not know our as_token would refuse everything: say so once, clearly. */
+  /** The bot joins one room, learns its power levels, and catches up on it. */
+  async #enter(room: RoomRef): Promise<void> {
+    const { rooms, power } = this.#init();
+    try {
+      if (!await rooms.joinBot(room)) {
+        this.#receiver?.release(room);
+        return;
+      }
+      await power.load(room);
+      await this.#catchUp(room);
+    } catch (err) {
+      if (err instanceof NotReadyError) return; // the reconnect joins it
+      this.#log.warn({ room, err: (err as Error).message }, "could not take up this linked matrix room yet; it is joined on the next reconnect");
+    }
+  }
+
+  /** Catches up on one room, then lets its held live events through (unless the homeserver is gone again). */
+  async #catchUp(room: RoomRef): Promise<void> {
+    const receiver = this.#receiver;
+    if (!receiver) return;
+    try {
+      await this.#init().power.load(room);
+      if (this.#config.catchUp > 0) await receiver.catchUp(room);
+    } catch (err) {
+      if (err instanceof NotReadyError) throw err;
+      this.#log.warn({ room, err: (err as Error).message }, "could not catch up on this room's recent events");
+    }
+    receiver.release(room);
+  }
+
+  /** From now until the next catch-up, the linked rooms' live events wait (Receiver.hold). */
+  #holdAll(): void {
+    for (const r of this.#linked) this.#receiver?.hold(roomRef(r));
+  }
+
+  /**
+   * A failed attempt: logged once per new reason with what to fix, then retried after a backoff
+   * capped at MAX_RETRY_MS. A misconfiguration (the homeserver refuses our as_token) is retried
+   * too, quietly, so that fixing Synapse's config and restarting Synapse is enough.
+   */
+  #fail(err: unknown): void {
+    if (this.#stopped) return;
+    this.#setReady(false);
+    this.#holdAll();
+    const hs = this.#init().hs;
+    const reason = err instanceof NotReadyError
+      ? `the homeserver at ${hs.url} is unreachable (${err.message}): start it, or fix matrix.homeserver`
+      : (err as Error).message;
+    const wait = Math.min(FIRST_RETRY_MS * 2 ** Math.min(this.#attempts, 16), MAX_RETRY_MS);
+    this.#attempts++;
+    if (this.#status.state !== "failing" || this.#status.reason !== reason) {
+      const fields = { homeserver: hs.url, reason, retryingEveryMaxS: MAX_RETRY_MS / 1000 };
+      if (err instanceof NotReadyError) this.#log.warn(fields, "matrix: cannot reach the homeserver; retrying until it answers (other networks keep working)");
+      else this.#log.error(fields, err instanceof Misconfigured
+        ? "matrix: the homeserver refuses Junction; fix this, the bridge connects on its own once fixed (other networks keep working)"
+        : "matrix: connecting to the homeserver failed; retrying (other networks keep working)");
+      this.#setStatus({ state: "failing", reason });
+    } else {
+      this.#log.debug({ attempts: this.#attempts, wait }, "matrix: homeserver still not usable");
+    }
+    this.#scheduleRetry(wait);
+  }
+
+  #scheduleRetry(wait: number): void {
+    if (this.#stopped || this.#retry) return;
+    this.#retry = setTimeout(() => {
+      this.#retry = undefined;
+      void this.#attempt();
+    }, wait * (0.8 + Math.random() * 0.4));
+  }
+
+  #setStatus(s: Link): void {
+    const was = this.#status;
+    this.#status = s;
+    if (s.state === "connected" && was.state === "failing") this.#log.info({ after: was.reason }, "matrix: homeserver usable again");
+  }
+
+  /** A homeserver that does not know our as_token would refuse everything: say exactly what to fix. */
   async #checkToken(hs: Homeserver): Promise<void> {
     try {
       await hs.request("GET", "/_matrix/client/v3/account/whoami");
     } catch (err) {
       if (errcodeOf(err) === "M_UNKNOWN_TOKEN" || (err as { statusCode?: unknown }).statusCode === 401) {
-        throw new Error(`the homeserver at ${hs.url} does not know the as_token of ${this.#config.registration}: ` +
-          "add that file to app_service_config_files in homeserver.yaml and restart the homeserver");
+        throw new Misconfigured(`the homeserver at ${hs.url} does not know the as_token of ${this.#config.registration}: ` +
+          "add that file to app_service_config_files in homeserver.yaml (the same file, not an older copy) and restart the homeserver");
       }
       throw err;
     }
@@ -138,115 +249,13 @@ export class MatrixAdapter implements Adapter {
     if (ready) this.#log.info("connected to the homeserver");
   }
 
-  /** The homeserver stopped answering: pause this network's queues and probe until it is back. */
+  /** A request found the homeserver unreachable: pause this network's queues and reconnect. */
   #unreachable(): void {
     if (this.#stopped || !this.#host) return;
     this.#setReady(false);
-    if (this.#probe) return;
-    this.#probe = setTimeout(() => {
-      this.#probe = undefined;
-      if (this.#stopped) return;
-      this.#init().hs.request("GET", "/_matrix/client/versions").then(
-        () => this.#connect(),
-        () => this.#unreachable(),
-      ).catch((err: unknown) => {
-        this.#log.error({ err: (err as Error).message }, "reconnecting to the homeserver failed; trying again");
-        this.#unreachable();
-      });
-    }, PROBE_MS);
-  }
-
-  // ---- inbound ----
-
-  /**
-   * Each room event is committed under its own key, `matrix:<event id>`, not the transaction id:
-   * Synapse on SQLite numbers transactions from 1 again after a restart, and catch-up (which has no
-   * transaction) must meet the same key for an event that did arrive. Ephemeral events need no key.
-   */
-  async #onTransaction(txnId: string, txn: Transaction): Promise<void> {
-    const host = this.#host;
-    if (!host) throw new Error("transaction before start");
-    this.#log.debug({ txnId, events: txn.events.length, ephemeral: txn.ephemeral.length }, "transaction from the homeserver");
-    // Emits are handed over in order without waiting for each commit (the core commits one
-    // turn's emits together); the transaction is answered once all of them are committed.
-    const commits: Promise<void>[] = [];
-    for (const ev of txn.events) {
-      const handed = await this.#bridgeRoomEvent(host, ev);
-      if (handed) commits.push(handed.commit);
-    }
-    const eph = txn.ephemeral.flatMap((e) => this.#fromEphemeral(e.type, e.room_id, e.sender, e.content));
-    if (eph.length > 0) commits.push(host.emit(eph));
-    await Promise.all(commits);
-  }
-
-  async #bridgeRoomEvent(host: AdapterHost, ev: RoomEvent): Promise<{ commit: Promise<void> } | undefined> {
-    const { rooms } = this.#init();
-    const room = roomRef(ev.room_id);
-    if (ev.type === "m.room.member" && ev.state_key === this.#bot && ev.content.membership === "invite" && this.#linked.has(room)) {
-      await rooms.joinBot(room); // a linked room the bot could not join at start invited it
-      return;
-    }
-    if (!this.#linked.has(room) || isOurs(this.#naming, ev.sender)) return;
-    const ctx = {
-      profile: (r: RoomRef, mxid: string) => rooms.profile(r, mxid),
-      findMessage: (r: RoomRef, eventId: string) => host.findMessage(r, { remoteId: eventId }),
-      mentioned: (mxid: string) => parseGhost(this.#naming, mxid)?.actor ?? actorId(mxid),
-    };
-    let events: BridgeEvent[];
-    if (ev.type === "m.room.member") {
-      if (ev.state_key && isOurs(this.#naming, ev.state_key)) return;
-      events = fromRoomEvent(ev, ctx);
-      rooms.applyMember(ev);
-    } else {
-      await rooms.ensureProfile(room, ev.sender);
-      events = fromRoomEvent(ev, ctx);
-    }
-    return events.length > 0 ? { commit: host.emit(events, { dedupeKey: `matrix:${ev.event_id}` }) } : undefined;
-  }
-
-  /** Bridges what the homeserver may have dropped while we or it were down (see catchup.ts). */
-  async #catchUp(): Promise<void> {
-    const host = this.#host;
-    if (!host) return;
-    const { hs } = this.#init();
-    for (const room of this.#linked) {
-      const r = roomRef(room);
-      try {
-        const missed = await missedEvents(hs, r, (id) => host.findMessage(r, { remoteId: id }) !== undefined);
-        if (missed.length > 0) this.#log.info({ room, events: missed.length }, "catching up on events the homeserver did not push");
-        const commits: Promise<void>[] = [];
-        for (const ev of missed) {
-          const handed = await this.#bridgeRoomEvent(host, ev);
-          if (handed) commits.push(handed.commit);
-        }
-        await Promise.all(commits);
-      } catch (err) {
-        if (err instanceof NotReadyError) throw err;
-        this.#log.warn({ room, err: (err as Error).message }, "could not catch up on this room's recent events");
-      }
-    }
-  }
-
-  #fromEphemeral(type: string, roomId: string | undefined, sender: string | undefined, content: Record<string, unknown>): BridgeEvent[] {
-    const rooms = this.#init().rooms;
-    const now = Date.now();
-    if (type === "m.typing" && roomId && this.#linked.has(roomId)) {
-      const room = roomRef(roomId);
-      const diff = diffTyping(this.#typing.get(roomId) ?? new Set(), content, (u) => !isOurs(this.#naming, u));
-      this.#typing.set(roomId, diff.now);
-      return [
-        ...diff.started.map((u) => ({ kind: "typing" as const, active: true, u })),
-        ...diff.stopped.map((u) => ({ kind: "typing" as const, active: false, u })),
-      ].map(({ u, ...t }) => ({ ...t, origin: "matrix" as const, room, ts: now, sender: senderOf(u, rooms.profile(room, u)) }));
-    }
-    if (type === "m.presence" && sender && !isOurs(this.#naming, sender)) {
-      const p = presenceFromMatrix(content);
-      if (!p) return [];
-      return rooms.roomsOf(sender).filter((r) => this.#linked.has(r)).map((room) => ({
-        kind: "presence" as const, ...p, origin: "matrix" as const, room, ts: now, sender: senderOf(sender, rooms.profile(room, sender)),
-      }));
-    }
-    return []; // receipts and anything newer are not bridged
+    this.#holdAll();
+    if (this.#connecting) return; // the attempt in progress schedules the next one itself
+    this.#scheduleRetry(Math.min(FIRST_RETRY_MS * 2 ** Math.min(this.#attempts, 16), MAX_RETRY_MS));
   }
 
   async send(room: RoomRef, event: BridgeEvent, ctx: DeliveryContext): Promise<RemoteIds> {

@@ -65,6 +65,12 @@ export class Delivery {
     const txn = txnIdFor(event, ctx);
     switch (event.kind) {
       case "message": {
+        if (event.bridgeNotice) {
+          // Junction's own notice: the bridge bot says it, not a ghost of the origin's bot.
+          const content = messageContent({ ...event, isNotice: true, isAction: false, mentions: [] });
+          if (!content) throw new PermanentDeliveryError("empty bridge notice");
+          return [{ id: await this.#sendEvent(this.#bot, room, "m.room.message", content, txn), author: this.#bot }];
+        }
         const as = await ghost();
         const ids: { id: RemoteMessageId; author: string }[] = [];
         const text = messageContent(event, ctx.replyTo);

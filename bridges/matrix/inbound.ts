@@ -26,6 +26,8 @@ export interface InboundContext {
    * recognises its own id), or the mxid itself for a Matrix user.
    */
   mentioned?(mxid: string): ActorId;
+  /** Told why an event is not bridged when that is a decision about trust (for the log). */
+  refused?(why: string): void;
 }
 
 const MEDIA_TYPES = new Set(["m.image", "m.file", "m.video", "m.audio"]);
@@ -106,7 +108,10 @@ function fromMessage(ev: RoomEvent, envelope: Envelope, ctx: InboundContext): Br
     // The spec lets clients ignore an edit from anyone but the author; a bridge must, or anyone
     // could rewrite someone else's words on the other networks.
     const original = ctx.findMessage(roomRef(ev.room_id), target);
-    if (original?.author !== undefined && original.author !== ev.sender) return [];
+    if (original?.author !== undefined && original.author !== ev.sender) {
+      ctx.refused?.("an edit of someone else's message; not bridged (only the author's own edits are)");
+      return [];
+    }
     const fresh = isObject(c["m.new_content"]) ? c["m.new_content"] : undefined;
     const body = fresh ? bodyOf(fresh, false) : bodyOf({ ...c, body: str(c.body)?.replace(/^\* /, "") }, false);
     if (!body) return [];

@@ -6,11 +6,15 @@ import type { MemberProfile } from "./inbound.ts";
 import { isObject, str, type RoomEvent } from "./types.ts";
 
 const enc = encodeURIComponent;
+const MAX_OUTSIDERS = 10_000;
+const OUTSIDER_TTL_MS = 60_000;
 
 export class Rooms {
   readonly #hs: Homeserver;
   readonly #log: Logger;
   readonly #members = new Map<string, Map<string, MemberProfile>>();
+  /** `room \0 mxid` → until when that sender counts as outside the room (see isJoined). */
+  readonly #outsiders = new Map<string, number>();
 
   constructor(hs: Homeserver, log: Logger) {
     this.#hs = hs;
@@ -65,15 +69,34 @@ export class Rooms {
     return this.#members.get(room)?.get(mxid);
   }
 
-  /** Fetches a member's state when the cache does not know them (joined before the bridge started). */
-  async ensureProfile(room: RoomRef, mxid: string): Promise<void> {
-    if (this.profile(room, mxid)) return;
+  /**
+   * Whether `mxid` is a joined member of `room`, as the homeserver's room state says: the cache of
+   * joined members first, else the member's state (which also fills the cache). False for someone
+   * outside the room (an event "from" them was not something the room accepted), undefined when
+   * the homeserver cannot tell us now. Refusals are remembered for a while, in a bounded map, so a
+   * stream of invented senders costs one lookup each.
+   */
+  async isJoined(room: RoomRef, mxid: string): Promise<boolean | undefined> {
+    if (this.profile(room, mxid)) return true;
+    const key = `${room}\u0000${mxid}`;
+    const refused = this.#outsiders.get(key);
+    if (refused !== undefined && refused > Date.now()) return false;
     try {
       const c = await this.#hs.request("GET", `/_matrix/client/v3/rooms/${enc(room)}/state/m.room.member/${enc(mxid)}`);
-      this.#set(room, mxid, profileOf(c.displayname, c.avatar_url));
+      if (str(c.membership) === "join") {
+        this.#set(room, mxid, profileOf(c.displayname, c.avatar_url));
+        return true;
+      }
     } catch (err) {
-      this.#log.debug({ room, mxid, err: (err as Error).message }, "no member state; using the user id as name");
+      const code = errcodeOf(err);
+      if (code !== "M_NOT_FOUND" && code !== "M_FORBIDDEN" && code !== "M_INVALID_PARAM" && code !== "M_UNRECOGNIZED") {
+        this.#log.debug({ room, mxid, err: (err as Error).message }, "cannot read member state now");
+        return undefined;
+      }
     }
+    if (this.#outsiders.size >= MAX_OUTSIDERS) this.#outsiders.delete(this.#outsiders.keys().next().value!);
+    this.#outsiders.set(key, Date.now() + OUTSIDER_TTL_MS);
+    return false;
   }
 
   /** Keeps the cache in step with a member event (after it was converted, so the old name is known). */
@@ -81,7 +104,10 @@ export class Rooms {
     if (!ev.state_key) return;
     const room = roomRef(ev.room_id);
     const membership = str(ev.content.membership);
-    if (membership === "join") this.#set(room, ev.state_key, profileOf(ev.content.displayname, ev.content.avatar_url));
+    if (membership === "join") {
+      this.#set(room, ev.state_key, profileOf(ev.content.displayname, ev.content.avatar_url));
+      this.#outsiders.delete(`${room}\u0000${ev.state_key}`);
+    }
     else if (membership === "leave" || membership === "ban") this.#members.get(room)?.delete(ev.state_key);
   }
 

@@ -43,6 +43,34 @@ export function isRoomEvent(x: unknown): x is RoomEvent {
     typeof x.room_id === "string" && typeof x.sender === "string" && isObject(x.content);
 }
 
+/** The spec's limit on a whole event (65,536 bytes of canonical JSON); no homeserver accepts more. */
+export const MAX_EVENT_BYTES = 65_536;
+
+/**
+ * A room event as the bridge may read it, or undefined: the required fields with their types,
+ * optional ones dropped when they have the wrong type, and nothing larger than an event can be.
+ */
+export function toRoomEvent(x: unknown): RoomEvent | undefined {
+  if (!isRoomEvent(x)) return undefined;
+  if (x.type.length > 255 || x.event_id.length > 255 || x.room_id.length > 255 || x.sender.length > 255) return undefined;
+  let size: number;
+  try {
+    size = JSON.stringify(x.content).length;
+  } catch {
+    return undefined; // nested past what a stack can walk: not an event any homeserver sent
+  }
+  if (size > MAX_EVENT_BYTES) return undefined;
+  const stateKey = typeof x.state_key === "string" ? x.state_key : undefined;
+  const redacts = typeof x.redacts === "string" ? x.redacts : undefined;
+  return {
+    type: x.type, event_id: x.event_id, room_id: x.room_id, sender: x.sender, content: x.content,
+    origin_server_ts: num(x.origin_server_ts) ?? Date.now(),
+    ...(stateKey !== undefined ? { state_key: stateKey } : {}),
+    ...(redacts !== undefined ? { redacts } : {}),
+    ...(isObject(x.unsigned) ? { unsigned: x.unsigned } : {}),
+  };
+}
+
 export function isEphemeralEvent(x: unknown): x is EphemeralEvent {
   return isObject(x) && typeof x.type === "string" && isObject(x.content);
 }
@@ -50,7 +78,9 @@ export function isEphemeralEvent(x: unknown): x is EphemeralEvent {
 /** Reads a transaction body; malformed entries are skipped, not fatal (the rest still bridges). */
 export function parseTransaction(body: unknown): Transaction {
   if (!isObject(body)) return { events: [], ephemeral: [] };
-  const events = Array.isArray(body.events) ? body.events.filter(isRoomEvent) : [];
+  const events = Array.isArray(body.events)
+    ? body.events.map(toRoomEvent).filter((e): e is RoomEvent => e !== undefined)
+    : [];
   // A homeserver may send the stable and the MSC2409 key with the same events: read one, stable first.
   const raw = Array.isArray(body.ephemeral) ? body.ephemeral : body["de.sorunome.msc2409.ephemeral"];
   const eph = Array.isArray(raw) ? raw.filter(isEphemeralEvent) : [];

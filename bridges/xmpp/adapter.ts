@@ -171,6 +171,15 @@ export class XmppAdapter implements Adapter {
   }
 
   async #sendMessage(state: RoomState, event: BridgeEvent, original: DeliveryContext): Promise<RemoteIds> {
+    if (event.kind === "message" && event.bridgeNotice) {
+      // Junction's own notice (events.ts): the bot occupant says it, never a puppet.
+      const out = outboundStanzas({ ...event, attachments: [], mentions: [] }, original, {
+        room: state.room, from: this.#botFull, occupant: `${state.room}/${state.botNick ?? this.#config.nick}`,
+      });
+      for (const i of out.ids) state.sent(i.id);
+      await this.#conn.send(...out.stanzas);
+      return out.ids.map((i) => ({ id: remoteId(i.id), altId: i.altId, author: i.author }));
+    }
     const ctx = await this.#withStanzaIds(state, original);
     let speaker = await this.#puppets.ensureJoined(state, event.origin, event.sender, ctx);
     let occupant = `${state.room}/${speaker.nick}`;

@@ -115,11 +115,19 @@ describe("matrix adapter against Synapse", () => {
     expect(host.ready).toBe(true);
   });
 
-  it("refuses to start, saying what to do, when the homeserver does not know its as_token", async () => {
+  it("says once what to do when the homeserver does not know its as_token, and keeps trying quietly", async () => {
     const copy = join(mkdtempSync(join(tmpdir(), "junction-reg-")), "registration.yaml");
     writeFileSync(copy, readFileSync(syn.matrixConfig.registration, "utf8").replace(/as_token: .*/, "as_token: not-the-registered-one"));
-    const wrong = new MatrixAdapter({ ...syn.matrixConfig, registration: copy, listen: { host: "127.0.0.1", port: 0 } }, log);
-    await expect(wrong.start(new FakeHost([room]))).rejects.toThrow(/does not know the as_token.*app_service_config_files/);
+    const lines: { level: number; msg: string; reason?: string }[] = [];
+    const captured = pino({ level: "debug" }, { write: (l: string) => { lines.push(JSON.parse(l)); } });
+    const wrong = new MatrixAdapter({ ...syn.matrixConfig, registration: copy, listen: { host: "127.0.0.1", port: 0 } }, captured);
+    const wrongHost = new FakeHost([room]);
+    await wrong.start(wrongHost); // does not throw: the other networks keep working
+    await until("a second attempt", () => lines.filter((l) => l.msg === "matrix: homeserver still not usable").length >= 2, 10_000);
+    const errors = lines.filter((l) => l.level >= 50);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.reason).toMatch(/does not know the as_token.*app_service_config_files/);
+    expect(wrongHost.ready).toBe(false);
     await wrong.stop();
   });
 

@@ -52,7 +52,7 @@ describe("valid configs", () => {
       xmpp: { server: "xmpp://127.0.0.1:5347", component: "bridge.localhost", secret: "s3cret", nick: "Junction", history: 0, catchUpMax: 1000, rejoinMaxSeconds: 300, selfPingSeconds: 300, keepaliveSeconds: 60 },
       matrix: {
         homeserver: "http://127.0.0.1:8008", domain: "localhost", listen: { host: "127.0.0.1", port: 9000 },
-        registration: join(base, "reg.yaml"), ghostPrefix: "_junction_",
+        registration: join(base, "reg.yaml"), ghostPrefix: "_junction_", catchUp: 1000,
       },
       store: { path: join(base, "junction.db") },
       log: { level: "info" },

@@ -5,7 +5,10 @@ import { diffTyping, presenceFromMatrix, presenceToMatrix, receiptReaders } from
 import { sanitize, stripReplyFallbackText } from "../../bridges/matrix/html.ts";
 import { fromRoomEvent, type InboundContext } from "../../bridges/matrix/inbound.ts";
 import { parseTransaction, type RoomEvent } from "../../bridges/matrix/types.ts";
-import { newerThanKnown } from "../../bridges/matrix/catchup.ts";
+import { gapNotice, missedEvents } from "../../bridges/matrix/catchup.ts";
+import type { Homeserver } from "../../bridges/matrix/client.ts";
+import { creatorsOf, mayRedactOthers, parsePowerLevels } from "../../bridges/matrix/power.ts";
+import { roomRef } from "../../core/events.ts";
 
 const ROOM = "!jEsUZKDJdhlrceRyVU:example.org";
 const found = new Map<string, FoundMessage>([
@@ -248,14 +251,100 @@ describe("matrix html", () => {
   });
 });
 
+/** A timeline of `n` events ($1 oldest … $n newest) served by /messages, dir=b, like Synapse pages it. */
+function timelineHs(n: number, calls: string[] = []): Homeserver {
+  return {
+    async request(_method: string, _path: string, opts: { qs?: Record<string, string> }) {
+      const from = opts.qs?.from !== undefined ? Number(opts.qs.from) : n;
+      const limit = Number(opts.qs?.limit);
+      calls.push(`${from}:${limit}`);
+      const chunk = [];
+      for (let i = from; i > Math.max(0, from - limit); i--) {
+        chunk.push({ type: i % 10 === 0 ? "m.reaction" : "m.room.message", event_id: `$${i}`, sender: "@a:x", origin_server_ts: i, content: { body: `m${i}` } });
+      }
+      return { chunk, ...(from - limit > 0 ? { end: String(from - limit) } : {}) };
+    },
+  } as unknown as Homeserver;
+}
+
 describe("matrix catch-up", () => {
-  const e = (id: string): RoomEvent => ({ type: "m.room.message", event_id: id, room_id: ROOM, sender: "@a:x", origin_server_ts: 1, content: {} });
-  it.each<[string[], string[], string[]]>([
-    [["$5", "$4", "$3", "$2"], ["$3"], ["$4", "$5"]],
-    [["$5", "$4"], ["$5"], []],
-    [["$5", "$4"], [], []],
-    [["$3", "$2", "$1"], ["$1", "$2"], ["$3"]],
-  ])("page %j with known %j → %j", (page, known, want) => {
-    expect(newerThanKnown(page.map(e), (id) => known.includes(id)).map((x) => x.event_id)).toEqual(want);
+  const room = roomRef(ROOM);
+  const ids = (c: { events: RoomEvent[] }) => c.events.map((e) => e.event_id);
+  const opts = (cursor: string | undefined, limit: number, known: string[] = []) => ({
+    cursor, limit, known: (id: string) => known.includes(id), ours: () => false,
+  });
+
+  it("hands back what came after the cursor, oldest first", async () => {
+    const c = await missedEvents(timelineHs(5), room, opts("$3", 100));
+    expect(ids(c)).toEqual(["$4", "$5"]);
+    expect(c).toMatchObject({ lost: 0, lostAtLeast: false, first: false });
+  });
+
+  it("stops at the newest known event even without a cursor", async () => {
+    expect(ids(await missedEvents(timelineHs(5), room, opts(undefined, 100, ["$2", "$4"])))).toEqual(["$5"]);
+  });
+
+  it("pages past 100 events up to the limit", async () => {
+    const calls: string[] = [];
+    const c = await missedEvents(timelineHs(400, calls), room, opts("$50", 1000));
+    expect(ids(c)).toHaveLength(350);
+    expect(ids(c)[0]).toBe("$51");
+    expect(ids(c).at(-1)).toBe("$400");
+    expect(calls).toEqual(["400:100", "300:100", "200:100", "100:100"]);
+  });
+
+  it("a first start hands back nothing and names the newest event", async () => {
+    const c = await missedEvents(timelineHs(300), room, opts(undefined, 1000));
+    expect(c).toMatchObject({ events: [], first: true, newest: "$300" });
+    expect(await missedEvents(timelineHs(3000), room, opts(undefined, 100))).toMatchObject({ events: [], first: true, newest: "$3000" });
+  });
+
+  it("a gap over the limit hands back the newest events and counts the messages before them", async () => {
+    const c = await missedEvents(timelineHs(1000), room, opts("$100", 250));
+    expect(ids(c)[0]).toBe("$751");
+    expect(ids(c)).toHaveLength(250);
+    // $101..$750: 650 events, of which 65 are reactions ($110, $120, ...): 585 messages.
+    expect(c).toMatchObject({ lost: 585, lostAtLeast: false });
+    expect(gapNotice(c.lost, c.lostAtLeast)).toBe("585 messages from the Matrix room could not be bridged while Junction was away.");
+  });
+
+  it("stops counting at ten times the limit", async () => {
+    const c = await missedEvents(timelineHs(5000), room, opts("$1", 100));
+    expect(c.events).toHaveLength(100);
+    expect(c.lostAtLeast).toBe(true);
+    expect(c.lost).toBe(900);
+    expect(gapNotice(c.lost, true)).toMatch(/^More than 900 messages/);
+  });
+});
+
+describe("matrix power levels", () => {
+  it.each<[unknown, string, boolean]>([
+    [{ users: { "@mod:x": 50 } }, "@mod:x", true],
+    [{ users: { "@mod:x": 50 } }, "@eve:x", false],
+    [{ users_default: 50 }, "@eve:x", true],
+    [{ redact: 100, users: { "@mod:x": 50 } }, "@mod:x", false],
+    [{ redact: "0" }, "@eve:x", true],
+    [{ redact: "lots", users: { "@eve:x": "9999999999999999999999" } }, "@eve:x", false],
+    [{ redact: null, users_default: [100], users: [] }, "@eve:x", false],
+    [{ users: { "@eve:x": 1.5 } }, "@eve:x", false],
+    [null, "@eve:x", false],
+  ])("%j: %s may redact others → %s", (content, who, want) => {
+    expect(mayRedactOthers(parsePowerLevels(content), who)).toBe(want);
+  });
+});
+
+describe("matrix room creators (room version 12)", () => {
+  const create = (version: string | undefined, extra: Record<string, unknown> = {}) =>
+    ({ type: "m.room.create", sender: "@founder:x", content: { ...(version ? { room_version: version } : {}), ...extra } });
+  it.each<[unknown, string, boolean]>([
+    [create("12"), "@founder:x", true],
+    [create("12", { additional_creators: ["@cofounder:x", 7] }), "@cofounder:x", true],
+    [create("12"), "@eve:x", false],
+    [create("11"), "@founder:x", false],
+    [create(undefined), "@founder:x", false],
+    [{ content: { room_version: "12" } }, "@founder:x", false],
+  ])("%j: %s is privileged → %s", (ev, who, want) => {
+    const p = { ...parsePowerLevels({ users: {} }), ...(creatorsOf(ev) ? { creators: creatorsOf(ev)! } : {}) };
+    expect(mayRedactOthers(p, who)).toBe(want);
   });
 });
