@@ -5,7 +5,7 @@
  * and the order of catch-up against live traffic.
  */
 import type { Logger } from "pino";
-import type { AdapterHost } from "../../core/adapter.ts";
+import { NotReadyError, type AdapterHost } from "../../core/adapter.ts";
 import { actorId, roomRef, type BridgeEvent, type RoomRef } from "../../core/events.ts";
 import { gapNotice, missedEvents } from "./catchup.ts";
 import type { Homeserver } from "./client.ts";
@@ -55,7 +55,16 @@ export class Receiver {
     // turn's emits together); the transaction is answered once all of them are committed.
     const commits: Promise<void>[] = [];
     for (const ev of txn.events) {
-      const handed = await this.#bridge(ev, false);
+      let handed: Handed;
+      try {
+        handed = await this.#bridge(ev, false);
+      } catch (err) {
+        // One event the bridge cannot handle must not hold back the stream: the homeserver would
+        // send the same transaction again and again. A lost homeserver is worth the retry.
+        if (err instanceof NotReadyError) throw err;
+        log.error({ err, room: ev.room_id, event: ev.event_id, type: ev.type }, "an event could not be handled; skipped");
+        continue;
+      }
       if (handed) commits.push(handed.commit);
     }
     const eph = txn.ephemeral.flatMap((e) => this.#fromEphemeral(e.type, e.room_id, e.sender, e.content));

@@ -30,7 +30,7 @@ export interface JunctionProcess {
  * or, with `opts.logged`, once a log line contains that text.
  */
 export async function spawnJunction(
-  config: Record<string, unknown>, readyNetworks: number, opts: { timeoutMs?: number; dir?: string; logged?: string } = {},
+  config: Record<string, unknown>, readyNetworks: number, opts: { timeoutMs?: number; dir?: string; logged?: string; onLine?: (line: string) => void } = {},
 ): Promise<JunctionProcess> {
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "junction-proc-"));
@@ -56,6 +56,7 @@ export async function spawnJunction(
         buf = buf.slice(nl + 1);
         last.push(line.slice(0, 400));
         if (last.length > 15) last.shift();
+        opts.onLine?.(line);
         if (opts.logged !== undefined ? line.includes(opts.logged) : line.includes('"network ready"') && ++seen === readyNetworks) {
           clearTimeout(timer);
           resolve();
