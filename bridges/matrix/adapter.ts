@@ -61,6 +61,7 @@ export class MatrixAdapter implements Adapter {
   #attempts = 0;
   #connecting: Promise<void> | undefined;
   #status: Link = { state: "unknown" };
+  #listening = false;
 
   constructor(config: MatrixConfig, log: Logger) {
     this.#config = config;
@@ -85,25 +86,44 @@ export class MatrixAdapter implements Adapter {
     return this.#init().rooms.resolve(configured.trim());
   }
 
+  /** Never throws for what a retry may fix: the first attempt is awaited, later ones run on their own. */
   async start(host: AdapterHost): Promise<void> {
-    const { hs, rooms, power, reg } = this.#init();
     this.#host = host;
     this.#stopped = false;
     for (const r of host.rooms()) this.#linked.add(r);
-    this.#delivery = new Delivery(hs, new Ghosts(hs, this.#naming, () => host.puppets, this.#log), this.#naming, this.#log);
-    this.#receiver = new Receiver({
-      host, hs, rooms, power, naming: this.#naming, bot: this.#bot, linked: this.#linked, log: this.#log,
-      catchUpLimit: this.#config.catchUp,
-    });
-    const receiver = this.#receiver;
-    for (const r of this.#linked) receiver.hold(roomRef(r));
-    this.#server = new AppserviceServer({
-      host: this.#config.listen.host, port: this.#config.listen.port, hsToken: reg.hs_token, log: this.#log,
-      onTransaction: (txnId, txn) => receiver.transaction(txnId, txn),
-    });
-    const addr = await this.#server.listen();
-    this.#log.info({ listen: `${addr.address}:${addr.port}` }, "appservice listening for the homeserver");
     await this.#attempt();
+  }
+
+  /** Delivery, the receiver and the appservice server, made once the registration could be read. */
+  #parts(host: AdapterHost): { receiver: Receiver; server: AppserviceServer } {
+    if (!this.#receiver || !this.#server) {
+      const { hs, rooms, power, reg } = this.#init();
+      this.#delivery = new Delivery(hs, new Ghosts(hs, this.#naming, () => host.puppets, this.#log), this.#naming, this.#log);
+      const receiver = new Receiver({
+        host, hs, rooms, power, naming: this.#naming, bot: this.#bot, linked: this.#linked, log: this.#log,
+        catchUpLimit: this.#config.catchUp,
+      });
+      this.#holdAll(receiver);
+      this.#receiver = receiver;
+      this.#server = new AppserviceServer({
+        host: this.#config.listen.host, port: this.#config.listen.port, hsToken: reg.hs_token, log: this.#log,
+        onTransaction: (txnId, txn) => receiver.transaction(txnId, txn),
+      });
+    }
+    return { receiver: this.#receiver, server: this.#server };
+  }
+
+  async #listen(server: AppserviceServer): Promise<void> {
+    if (this.#listening) return;
+    const { host, port } = this.#config.listen;
+    try {
+      const addr = await server.listen();
+      this.#listening = true;
+      this.#log.info({ listen: `${addr.address}:${addr.port}` }, "appservice listening for the homeserver");
+    } catch (err) {
+      throw new Error(`cannot listen on ${host}:${port} for the homeserver (${(err as Error).message}): ` +
+        "free that port or change matrix.listen (and the url in the registration file)");
+    }
   }
 
   async stop(): Promise<void> {
@@ -112,6 +132,8 @@ export class MatrixAdapter implements Adapter {
     this.#retry = undefined;
     await this.#server?.close();
     this.#server = undefined;
+    this.#receiver = undefined;
+    this.#listening = false;
   }
 
   /** A room that resolved after start (core/resolve.ts): the bot joins it and catches up on it. */
@@ -131,9 +153,11 @@ export class MatrixAdapter implements Adapter {
 
   /** Checks the token, joins the linked rooms, pings, and catches up; on failure, tries again later. */
   async #connect(): Promise<void> {
-    if (this.#stopped) return;
-    const { hs, reg } = this.#init();
+    const host = this.#host;
+    if (this.#stopped || !host) return;
     try {
+      const { hs, reg } = this.#init();
+      await this.#listen(this.#parts(host).server);
       await this.#checkToken(hs);
       for (const room of this.#linked) await this.#init().rooms.joinBot(roomRef(room));
       try {
@@ -183,8 +207,8 @@ export class MatrixAdapter implements Adapter {
   }
 
   /** From now until the next catch-up, the linked rooms' live events wait (Receiver.hold). */
-  #holdAll(): void {
-    for (const r of this.#linked) this.#receiver?.hold(roomRef(r));
+  #holdAll(receiver = this.#receiver): void {
+    for (const r of this.#linked) receiver?.hold(roomRef(r));
   }
 
   /**
@@ -196,18 +220,18 @@ export class MatrixAdapter implements Adapter {
     if (this.#stopped) return;
     this.#setReady(false);
     this.#holdAll();
-    const hs = this.#init().hs;
+    const url = this.#config.homeserver;
     const reason = err instanceof NotReadyError
-      ? `the homeserver at ${hs.url} is unreachable (${err.message}): start it, or fix matrix.homeserver`
+      ? `the homeserver at ${url} is unreachable (${err.message}): start it, or fix matrix.homeserver`
       : (err as Error).message;
     const wait = Math.min(FIRST_RETRY_MS * 2 ** Math.min(this.#attempts, 16), MAX_RETRY_MS);
     this.#attempts++;
     if (this.#status.state !== "failing" || this.#status.reason !== reason) {
-      const fields = { homeserver: hs.url, reason, retryingEveryMaxS: MAX_RETRY_MS / 1000 };
+      const fields = { homeserver: url, reason, retryingEveryMaxS: MAX_RETRY_MS / 1000 };
       if (err instanceof NotReadyError) this.#log.warn(fields, "matrix: cannot reach the homeserver; retrying until it answers (other networks keep working)");
       else this.#log.error(fields, err instanceof Misconfigured
         ? "matrix: the homeserver refuses Junction; fix this, the bridge connects on its own once fixed (other networks keep working)"
-        : "matrix: connecting to the homeserver failed; retrying (other networks keep working)");
+        : "matrix: the bridge could not start or connect; retrying (other networks keep working)");
       this.#setStatus({ state: "failing", reason });
     } else {
       this.#log.debug({ attempts: this.#attempts, wait }, "matrix: homeserver still not usable");

@@ -4,6 +4,8 @@
  * transaction is acknowledged only once the host committed it.
  */
 import { mkdtempSync, readFileSync, writeFileSync } from "node:fs";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -130,6 +132,25 @@ describe("matrix adapter against Synapse", () => {
     expect(wrongHost.ready).toBe(false);
     await wrong.stop();
   });
+
+  it("a listen port in use is reported once with what to fix, and the bridge starts once it is free", async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", r));
+    const port = (blocker.address() as AddressInfo).port;
+    const lines: { level: number; msg: string; reason?: string }[] = [];
+    const captured = pino({ level: "info" }, { write: (l: string) => { lines.push(JSON.parse(l)); } });
+    const second = new MatrixAdapter({ ...syn.matrixConfig, listen: { host: "127.0.0.1", port } }, captured);
+    const secondHost = new FakeHost([room]);
+    await second.start(secondHost);
+    await new Promise((r) => setTimeout(r, 3_500)); // a few retries
+    const errors = lines.filter((l) => l.level >= 50);
+    expect(errors).toHaveLength(1);
+    expect(errors[0]!.reason).toMatch(new RegExp(`cannot listen on 127.0.0.1:${port} .*free that port or change matrix.listen`));
+    expect(secondHost.ready).toBe(false);
+    await new Promise<void>((r) => blocker.close(() => r()));
+    await until("ready once the port is free", () => secondHost.ready, 40_000);
+    await second.stop();
+  }, 60_000);
 
   it("a Matrix message reaches host.emit with the sender's display name", async () => {
     const id = await say({ msgtype: "m.text", body: "hello from matrix", format: "org.matrix.custom.html", formatted_body: "<b>hello</b> from matrix<script>x</script>" });
