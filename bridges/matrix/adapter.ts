@@ -17,6 +17,7 @@ import { botUserId, DEFAULT_GHOST_PREFIX, type GhostNaming } from "./ids.ts";
 import { download } from "./media.ts";
 import { RoomPower } from "./power.ts";
 import { Receiver } from "./receive.ts";
+import { Misconfigured, Reconnect } from "./reconnect.ts";
 import { loadRegistration, registrationWarnings, type Registration } from "./registration.ts";
 import { Rooms } from "./rooms.ts";
 import { AppserviceServer } from "./transactions.ts";
@@ -26,18 +27,7 @@ const CAPABILITIES: Capabilities = {
   typing: true, presence: true, media: true, richText: true,
 };
 
-/** Retries of the connection to the homeserver: 1 s, doubling, never more than this apart. */
-const FIRST_RETRY_MS = 1_000;
-export const MAX_RETRY_MS = 30_000;
 const enc = encodeURIComponent;
-
-/** Where the connection to the homeserver stands; each change is logged once. */
-type Link = { state: "connected" } | { state: "failing"; reason: string } | { state: "unknown" };
-
-/** A homeserver that will never take our requests until its operator changes something. */
-class Misconfigured extends Error {
-  override readonly name = "Misconfigured";
-}
 
 export class MatrixAdapter implements Adapter {
   readonly network = "matrix" as const;
@@ -57,17 +47,18 @@ export class MatrixAdapter implements Adapter {
   readonly #linked = new Set<string>();
   #ready = false;
   #stopped = false;
-  #retry: NodeJS.Timeout | undefined;
-  #attempts = 0;
+  readonly #reconnect: Reconnect;
   #connecting: Promise<void> | undefined;
-  #status: Link = { state: "unknown" };
   #listening = false;
+  /** Set when a request finds the homeserver unreachable while a connection attempt is running. */
+  #lostMeanwhile = false;
 
   constructor(config: MatrixConfig, log: Logger) {
     this.#config = config;
     this.#log = log;
     this.#naming = { prefix: config.ghostPrefix || DEFAULT_GHOST_PREFIX, domain: config.domain };
     this.#bot = botUserId(this.#naming);
+    this.#reconnect = new Reconnect(log, config.homeserver, () => void this.#attempt());
   }
 
   /** Reads the registration once; the client works before `start` (the core resolves rooms first). */
@@ -90,6 +81,7 @@ export class MatrixAdapter implements Adapter {
   async start(host: AdapterHost): Promise<void> {
     this.#host = host;
     this.#stopped = false;
+    this.#reconnect.resume();
     for (const r of host.rooms()) this.#linked.add(r);
     await this.#attempt();
   }
@@ -128,8 +120,7 @@ export class MatrixAdapter implements Adapter {
 
   async stop(): Promise<void> {
     this.#stopped = true;
-    clearTimeout(this.#retry);
-    this.#retry = undefined;
+    this.#reconnect.stop();
     await this.#server?.close();
     this.#server = undefined;
     this.#receiver = undefined;
@@ -141,6 +132,8 @@ export class MatrixAdapter implements Adapter {
     if (this.#linked.has(room)) return;
     this.#receiver?.hold(room);
     this.#linked.add(room);
+    // An attempt in progress may have passed its joins already: enter the room after it.
+    if (this.#connecting) await this.#connecting;
     if (!this.#ready || this.#stopped) return; // the next connect joins every linked room
     await this.#enter(room);
   }
@@ -155,6 +148,7 @@ export class MatrixAdapter implements Adapter {
   async #connect(): Promise<void> {
     const host = this.#host;
     if (this.#stopped || !host) return;
+    this.#lostMeanwhile = false;
     try {
       const { hs, reg } = this.#init();
       await this.#listen(this.#parts(host).server);
@@ -167,10 +161,12 @@ export class MatrixAdapter implements Adapter {
         if (err instanceof NotReadyError) throw err;
         this.#log.warn({ err: (err as Error).message }, "appservice ping failed; the homeserver may take a while to send what it queued");
       }
-      this.#attempts = 0;
-      this.#setStatus({ state: "connected" });
+      this.#reconnect.connected();
       this.#setReady(true);
       for (const room of this.#linked) await this.#catchUp(roomRef(room));
+      // A request found the homeserver gone while this attempt ran, yet the attempt got through:
+      // the rooms are held and not ready again, so one more attempt sets them right.
+      if (this.#lostMeanwhile) this.#reconnect.soon();
     } catch (err) {
       this.#fail(err);
     }
@@ -178,13 +174,12 @@ export class MatrixAdapter implements Adapter {
 
   /** The bot joins one room, learns its power levels, and catches up on it. */
   async #enter(room: RoomRef): Promise<void> {
-    const { rooms, power } = this.#init();
+    const { rooms } = this.#init();
     try {
       if (!await rooms.joinBot(room)) {
         this.#receiver?.release(room);
         return;
       }
-      await power.load(room);
       await this.#catchUp(room);
     } catch (err) {
       if (err instanceof NotReadyError) return; // the reconnect joins it
@@ -211,46 +206,12 @@ export class MatrixAdapter implements Adapter {
     for (const r of this.#linked) receiver?.hold(roomRef(r));
   }
 
-  /**
-   * A failed attempt: logged once per new reason with what to fix, then retried after a backoff
-   * capped at MAX_RETRY_MS. A misconfiguration (the homeserver refuses our as_token) is retried
-   * too, quietly, so that fixing Synapse's config and restarting Synapse is enough.
-   */
+  /** A failed attempt: the rooms wait (held, not ready) and Reconnect says why and tries again. */
   #fail(err: unknown): void {
     if (this.#stopped) return;
     this.#setReady(false);
     this.#holdAll();
-    const url = this.#config.homeserver;
-    const reason = err instanceof NotReadyError
-      ? `the homeserver at ${url} is unreachable (${err.message}): start it, or fix matrix.homeserver`
-      : (err as Error).message;
-    const wait = Math.min(FIRST_RETRY_MS * 2 ** Math.min(this.#attempts, 16), MAX_RETRY_MS);
-    this.#attempts++;
-    if (this.#status.state !== "failing" || this.#status.reason !== reason) {
-      const fields = { homeserver: url, reason, retryingEveryMaxS: MAX_RETRY_MS / 1000 };
-      if (err instanceof NotReadyError) this.#log.warn(fields, "matrix: cannot reach the homeserver; retrying until it answers (other networks keep working)");
-      else this.#log.error(fields, err instanceof Misconfigured
-        ? "matrix: the homeserver refuses Junction; fix this, the bridge connects on its own once fixed (other networks keep working)"
-        : "matrix: the bridge could not start or connect; retrying (other networks keep working)");
-      this.#setStatus({ state: "failing", reason });
-    } else {
-      this.#log.debug({ attempts: this.#attempts, wait }, "matrix: homeserver still not usable");
-    }
-    this.#scheduleRetry(wait);
-  }
-
-  #scheduleRetry(wait: number): void {
-    if (this.#stopped || this.#retry) return;
-    this.#retry = setTimeout(() => {
-      this.#retry = undefined;
-      void this.#attempt();
-    }, wait * (0.8 + Math.random() * 0.4));
-  }
-
-  #setStatus(s: Link): void {
-    const was = this.#status;
-    this.#status = s;
-    if (s.state === "connected" && was.state === "failing") this.#log.info({ after: was.reason }, "matrix: homeserver usable again");
+    this.#reconnect.failed(err);
   }
 
   /** A homeserver that does not know our as_token would refuse everything: say exactly what to fix. */
@@ -278,8 +239,11 @@ export class MatrixAdapter implements Adapter {
     if (this.#stopped || !this.#host) return;
     this.#setReady(false);
     this.#holdAll();
-    if (this.#connecting) return; // the attempt in progress schedules the next one itself
-    this.#scheduleRetry(Math.min(FIRST_RETRY_MS * 2 ** Math.min(this.#attempts, 16), MAX_RETRY_MS));
+    if (this.#connecting) {
+      this.#lostMeanwhile = true; // the attempt in progress schedules the next one (see #connect)
+      return;
+    }
+    this.#reconnect.soon();
   }
 
   async send(room: RoomRef, event: BridgeEvent, ctx: DeliveryContext): Promise<RemoteIds> {

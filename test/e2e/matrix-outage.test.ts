@@ -100,7 +100,7 @@ describe("Synapse down when Junction starts (item 14)", () => {
     await bob.waitFor((el) => el.is("message") && el.attrs.from === `${MUC}/Alice` && el.getChildText("body") === "synapse is back", 30_000);
     await bob.say("hello matrix");
     await alice.waitFor((a) => a.kind === "timeline" && a.roomId === room && a.event.content.body === "hello matrix" && String(a.event.sender).startsWith("@_junction_xmpp_"), 30_000);
-  });
+  }, 150_000);
 });
 
 describe("catch-up from the room's timeline (item 15)", () => {
@@ -117,10 +117,10 @@ describe("catch-up from the room's timeline (item 15)", () => {
     // Said after the pushes stopped being swallowed: Synapse queues it and pushes it live once Junction answers.
     await alice.say(room, "gap one live");
     junction = await startJunction(1000);
-    await until("all of gap one on XMPP", () => bodiesFromAlice("gap one ").length >= 151 || undefined, 60_000);
+    await until("all of gap one on XMPP", () => bodiesFromAlice("gap one ").length >= 151 || undefined, 100_000);
     await new Promise((r) => setTimeout(r, 1_000));
     expect(bodiesFromAlice("gap one ")).toEqual([...sent, "gap one live"]);
-  });
+  }, 150_000);
 
   it("a gap larger than matrix.catchUp: a notice from the bridge, then the newest events in order", async () => {
     await stopJunction();
@@ -141,5 +141,5 @@ describe("catch-up from the room's timeline (item 15)", () => {
     await alice.say(room, "after gap two");
     await bob.waitFor((el) => el.getChildText("body") === "after gap two", 30_000, from);
     expect(alice.timeline(room).filter((e) => /could not be bridged/.test(String(e.content.body)))).toHaveLength(0);
-  });
+  }, 150_000);
 });
