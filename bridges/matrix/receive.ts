@@ -142,7 +142,10 @@ export class Receiver {
     }
     if (!linked.has(room) || isOurs(naming, ev.sender)) return;
     if (!fromTimeline) await this.#gates.get(room)?.done;
-    if (ev.type !== "m.room.member" && !fromTimeline && await rooms.isJoined(room, ev.sender) === false) {
+    // The room's own timeline holds only events the room accepted (a sender may have left since);
+    // a push is checked against the room's members. Either way the lookup fills the profile cache.
+    const joined = ev.type === "m.room.member" ? true : await rooms.isJoined(room, ev.sender);
+    if (joined === false && !fromTimeline) {
       log.info({ room, sender: ev.sender, type: ev.type, event: ev.event_id }, "event from someone who is not in the room; not bridged");
       return;
     }

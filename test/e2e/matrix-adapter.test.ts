@@ -158,6 +158,18 @@ describe("matrix adapter against Synapse", () => {
     expect(e).toMatchObject({ kind: "message", room, sender: { id: alice.userId, name: "Alice" }, body: { text: "hello from matrix", html: "<b>hello</b> from matrix" } });
   });
 
+  it("a bridge notice from another network is said by the bridge bot as m.notice, never by a ghost", async () => {
+    const ev: BridgeEvent = {
+      ...xmppBase, sender: { id: actorId("junction@bridge.example"), name: "Junction", isBot: true },
+      kind: "message", body: { text: "3 messages from the XMPP room could not be bridged while Junction was away." },
+      attachments: [], isAction: false, bridgeNotice: true, mentions: [actorId(alice.userId)],
+    };
+    const ids = await adapter.send(room, ev, ctx());
+    const msg = (await timeline()).find((x) => x.event_id === ids[0]!.id);
+    expect(msg.sender).toBe("@_junction_bot:localhost");
+    expect(msg.content).toMatchObject({ msgtype: "m.notice", body: ev.body.text, "m.mentions": { user_ids: [] } });
+  });
+
   it("a host message appears from a ghost with the right name, once per delivery id", async () => {
     const c = ctx();
     const ev: BridgeEvent = { ...xmppBase, kind: "message", body: { text: "hi from xmpp" }, attachments: [], isAction: false, mentions: [] };
