@@ -117,7 +117,7 @@ const matrixSchema = z.strictObject({
   ghostPrefix: text("a user id prefix like _junction_").default("_junction_").refine((s) => /^[a-z0-9_=\-/]+$/.test(s), {
     error: (iss) => `expected a user id prefix made of a-z, 0-9, _ = - / (like _junction_), got ${show(iss.input)}`,
   }),
-  catchUp: count("how many events of a room to read back after an outage (0 or more)", 1000),
+  catchUp: count("how many events of a room to read back after an outage (0 or more)", 1000).optional(),
 }, { error: (iss) => `expected the matrix section (homeserver, domain, listen, registration…), got ${show(iss.input)}` });
 
 const discordSchema = z.strictObject({

@@ -10,6 +10,7 @@ import {
   type Adapter, type AdapterHost, type Capabilities, type DeliveryContext, type Media, type RemoteIds,
 } from "../../core/adapter.ts";
 import { roomRef, type BridgeEvent, type RoomRef } from "../../core/events.ts";
+import { DEFAULT_CATCH_UP } from "./catchup.ts";
 import { errcodeOf, Homeserver } from "./client.ts";
 import { Delivery } from "./delivery.ts";
 import { Ghosts } from "./ghosts.ts";
@@ -93,7 +94,7 @@ export class MatrixAdapter implements Adapter {
       this.#delivery = new Delivery(hs, new Ghosts(hs, this.#naming, () => host.puppets, this.#log), this.#naming, this.#log);
       const receiver = new Receiver({
         host, hs, rooms, power, naming: this.#naming, bot: this.#bot, linked: this.#linked, log: this.#log,
-        catchUpLimit: this.#config.catchUp,
+        catchUpLimit: this.#config.catchUp ?? DEFAULT_CATCH_UP,
       });
       this.#holdAll(receiver);
       this.#receiver = receiver;
@@ -193,7 +194,7 @@ export class MatrixAdapter implements Adapter {
     if (!receiver) return;
     try {
       await this.#init().power.load(room);
-      if (this.#config.catchUp > 0) await receiver.catchUp(room);
+      if ((this.#config.catchUp ?? DEFAULT_CATCH_UP) > 0) await receiver.catchUp(room);
     } catch (err) {
       if (err instanceof NotReadyError) throw err;
       this.#log.warn({ room, err: (err as Error).message }, "could not catch up on this room's recent events");

@@ -15,6 +15,8 @@ import type { Homeserver } from "./client.ts";
 import { toRoomEvent, type RoomEvent } from "./types.ts";
 
 const PAGE = 100;
+/** `matrix.catchUp` when the config does not say. */
+export const DEFAULT_CATCH_UP = 1000;
 const COUNT_FACTOR = 10;
 
 export interface CatchUpOptions {

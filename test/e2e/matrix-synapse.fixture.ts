@@ -26,7 +26,7 @@ export async function startTestSynapse(): Promise<TestSynapse> {
   const asPort = await freePort();
   const matrixConfig = {
     homeserver: "", domain: "localhost", listen: { host: "127.0.0.1", port: asPort },
-    registration: join(dir, "registration.yaml"), ghostPrefix: "_junction_", catchUp: 1000,
+    registration: join(dir, "registration.yaml"), ghostPrefix: "_junction_",
   } satisfies MatrixConfig;
   writeFileSync(matrixConfig.registration, generateRegistration(matrixConfig));
   const synapse = await startSynapse({ registration: matrixConfig.registration });

@@ -18,7 +18,6 @@ const config: MatrixConfig = {
   listen: { host: "127.0.0.1", port: 9000 },
   registration: join(dir, "registration.yaml"),
   ghostPrefix: "_junction_",
-  catchUp: 1000,
 };
 
 describe("generateRegistration", () => {
