@@ -83,9 +83,10 @@ export interface MessageEvent extends Envelope {
   readonly isNotice?: boolean;
   /**
    * Junction's own words about the link, not a person's: e.g. "120 messages from the Matrix room
-   * could not be bridged while Junction was away". `sender` is the origin's bridge bot (never a
-   * puppet handle); destinations post it as their own bridge bot (the XMPP bot occupant, the
-   * Matrix bridge bot as `m.notice`), never through a puppet. Carries text only.
+   * could not be bridged while Junction was away". `sender` stands for the origin's side of the
+   * bridge (the Matrix bridge bot, the XMPP room itself), never a puppet handle; destinations
+   * post it as their own bridge bot (the XMPP bot occupant, the Matrix bridge bot as
+   * `m.notice`), never through a puppet. Carries text only; `isNotice` is set too.
    */
   readonly bridgeNotice?: true;
   readonly mentions: readonly ActorId[];

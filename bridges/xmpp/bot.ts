@@ -236,6 +236,6 @@ export function gapNotice(room: string, skipped: number): BridgeEvent {
     remoteId: remoteId(`junction-gap-${ts}`),
     kind: "message",
     body: { text: `${skipped} message${skipped === 1 ? "" : "s"} from the XMPP room ${room} could not be bridged while Junction was away.` },
-    attachments: [], isAction: false, isNotice: true, mentions: [],
+    attachments: [], isAction: false, isNotice: true, bridgeNotice: true, mentions: [],
   };
 }
