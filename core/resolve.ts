@@ -61,7 +61,7 @@ export class RoomResolver {
             rooms.push({ network, room: await adapter.resolveRoom(configured) as RoomRef });
           } catch (err) {
             const p: Pending = { link: name, network, configured, adapter, attempts: 1, lastError: message(err), timer: undefined, busy: false };
-            this.#log.error({ link: name, network, room: configured, reason: p.lastError },
+            this.#log.error({ err, link: name, network, room: configured, reason: p.lastError },
               `cannot resolve ${network} room ${configured} of link "${name}" yet: ${p.lastError}; retrying (at most every ${MAX_RETRY_MS / 1000} s), it joins the link once it resolves`);
             this.#pending.add(p);
           }
@@ -125,7 +125,7 @@ export class RoomResolver {
       p.attempts++;
       const why = message(err);
       if (why !== p.lastError) {
-        this.#log.error({ link: p.link, network: p.network, room: p.configured, reason: why },
+        this.#log.error({ err, link: p.link, network: p.network, room: p.configured, reason: why },
           `still cannot resolve ${p.network} room ${p.configured} of link "${p.link}": ${why}; retrying`);
         p.lastError = why;
       } else {

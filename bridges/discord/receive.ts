@@ -112,7 +112,7 @@ export class Receiver {
     // Said by the channel itself, as the XMPP bridge's notice is said by its room.
     return {
       kind: "message", origin: "discord", room: roomRef(room), sender: { id: actorId(room), name: `#${name ?? room}`, isBot: true },
-      ts: Date.now(), isNotice: true,
+      ts: Date.now(), isNotice: true, bridgeNotice: true,
       body: { text: `Junction was away: more than ${this.#d.catchUpCap} messages were written in #${name ?? room} on Discord meanwhile; only the newest ${this.#d.catchUpCap} follow.` },
       attachments: [], isAction: false, mentions: [],
     };
