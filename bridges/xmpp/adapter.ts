@@ -3,6 +3,7 @@
  * occupant and speaks in it through one puppet occupant per remote person. The wire formats live
  * in the pure modules next to this one; this file wires them to the connection and the core.
  */
+import type { Element } from "@xmpp/xml";
 import type { Logger } from "pino";
 import type {
   Adapter, AdapterHost, Capabilities, DeliveryContext, EmitOptions, MappedMessage, Media, RemoteIds,
@@ -14,6 +15,7 @@ import { XMPP_DEFAULTS, type XmppConfig as LoadedXmppConfig } from "../../config
 import { Bot } from "./bot.ts";
 import { XmppConnection } from "./connection.ts";
 import { fetchLink, fetchVcardPhoto } from "./media.ts";
+import { bounceError, parseBounce } from "./bounce.ts";
 import { CannotDeliver, outboundStanzas } from "./outbound.ts";
 import { leavePresence, puppetPresence } from "./presence-out.ts";
 import { PUPPET_RESOURCE, Puppets } from "./puppets.ts";
@@ -38,6 +40,8 @@ export class XmppAdapter implements Adapter {
   readonly capabilities: Capabilities = {
     edits: true, retractions: true, reactions: true, replies: true, threads: false,
     typing: true, presence: true, media: true, richText: false,
+    // Prosody closes a component stream whose stanza passes component_stanza_size_limit (512 KiB by default).
+    maxBodyBytes: 256 * 1024,
   };
   readonly #config: LoadedXmppConfig;
   readonly #log: Logger;
@@ -108,6 +112,7 @@ export class XmppAdapter implements Adapter {
       },
       emit: (events, opts) => this.#emit(events, opts),
       botRemoved: (state, reason) => this.#watch?.removed(state, reason),
+      bounce: (el) => this.#bounce(el),
     };
     await this.#conn.start();
   }
@@ -181,8 +186,13 @@ export class XmppAdapter implements Adapter {
       speaker = { ...author, full: `${author.bare}/${PUPPET_RESOURCE}` };
       occupant = ctx.target.author;
     }
-    const urls = event.kind === "message"
-      ? await attachmentUrls(event.attachments, ctx, { conn: this.#conn, http: this.#host!.media, from: this.#botFull, room: state.room, log: this.#log, ...(this.#config.upload ? { service: this.#config.upload } : {}) })
+    // Parts that landed on an earlier try are neither fetched nor sent again.
+    const done = new Set((ctx.delivered ?? []).map((p) => p.part));
+    const links = event.kind === "message"
+      ? await attachmentUrls(event.attachments, ctx, {
+        conn: this.#conn, http: this.#host!.media, from: this.#botFull, room: state.room, log: this.#log, ...(this.#config.upload ? { service: this.#config.upload } : {}),
+        skip: new Set(event.attachments.filter((_, i) => done.has(i + 1)).map((a) => a.url)),
+      })
       : undefined;
     const replyAuthor = ctx.replyTo?.author;
     const replyToOccupant = replyAuthor ? state.occupantJidOf(replyAuthor) : undefined;
@@ -191,26 +201,30 @@ export class XmppAdapter implements Adapter {
       out = outboundStanzas(event, ctx, {
         room: state.room, from: speaker.full, occupant,
         ...(replyToOccupant ? { replyToOccupant } : {}),
-        ...(urls ? { attachmentUrls: urls } : {}),
+        ...(links ? { attachmentUrls: links.urls, attachmentNotes: links.notes } : {}),
       });
     } catch (err) {
       if (err instanceof CannotDeliver) throw new PermanentDeliveryError(err.message);
       throw err;
     }
+    const parts = out.ids.map((id, i) => ({ id, stanza: out.stanzas[i]! })).filter((p) => !done.has(p.id.part));
     // Our ids are stable across retries: if the room already shows this one (its reflection came
     // back in the history the bot got on rejoin), it was delivered before a crash could record it.
-    const already = out.ids.length > 0 && out.ids.every((i) => state.reflected(i.id) !== undefined);
+    const already = parts.length > 0 && parts.every((p) => state.reflected(p.id.id) !== undefined);
     if (already) {
       this.#log.info({ room: state.room, deliveryId: ctx.deliveryId }, "already in the room (seen in its history); not sent again");
-    } else {
-      for (const i of out.ids) state.sent(i.id);
-      await this.#conn.send(...out.stanzas);
+    } else if (parts.length > 0) {
+      for (const p of parts) {
+        state.sent(p.id.id);
+        await this.#conn.send(p.stanza);
+        ctx.partDelivered?.({ id: remoteId(p.id.id), altId: p.id.altId, author: p.id.author, part: p.id.part, role: p.id.role });
+      }
       // Kept until the room reflects it (a moderation, spoken by another puppet, is not resent).
       if (speaker.full === this.#puppets.fullJid(event.origin, event.sender)) {
-        state.unconfirmed.add(out.ids.map((i) => i.id), { origin: event.origin, sender: event.sender, ctx, stanzas: out.stanzas });
+        state.unconfirmed.add(parts.map((p) => p.id.id), { origin: event.origin, sender: event.sender, ctx, stanzas: parts.map((p) => p.stanza) });
       }
     }
-    return out.ids.map((i) => ({ id: remoteId(i.id), altId: i.altId, author: i.author }));
+    return out.ids.map((i) => ({ id: remoteId(i.id), altId: i.altId, author: i.author, part: i.part, role: i.role }));
   }
 
   /**
@@ -231,6 +245,26 @@ export class XmppAdapter implements Adapter {
       ...(ctx.reactionSet ? { reactionSet: ctx.reactionSet } : {}),
       ...(ctx.reaction ? { reaction: ctx.reaction } : {}),
     };
+  }
+
+  /**
+   * A room's error answer to one of our messages. Believed only from the room the message went
+   * to, addressed to one of our puppets, for an id we sent that the room has not reflected.
+   */
+  #bounce(el: Element): boolean {
+    const b = parseBounce(el);
+    const state = this.#rooms.get(el.attrs.from ?? "");
+    if (!b || !state || el.attrs.from?.includes("/") || !this.#puppets.isOurs(el.attrs.to ?? "") || !state.bounced(b.id)) return false;
+    state.unconfirmed.confirm(b.id); // answered: never sent again after a reconnect
+    const error = bounceError(b, state.room);
+    if (b.condition === "not-acceptable") {
+      // The room no longer counts this puppet as an occupant: the retry joins it again.
+      const p = state.puppets.get(bareJid(el.attrs.to ?? "").toLowerCase());
+      if (p) p.joined = false;
+    }
+    this.#log.info({ room: state.room, id: b.id, condition: b.condition, text: b.text }, "the room bounced one of our messages");
+    this.#host?.deliveryFailed(state.room, b.id, error);
+    return true;
   }
 
   async #joinAll(): Promise<void> {
@@ -299,3 +333,4 @@ export class XmppAdapter implements Adapter {
     this.#emitChain = this.#emitChain.then(() => commit);
   }
 }
+
