@@ -3,7 +3,7 @@ import type { BridgeEvent, Network } from "./events.ts";
 import type { Pacer } from "./pacing.ts";
 import type { Queues } from "./queues.ts";
 import type { Routed, Router } from "./router.ts";
-import type { Store } from "./store/store.ts";
+import { cannotWrite, type Store } from "./store/store.ts";
 
 interface Pending {
   readonly network: Network;
@@ -110,6 +110,9 @@ export class Ingest {
           try {
             settled.push({ p, routed: this.#router.ingest(p.network, p.events, p.opts) }); // nested: a savepoint of its own
           } catch (err) {
+            // A full disk or an I/O error may have rolled back the whole transaction already
+            // (SQLite does that for SQLITE_FULL): nothing of the batch may go on without it.
+            if (cannotWrite(err) || !this.#store.db.inTransaction) throw err;
             settled.push({ p, err });
           }
         }

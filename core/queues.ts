@@ -159,7 +159,9 @@ export class Queues {
   }
 
   #kick(q: RoomQueue): void {
-    if (q.active || this.#stopped) return;
+    // Not before the network is ready: a drain that ends at once still clears `active` only a
+    // microtask later, and would swallow the kick of a setReady(true) in between.
+    if (q.active || this.#stopped || !this.#isReady(q.network)) return;
     clearTimeout(q.timer);
     q.timer = undefined;
     q.active = true;

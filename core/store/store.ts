@@ -6,8 +6,10 @@ import { OutboxStore } from "./outbox-store.ts";
 import { PuppetStore } from "./puppets.ts";
 import { Retention } from "./retention.ts";
 
-/** A failed commit of deferred writes is tried again after 1 s, 2 s, 4 s … this many times. */
-const COMMIT_TRIES = 8;
+/** A failing commit of deferred writes is tried again after 1 s, 2 s, 4 s … up to a minute … */
+const COMMIT_RETRY_MAX_MS = 60_000;
+/** … and its writes are given up once commits have failed for this long. */
+const COMMIT_GIVE_UP_MS = 10 * 60_000;
 
 /**
  * The core's persistent state. SQL lives only under core/store, so a PostgreSQL store can later
@@ -57,10 +59,13 @@ export class Store {
   onDeferredError: ((err: unknown) => void) | undefined;
   /**
    * Told when a commit of deferred writes failed (disk full): `retryInMs` when it is tried
-   * again, undefined when the writes were given up after COMMIT_TRIES.
+   * again, undefined when the writes were given up (commits failed for COMMIT_GIVE_UP_MS).
    */
   onCommitError: ((err: unknown, writes: number, retryInMs: number | undefined) => void) | undefined;
   #commitFailures = 0;
+  #failingSince: number | undefined;
+  /** For tests: the clock commits are timed by. */
+  now: () => number = Date.now;
   #retryTimer: NodeJS.Timeout | undefined;
 
   /**
@@ -99,8 +104,9 @@ export class Store {
 
   /**
    * Commits deferred writes now (before a read that must see them). Never throws: a failed
-   * commit is reported, and tried again with backoff up to COMMIT_TRIES times; after that its
-   * writes are dropped (their deliveries are sent again after a restart: at least once).
+   * commit is reported and tried again with backoff; once commits have failed for
+   * COMMIT_GIVE_UP_MS its writes are dropped (their deliveries are sent again after a restart:
+   * at least once).
    */
   flush(): void {
     this.#flushScheduled = false;
@@ -108,16 +114,20 @@ export class Store {
     try {
       this.tx(() => undefined);
       this.#commitFailures = 0;
+      this.#failingSince = undefined;
     } catch (err) {
-      this.#commitFailures++;
-      if (this.#commitFailures > COMMIT_TRIES) {
+      const now = this.now();
+      this.#failingSince ??= now;
+      if (now - this.#failingSince >= COMMIT_GIVE_UP_MS) {
         const lost = this.#deferred.length;
         this.#deferred = [];
         this.#commitFailures = 0;
+        this.#failingSince = undefined;
         this.onCommitError?.(err, lost, undefined);
         return;
       }
-      const retryInMs = 1000 * 2 ** (this.#commitFailures - 1);
+      this.#commitFailures++;
+      const retryInMs = Math.min(1000 * 2 ** (this.#commitFailures - 1), COMMIT_RETRY_MAX_MS);
       this.onCommitError?.(err, this.#deferred.length, retryInMs);
       clearTimeout(this.#retryTimer);
       this.#retryTimer = setTimeout(() => this.flush(), retryInMs);
@@ -125,11 +135,17 @@ export class Store {
     }
   }
 
+  /**
+   * A write that fails on its own (a constraint, a bug) is skipped; one that fails because the
+   * database cannot be written (disk full, I/O error, read-only) fails the whole transaction,
+   * so that every write in it waits for the next commit instead of being lost.
+   */
   #run(writes: readonly (() => void)[]): void {
     for (const w of writes) {
       try {
         w();
       } catch (err) {
+        if (cannotWrite(err)) throw err;
         this.onDeferredError?.(err);
       }
     }
@@ -176,4 +192,10 @@ export class Store {
     this.flush();
     if (this.db.open) this.db.close();
   }
+}
+
+/** SQLite's answers for "the file cannot take this write", as opposed to "this write is wrong". */
+export function cannotWrite(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" && /^SQLITE_(FULL|IOERR|READONLY|BUSY|LOCKED|NOMEM|CANTOPEN|CORRUPT|NOTADB)/.test(code);
 }
