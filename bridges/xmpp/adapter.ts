@@ -236,14 +236,12 @@ export class XmppAdapter implements Adapter {
       m ? { ...m, remoteId: remoteId(await state.stanzaIdFor(m.remoteId, STANZA_ID_WAIT_MS)) } : undefined;
     const target = await fix(ctx.target);
     const replyTo = await fix(ctx.replyTo);
+    const targets = ctx.targets ? await Promise.all(ctx.targets.map(async (t) => (await fix(t))!)) : undefined;
     return {
-      deliveryId: ctx.deliveryId,
-      attempt: ctx.attempt,
-      fetchMedia: (url) => ctx.fetchMedia(url),
+      ...ctx,
       ...(target ? { target } : {}),
       ...(replyTo ? { replyTo } : {}),
-      ...(ctx.reactionSet ? { reactionSet: ctx.reactionSet } : {}),
-      ...(ctx.reaction ? { reaction: ctx.reaction } : {}),
+      ...(targets ? { targets } : {}),
     };
   }
 
