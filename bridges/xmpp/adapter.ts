@@ -3,7 +3,6 @@
  * occupant and speaks in it through one puppet occupant per remote person. The wire formats live
  * in the pure modules next to this one; this file wires them to the connection and the core.
  */
-import type { Element } from "@xmpp/xml";
 import type { Logger } from "pino";
 import type {
   Adapter, AdapterHost, Capabilities, DeliveryContext, EmitOptions, MappedMessage, Media, RemoteIds,
@@ -15,7 +14,7 @@ import { XMPP_DEFAULTS, type XmppConfig as LoadedXmppConfig } from "../../config
 import { Bot } from "./bot.ts";
 import { XmppConnection } from "./connection.ts";
 import { fetchLink, fetchVcardPhoto } from "./media.ts";
-import { bounceError, parseBounce } from "./bounce.ts";
+import { onBounce } from "./bounce.ts";
 import { CannotDeliver, outboundStanzas } from "./outbound.ts";
 import { leavePresence, puppetPresence } from "./presence-out.ts";
 import { PUPPET_RESOURCE, Puppets } from "./puppets.ts";
@@ -112,7 +111,7 @@ export class XmppAdapter implements Adapter {
       },
       emit: (events, opts) => this.#emit(events, opts),
       botRemoved: (state, reason) => this.#watch?.removed(state, reason),
-      bounce: (el) => this.#bounce(el),
+      bounce: (el) => onBounce(el, { rooms: this.#rooms, puppets: this.#puppets, host, log: this.#log }),
     };
     await this.#conn.start();
   }
@@ -245,26 +244,6 @@ export class XmppAdapter implements Adapter {
     };
   }
 
-  /**
-   * A room's error answer to one of our messages. Believed only from the room the message went
-   * to, addressed to one of our puppets, for an id we sent that the room has not reflected.
-   */
-  #bounce(el: Element): boolean {
-    const b = parseBounce(el);
-    const state = this.#rooms.get(el.attrs.from ?? "");
-    if (!b || !state || el.attrs.from?.includes("/") || !this.#puppets.isOurs(el.attrs.to ?? "") || !state.bounced(b.id)) return false;
-    state.unconfirmed.confirm(b.id); // answered: never sent again after a reconnect
-    const error = bounceError(b, state.room);
-    if (b.condition === "not-acceptable") {
-      // The room no longer counts this puppet as an occupant: the retry joins it again.
-      const p = state.puppets.get(bareJid(el.attrs.to ?? "").toLowerCase());
-      if (p) p.joined = false;
-    }
-    this.#log.info({ room: state.room, id: b.id, condition: b.condition, text: b.text }, "the room bounced one of our messages");
-    this.#host?.deliveryFailed(state.room, b.id, error);
-    return true;
-  }
-
   async #joinAll(): Promise<void> {
     const host = this.#host;
     const watch = this.#watch;
@@ -298,7 +277,9 @@ export class XmppAdapter implements Adapter {
       for (const { value: r, at, sends } of resend) {
         try {
           await this.#puppets.ensureJoined(state, r.origin, r.sender, r.ctx);
-          state.unconfirmed.add(r.stanzas.map((s) => s.attrs.id).filter((id): id is string => typeof id === "string"), r, at, sends + 1);
+          const ids = r.stanzas.map((st) => st.attrs.id).filter((id): id is string => typeof id === "string");
+          for (const id of ids) state.sent(id); // a bounce of the resend is still ours
+          state.unconfirmed.add(ids, r, at, sends + 1);
           await this.#conn.send(...r.stanzas);
         } catch (err) {
           this.#log.warn({ room: state.room, err: (err as Error).message }, "could not send an unconfirmed message again");
