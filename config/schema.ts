@@ -144,7 +144,11 @@ const deliverySchema = z.strictObject({
     .refine((n) => n >= 1, { error: "expected how many times a delivery is tried (1 or more), got 0" }),
   maxAgeHours: count("how many hours a delivery that fails for a passing reason is retried before it is failed (1 or more)", 24)
     .refine((n) => n >= 1, { error: "expected how many hours a delivery is retried (1 or more), got 0" }),
-}, { error: (iss) => `expected the delivery section (maxAttempts, maxAgeHours), got ${show(iss.input)}` });
+  puppetsPerSecond: count("how many puppets or ghosts may be made per second in one room (1 or more)", 5)
+    .refine((n) => n >= 1, { error: "expected how many puppets may be made per second (1 or more), got 0" }),
+  joinsPerSecond: count("how many joins, leaves and profile changes one room may commit per second (1 or more)", 20)
+    .refine((n) => n >= 1, { error: "expected how many joins one room may commit per second (1 or more), got 0" }),
+}, { error: (iss) => `expected the delivery section (maxAttempts, maxAgeHours, puppetsPerSecond, joinsPerSecond), got ${show(iss.input)}` });
 
 /** A whole number of at least 1, like count(). */
 function positive(what: string, fallback: number) {

@@ -8,7 +8,7 @@ import { Ingest } from "./ingest.ts";
 import { mediaFetcher, mediaHttp, type MediaConfig } from "./media/fetcher.ts";
 import { HttpServer, type HttpServerConfig } from "./http.ts";
 import { Metrics } from "./metrics.ts";
-import { Pacer } from "./pacing.ts";
+import { Pacer, type Rate } from "./pacing.ts";
 import { PublicMedia } from "./public-media.ts";
 import { DEFAULT_RETRY, Queues, type Pace } from "./queues.ts";
 import { registerAdapters } from "./registry.ts";
@@ -20,7 +20,12 @@ import { Store } from "./store/store.ts";
 export interface CoreConfig {
   /** `retentionDays`: 0 keeps everything; absent means the default (90). */
   readonly store: { readonly path: string; readonly retentionDays?: number };
-  readonly delivery?: { readonly maxAttempts: number; readonly maxAgeHours: number };
+  readonly delivery?: {
+    readonly maxAttempts: number;
+    readonly maxAgeHours: number;
+    readonly puppetsPerSecond?: number;
+    readonly joinsPerSecond?: number;
+  };
   readonly links: Readonly<Record<string, Readonly<Partial<Record<Network, readonly string[]>>>>>;
   /** Defaults (no allowances, 100 MiB) when absent. */
   readonly media?: MediaConfig;
@@ -51,11 +56,12 @@ const PRUNE_BATCH = 500;
 
 /**
  * How much work one room or one sender may cause per second; the excess waits (see pacing.ts).
- * Joins, leaves and profile changes committed per origin room; puppets or ghosts made per
- * destination room; joins, leaves and profile changes of one person delivered per room.
+ * Joins, leaves and profile changes committed per origin room (delivery.joinsPerSecond, bursts
+ * of five times that); puppets or ghosts made per destination room (delivery.puppetsPerSecond,
+ * bursts of four times that); joins, leaves and profile changes of one person delivered per room.
  */
-const MEMBERSHIP_IN = { perSecond: 20, burst: 100 };
-const PUPPET_CREATION = { perSecond: 5, burst: 20 };
+const JOINS_PER_SECOND = 20;
+const PUPPETS_PER_SECOND = 5;
 const PERSON_CHURN = { perSecond: 0.5, burst: 5 };
 
 export async function runJunction(config: CoreConfig, adapterList: readonly Adapter[], log: Logger): Promise<RunningJunction> {
@@ -92,7 +98,9 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     };
     const fetchMedia = mediaFetcher(adapters, media);
     const deliverer = new Deliverer(store, adapters, fetchMedia, metrics);
-    queues = new Queues(deliverer, store, log, metrics, policy, pacing(store));
+    const puppetsPerSecond = config.delivery?.puppetsPerSecond ?? PUPPETS_PER_SECOND;
+    const joinsPerSecond = config.delivery?.joinsPerSecond ?? JOINS_PER_SECOND;
+    queues = new Queues(deliverer, store, log, metrics, policy, pacing(store, { perSecond: puppetsPerSecond, burst: puppetsPerSecond * 4 }));
     let http: HttpServer | undefined;
     let publicMedia: PublicMedia | undefined;
     if (config.http) {
@@ -105,7 +113,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     const connected = new Map<Network, boolean>();
     let stopping = false;
 
-    const ingest = new Ingest(store, router, queues, new Pacer(MEMBERSHIP_IN));
+    const ingest = new Ingest(store, router, queues, new Pacer({ perSecond: joinsPerSecond, burst: joinsPerSecond * 5 }));
     const pending = store.outbox.pending();
     if (pending.length > 0) log.info({ pending: pending.length }, "resuming deliveries left in the outbox");
     queues.enqueue(pending);
@@ -233,8 +241,8 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
 }
 
 /** Puppet creation per destination room, and one person's membership churn per room, paced. */
-function pacing(store: Store): Pace {
-  const creation = new Pacer(PUPPET_CREATION);
+function pacing(store: Store, puppets: Rate): Pace {
+  const creation = new Pacer(puppets);
   const churn = new Pacer(PERSON_CHURN);
   return (network: Network, room: string, e: BridgeEvent): number => {
     const here = `${network}\u0000${room}`;

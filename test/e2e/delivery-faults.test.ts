@@ -15,6 +15,7 @@ import type { Element } from "@xmpp/xml";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runJunction, type RunningJunction } from "../../core/app.ts";
+import { DEFAULT_MEDIA } from "../../core/media/fetcher.ts";
 import { XmppAdapter } from "../../bridges/xmpp/adapter.ts";
 import { MatrixAdapter } from "../../bridges/matrix/adapter.ts";
 import { matrixPerson, type MatrixEvent, type MatrixPerson } from "../harness/matrix-person.ts";
@@ -107,6 +108,11 @@ beforeAll(async () => {
   const matrixAdapter = new MatrixAdapter(syn.matrixConfig, log.child({ network: "matrix" }));
   junction = await runJunction({
     store: { path: join(dir, "junction.db") },
+    // The file server is on loopback, which Junction refuses to fetch from unless allowed.
+    media: { ...DEFAULT_MEDIA, allowHosts: [new URL(filesUrl).host] },
+    // One puppet a second per room, after a burst of four: slow enough that the join wave below
+    // shows the pacing rather than the rooms' own speed.
+    delivery: { maxAttempts: 10, maxAgeHours: 24, puppetsPerSecond: 1 },
     links: { faults: { xmpp: [LOBBY], matrix: ["#faults:localhost"] }, stage: { xmpp: [STAGE], matrix: ["#stage:localhost"] } },
   }, [xmppAdapter, matrixAdapter], log);
   await until("both networks ready", () => junction.connected().get("xmpp") === true && junction.connected().get("matrix") === true, 30_000);
@@ -123,8 +129,8 @@ afterAll(async () => {
 describe("deliveries that fail", () => {
   it("a file link answering 404 becomes a note with the link, and the room keeps flowing", async () => {
     await bobSays("here is the report", oob(`${filesUrl}/gone/report.pdf`));
-    const note = await sees(lobby, "the note for the missing file", (e) => body(e)?.startsWith("[file: report.pdf") === true);
-    expect(body(note)).toBe(`[file: report.pdf ${filesUrl}/gone/report.pdf (not bridged: fetching ${filesUrl}/gone/report.pdf answered HTTP 404)]`);
+    const note = await sees(lobby, "the note for the missing file", (e) => body(e)?.startsWith("📎 report.pdf") === true);
+    expect(body(note)).toBe(`📎 report.pdf: ${filesUrl}/gone/report.pdf (not copied by the bridge: the server answered HTTP 404)`);
     expect(hits.get("/gone/report.pdf")).toBe(1); // permanent: not fetched again
     for (const n of [1, 2, 3]) await bobSays(`after the 404, ${n}`);
     for (const n of [1, 2, 3]) await sees(lobby, `message ${n} after the 404`, (e) => body(e) === `after the 404, ${n}`);
@@ -183,4 +189,60 @@ describe("deliveries that fail", () => {
     // Nothing is left pending for the stage: the queue moved on.
     expect(junction.store.outbox.pending().filter((r) => r.room === STAGE)).toEqual([]);
   });
+
+  it("a full disk: Junction stays up, refuses what it cannot store, and bridges again when there is room", async () => {
+    const db = junction.store.db;
+    db.pragma("wal_checkpoint(TRUNCATE)");
+    db.pragma(`max_page_count = ${db.pragma("page_count", { simple: true }) as number}`);
+    try {
+      for (let i = 0; i < 20; i++) await bob.say(`while the disk is full ${i} ${"x".repeat(2000)}`);
+      await bob.waitFor((el) => el.getChildText("body")?.startsWith("while the disk is full 19") === true);
+      await new Promise((r) => setTimeout(r, 1000));
+      // The disk really was full: not all of them could be stored.
+      const stored = db.prepare("SELECT count(*) AS n FROM messages WHERE excerpt LIKE 'while the disk is full%'").get() as { n: number };
+      expect(stored.n).toBeLessThan(20);
+    } finally {
+      db.pragma("max_page_count = 1073741823");
+    }
+    expect(junction.connected().get("xmpp")).toBe(true);
+    await bobSays("the disk has room again");
+    await sees(lobby, "a message after the full disk", (e) => body(e) === "the disk has room again");
+    await alice.say(lobby, "and back the other way");
+    await bob.waitFor((el) => el.is("message") && el.attrs.from === `${LOBBY}/Alice` && el.getChildText("body") === "and back the other way");
+  });
+
+  it("past the retention, an edit of a forgotten message is not bridged; new messages are", async () => {
+    const id = await bob.say("old news");
+    await sees(lobby, "the old message", (e) => body(e) === "old news");
+    await junction.queues.idle();
+    const pruned = await junction.prune(Date.now() + 91 * 24 * 3600_000);
+    expect(pruned.messages).toBeGreaterThan(0);
+    await bob.say("old news, corrected", xml("replace", { xmlns: "urn:xmpp:message-correct:0", id }));
+    await bobSays("fresh news");
+    await sees(lobby, "the new message", (e) => body(e) === "fresh news");
+    expect(timeline(lobby).some((e) => body(e)?.includes("old news, corrected"))).toBe(false);
+  });
+
+  it("a join wave from Matrix is paced into the XMPP room, and nobody is dropped", async () => {
+    const wave = await Promise.all(Array.from({ length: 8 }, (_, i) => syn.registerUser(`wave${i}`)));
+    const arrived: number[] = [];
+    const seen = new Set<string>();
+    const from = bob.heard.length;
+    const all = until("every joiner's puppet in the XMPP room", () => {
+      for (const el of bob.heard.slice(from)) {
+        const nick = el.is("presence") && el.attrs.type !== "unavailable" ? (el.attrs.from ?? "").split("/")[1] ?? "" : "";
+        if (nick.includes("wave") && !seen.has(nick)) { seen.add(nick); arrived.push(Date.now()); }
+      }
+      return seen.size === 8 ? true : undefined;
+    }, 60_000);
+    await Promise.all(wave.map(async (u) => {
+      const res = await fetch(`${syn.url}/_matrix/client/v3/join/${encodeURIComponent(lobby)}`, {
+        method: "POST", headers: { authorization: `Bearer ${u.token}`, "content-type": "application/json" }, body: "{}",
+      });
+      if (!res.ok) throw new Error(`${u.userId} could not join: HTTP ${res.status}`);
+    }));
+    await all;
+    // A burst of (at most) four puppets, then one a second: the last four take about four seconds.
+    expect(arrived[7]! - arrived[3]!).toBeGreaterThanOrEqual(2500);
+  }, 90_000);
 });

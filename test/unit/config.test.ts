@@ -55,7 +55,7 @@ describe("valid configs", () => {
         registration: join(base, "reg.yaml"), ghostPrefix: "_junction_",
       },
       store: { path: join(base, "junction.db"), retentionDays: 90 },
-      delivery: { maxAttempts: 10, maxAgeHours: 24 },
+      delivery: { maxAttempts: 10, maxAgeHours: 24, puppetsPerSecond: 5, joinsPerSecond: 20 },
       log: { level: "info" },
       media: { allowHosts: [], maxBytes: 104857600, timeouts: { connect: 10, headers: 30, total: 120 } },
       links: { lobby: { xmpp: ["lobby@conference.localhost"], matrix: ["#lobby:localhost"], discord: [] } },
