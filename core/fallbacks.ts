@@ -31,7 +31,9 @@ export function publicReasonOf(err: unknown): string {
  * no try left, or a fetch has failed MEDIA_ATTEMPTS times (a file never holds a room for long).
  */
 export function degradesNow(err: unknown, ctx: Pick<DeliveryContext, "lastAttempt" | "attempt">): boolean {
-  return failureOf(err) === "permanent" || ctx.lastAttempt === true || (isMediaFailure(err) && ctx.attempt + 1 >= MEDIA_ATTEMPTS);
+  const failure = failureOf(err);
+  if (failure === "not-ready") return false; // the network is down, not the file: wait for it
+  return failure === "permanent" || ctx.lastAttempt === true || (isMediaFailure(err) && ctx.attempt + 1 >= MEDIA_ATTEMPTS);
 }
 
 export function adaptForDestination(e: BridgeEvent, caps: Capabilities, ctx: DeliveryContext): BridgeEvent | null {

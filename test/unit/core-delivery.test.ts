@@ -9,7 +9,7 @@ import { pino } from "pino";
 import { afterEach, describe, expect, it } from "vitest";
 import type { DeliveredPart, DeliveryContext, RemoteIds } from "../../core/adapter.ts";
 import { runJunction, type CoreConfig, type RunningJunction } from "../../core/app.ts";
-import { PermanentDeliveryError, TransientDeliveryError } from "../../core/errors.ts";
+import { NotReadyError, PermanentDeliveryError, TransientDeliveryError } from "../../core/errors.ts";
 import { actorId, remoteId, roomRef, type BridgeEvent, type MessageEvent, type RoomRef } from "../../core/events.ts";
 import { attachmentNote, degradesNow } from "../../core/fallbacks.ts";
 import { Pacer } from "../../core/pacing.ts";
@@ -132,6 +132,7 @@ describe("the retry cap", () => {
     expect(degradesNow(new PermanentDeliveryError("HTTP 404"), { attempt: 0 })).toBe(true);
     expect(degradesNow(new TransientDeliveryError("HTTP 503"), { attempt: 0 })).toBe(false);
     expect(degradesNow(new Error("socket hang up"), { attempt: 1, lastAttempt: true })).toBe(true);
+    expect(degradesNow(new NotReadyError("homeserver down"), { attempt: 9, lastAttempt: true })).toBe(false);
     expect(attachmentNote({ url: "https://f.example/a.png", name: "a.png" }, "the server answered HTTP 404"))
       .toBe("📎 a.png: https://f.example/a.png (not copied by the bridge: the server answered HTTP 404)");
     expect(attachmentNote({ url: "mxc://hs/abc", name: "b.pdf" }, "too large to copy")).toBe("📎 b.pdf (not copied by the bridge: too large to copy)");
