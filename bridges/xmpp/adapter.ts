@@ -271,6 +271,8 @@ export class XmppAdapter implements Adapter {
           e.sends >= MAX_SENDS
             ? "the room never confirmed a message sent this often (each time the stream went down after it); given up"
             : "an unconfirmed message is too old to send again; given up");
+        // Recorded as failed in the outbox too, and forgotten as a copy in this room.
+        for (const id of e.ids) this.#host?.deliveryFailed(state.room, id, new PermanentDeliveryError(`${state.room} never confirmed the message (sent ${e.sends} times)`));
       }
       if (resend.length === 0) continue;
       this.#log.info({ room: state.room, count: resend.length }, "sending again what the room never confirmed before the connection dropped");
