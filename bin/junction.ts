@@ -153,6 +153,20 @@ async function start(config: Config): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // Failures are handled where they happen; this is the net for a bug that lets one slip through.
+  // A rejected promise nobody awaited leaves nothing half-done: log it and keep bridging. A
+  // thrown exception may have left state half-changed: log it, stop in order, exit non-zero
+  // (the service manager restarts Junction; the outbox resumes where it was).
+  process.on("unhandledRejection", (reason) => {
+    log.error({ err: reason }, "unhandled rejection (a bug in Junction: please report it); continuing");
+  });
+  process.on("uncaughtException", (err, origin) => {
+    log.fatal({ err, origin }, "uncaught exception (a bug in Junction: please report it); stopping");
+    if (!stopping) {
+      stopping = ready.then(() => app?.stop()).then(() => 70, () => 70);
+      void stopping.then((code) => process.exit(code));
+    }
+  });
 
   try {
     app = await appModule.runJunction(config, await registry.buildAdapters(config, log), log);

@@ -137,7 +137,19 @@ const httpSchema = z.strictObject({
 
 const storeSchema = z.strictObject({
   path: text("a database file path or :memory:").default("./junction.db"),
-}, { error: (iss) => `expected the store section (path), got ${show(iss.input)}` });
+  retentionDays: count("how many days to keep bridged messages' ids and excerpts and failed deliveries (0 keeps them forever)", 90),
+}, { error: (iss) => `expected the store section (path, retentionDays), got ${show(iss.input)}` });
+
+const deliverySchema = z.strictObject({
+  maxAttempts: count("how many times a delivery that fails for a passing reason is tried before it is failed (1 or more)", 10)
+    .refine((n) => n >= 1, { error: "expected how many times a delivery is tried (1 or more), got 0" }),
+  maxAgeHours: count("how many hours a delivery that fails for a passing reason is retried before it is failed (1 or more)", 24)
+    .refine((n) => n >= 1, { error: "expected how many hours a delivery is retried (1 or more), got 0" }),
+  puppetsPerSecond: count("how many puppets or ghosts may be made per second in one room (1 or more)", 5)
+    .refine((n) => n >= 1, { error: "expected how many puppets may be made per second (1 or more), got 0" }),
+  joinsPerSecond: count("how many joins, leaves and profile changes one room may commit per second (1 or more)", 20)
+    .refine((n) => n >= 1, { error: "expected how many joins one room may commit per second (1 or more), got 0" }),
+}, { error: (iss) => `expected the delivery section (maxAttempts, maxAgeHours, puppetsPerSecond, joinsPerSecond), got ${show(iss.input)}` });
 
 /** A whole number of at least 1, like count(). */
 function positive(what: string, fallback: number) {
@@ -190,6 +202,7 @@ export const configSchema = z
     discord: discordSchema.optional(),
     http: httpSchema.optional(),
     store: storeSchema.prefault({}),
+    delivery: deliverySchema.prefault({}),
     log: logSchema.prefault({}),
     media: mediaSchema.prefault({}),
     links: z.record(z.string(), linkSchema, {
@@ -205,6 +218,7 @@ export type MatrixConfig = NonNullable<Config["matrix"]>;
 export type DiscordConfig = NonNullable<Config["discord"]>;
 export type HttpConfig = NonNullable<Config["http"]>;
 export type StoreConfig = Config["store"];
+export type DeliveryConfig = Config["delivery"];
 export type LogConfig = Config["log"];
 export type MediaSectionConfig = Config["media"];
 export type LinkConfig = Config["links"][string];

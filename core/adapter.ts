@@ -3,6 +3,7 @@
  * bridges implement this and receive an AdapterHost from the core at start.
  */
 import type { Logger } from "pino";
+import type { DeliveryError } from "./errors.ts";
 import type {
   ActorId, Attachment, BridgeEvent, Network, RemoteMessageId, RoomRef,
 } from "./events.ts";
@@ -17,7 +18,17 @@ export interface Capabilities {
   readonly presence: boolean;
   readonly media: boolean;
   readonly richText: boolean;
+  /** The longest body (UTF-8 bytes) the destination takes; a longer one fails for good instead of retrying. */
+  readonly maxBodyBytes?: number;
 }
+
+/**
+ * One native message of a delivery made of several (text plus files; later, a long Discord
+ * message in parts). `part` is the adapter's stable ordinal (the same on every retry, whichever
+ * parts exist); `role` says which part an edit goes to. The main part (replies, reactions) is the
+ * lowest ordinal delivered.
+ */
+export type PartRole = "text" | "file";
 
 /** What a destination knows about a message that was bridged into one of its rooms. */
 export interface MappedMessage {
@@ -29,7 +40,12 @@ export interface MappedMessage {
   readonly author?: string;
   /** The original author's name and the start of the text, for reply fallbacks and quotes. */
   readonly authorName: string;
+  /** Empty once the message was retracted or redacted: its text is erased from the store. */
   readonly excerpt: string;
+  readonly retracted?: boolean;
+  /** Which part of a multi-part delivery this is (absent: 0, "text"). */
+  readonly part?: number;
+  readonly role?: PartRole;
 }
 
 /** Where a delivery stands; the core resolves targets before calling `send`. */
@@ -38,8 +54,22 @@ export interface DeliveryContext {
   readonly deliveryId: string;
   /** 0 on the first try. A retry after a crash may find the first try already delivered. */
   readonly attempt: number;
-  /** For edit / retract / reaction: the target as delivered in this room (absent if never bridged here). */
+  /**
+   * True when this is the last try the retry cap allows: an attachment that still cannot be
+   * fetched should be degraded to a note now rather than failing the whole delivery.
+   */
+  readonly lastAttempt?: boolean;
+  /** Parts of this delivery that earlier attempts already delivered: never send them again. */
+  readonly delivered?: readonly DeliveredPart[];
+  /** Records a part the moment it lands, so a later failure of another part does not re-send it. */
+  partDelivered?(part: DeliveredPart): void;
+  /**
+   * For edit / retract / reaction: the target as delivered in this room (absent if never bridged
+   * here): for an edit its text part, for a reaction its main part, for a retraction its main part.
+   */
   readonly target?: MappedMessage;
+  /** For a retraction: every part of the target in this room (main part first). */
+  readonly targets?: readonly MappedMessage[];
   /** For a message that answers another: that message as delivered in this room. */
   readonly replyTo?: MappedMessage;
   /** For a reaction: the sender's whole set of reactions on the target after this event (XEP-0444 sends sets). */
@@ -56,8 +86,21 @@ export interface Media {
   readonly name?: string;
 }
 
+/** One id a delivery produced in the destination room. `part`/`role` default to the index and "text". */
+export interface RemoteId {
+  readonly id: RemoteMessageId;
+  readonly altId?: string;
+  readonly author?: string;
+  readonly part?: number;
+  readonly role?: PartRole;
+}
+export interface DeliveredPart extends RemoteId {
+  readonly part: number;
+  readonly role: PartRole;
+}
+
 /** Ids a delivery produced in the destination room; the first is the message's own id. */
-export type RemoteIds = readonly { readonly id: RemoteMessageId; readonly altId?: string; readonly author?: string }[];
+export type RemoteIds = readonly RemoteId[];
 
 /** Everything the core gives an adapter. */
 export interface AdapterHost {
@@ -83,6 +126,15 @@ export interface AdapterHost {
    * them: what a network that sends whole reaction sets (XEP-0444) diffs against after a restart.
    */
   reactions(room: RoomRef, target: string, actor: string): readonly string[];
+  /**
+   * A delivery this adapter already returned ids for failed later: the room bounced it (an XMPP
+   * error stanza for our message: no voice, not an occupant, the room is gone). `remoteId` is
+   * one of the ids `send` returned. The core retries where the error is transient or not-ready
+   * (within the delivery's cap; only the bounced part is sent again), otherwise it records the
+   * delivery as failed with the reason. The adapter must believe a bounce only from the room
+   * the message went to, for an id it sent.
+   */
+  deliveryFailed(room: RoomRef, remoteId: string, error: DeliveryError): void;
   puppets: PuppetDirectory;
   /** The one HTTP client for media (core/media): address policy, byte cap, timeouts. */
   readonly media: MediaHttpClient;
@@ -167,14 +219,5 @@ export interface Adapter {
   readonly mediaHosts?: readonly string[];
 }
 
-/** A delivery that can never succeed; the outbox records the reason and moves on. */
-export class PermanentDeliveryError extends Error {
-  override readonly name = "PermanentDeliveryError";
-}
-
-/** The destination is not connected yet; the row waits for `setReady(true)` without counting as a failure. */
-export class NotReadyError extends Error {
-  override readonly name = "NotReadyError";
-}
-
+export { DeliveryError, NotReadyError, PermanentDeliveryError, TransientDeliveryError } from "./errors.ts";
 export type { Attachment, RemoteMessageId };

@@ -1,22 +1,32 @@
 import type { Logger } from "pino";
 import type { Adapter, AdapterHost } from "./adapter.ts";
 import { Deliverer } from "./delivery.ts";
-import { NETWORKS, type Network } from "./events.ts";
+import { reasonOf } from "./errors.ts";
+import { NETWORKS, type BridgeEvent, type Network } from "./events.ts";
 import { LinkIndex } from "./links.ts";
 import { Ingest } from "./ingest.ts";
 import { mediaFetcher, mediaHttp, type MediaConfig } from "./media/fetcher.ts";
 import { HttpServer, type HttpServerConfig } from "./http.ts";
 import { Metrics } from "./metrics.ts";
+import { Pacer, type Rate } from "./pacing.ts";
 import { PublicMedia } from "./public-media.ts";
-import { Queues } from "./queues.ts";
+import { DEFAULT_RETRY, Queues, type Pace } from "./queues.ts";
 import { registerAdapters } from "./registry.ts";
 import { RoomResolver } from "./resolve.ts";
 import { Router } from "./router.ts";
+import type { Pruned } from "./store/retention.ts";
 import { Store } from "./store/store.ts";
 
 /** The part of the config the core reads (config/schema.ts's Config satisfies it). */
 export interface CoreConfig {
-  readonly store: { readonly path: string };
+  /** `retentionDays`: 0 keeps everything; absent means the default (90). */
+  readonly store: { readonly path: string; readonly retentionDays?: number };
+  readonly delivery?: {
+    readonly maxAttempts: number;
+    readonly maxAgeHours: number;
+    readonly puppetsPerSecond?: number;
+    readonly joinsPerSecond?: number;
+  };
   readonly links: Readonly<Record<string, Readonly<Partial<Record<Network, readonly string[]>>>>>;
   /** Defaults (no allowances, 100 MiB) when absent. */
   readonly media?: MediaConfig;
@@ -33,11 +43,27 @@ export interface RunningJunction {
   readonly http: HttpServer | undefined;
   /** Whether each configured network is connected (for health checks). */
   connected(): ReadonlyMap<Network, boolean>;
+  /** Deletes what is older than the retention now (it also runs hourly). */
+  prune(now?: number): Promise<Pruned>;
   stop(): Promise<void>;
 }
 
 const SEEN_KEEP_MS = 7 * 24 * 3600_000;
 const STOP_GRACE_MS = 5000;
+const DEFAULT_RETENTION_DAYS = 90;
+const PRUNE_EVERY_MS = 3600_000;
+const PRUNE_FIRST_MS = 60_000;
+const PRUNE_BATCH = 500;
+
+/**
+ * How much work one room or one sender may cause per second; the excess waits (see pacing.ts).
+ * Joins, leaves and profile changes committed per origin room (delivery.joinsPerSecond, bursts
+ * of five times that); puppets or ghosts made per destination room (delivery.puppetsPerSecond,
+ * bursts of four times that); joins, leaves and profile changes of one person delivered per room.
+ */
+const JOINS_PER_SECOND = 20;
+const PUPPETS_PER_SECOND = 5;
+const PERSON_CHURN = { perSecond: 0.5, burst: 5 };
 
 export async function runJunction(config: CoreConfig, adapterList: readonly Adapter[], log: Logger): Promise<RunningJunction> {
   const adapters = registerAdapters(adapterList);
@@ -53,6 +79,10 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
   store.onDeferredError = (err) => log.error({ err }, "a deferred store write failed; it was skipped");
   const resolver = new RoomResolver(log);
   try {
+    const retentionDays = config.store.retentionDays ?? DEFAULT_RETENTION_DAYS;
+    const policy = config.delivery
+      ? { maxAttempts: config.delivery.maxAttempts, maxAgeMs: config.delivery.maxAgeHours * 3600_000 }
+      : DEFAULT_RETRY;
     const links = new LinkIndex(await resolver.resolveAll(config.links, adapters));
     const saveLinks = () => store.saveLinks(links.all().flatMap((l) => l.rooms.map((r) => ({ name: l.name, network: r.network, configured: r.room, room: r.room }))));
     saveLinks();
@@ -60,8 +90,20 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     // The depth gauge reads the queues, and the queues report into the metrics.
     let queues: Queues;
     const metrics = new Metrics({ outboxDepth: () => queues.depth(), puppets: () => store.puppets.count() });
+    store.onDeferredError = (err) => {
+      metrics.storeErrors.inc({ what: "deferred write" });
+      log.error({ err }, "a deferred store write failed; it was skipped");
+    };
+    store.onCommitError = (err, writes, retryInMs) => {
+      metrics.storeErrors.inc({ what: "commit" });
+      if (retryInMs !== undefined) log.error({ err, writes, retryInMs }, "committing delivery bookkeeping failed (is the disk full?); trying again");
+      else log.error({ err, writes }, "committing delivery bookkeeping kept failing; those writes are dropped (their deliveries are sent again after a restart)");
+    };
     const fetchMedia = mediaFetcher(adapters, media);
-    queues = new Queues(new Deliverer(store, adapters, fetchMedia, metrics), store, log, metrics);
+    const deliverer = new Deliverer(store, adapters, fetchMedia, metrics);
+    const puppetsPerSecond = config.delivery?.puppetsPerSecond ?? PUPPETS_PER_SECOND;
+    const joinsPerSecond = config.delivery?.joinsPerSecond ?? JOINS_PER_SECOND;
+    queues = new Queues(deliverer, store, log, metrics, policy, pacing(store, { perSecond: puppetsPerSecond, burst: puppetsPerSecond * 4 }));
     let http: HttpServer | undefined;
     let publicMedia: PublicMedia | undefined;
     if (config.http) {
@@ -74,7 +116,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     const connected = new Map<Network, boolean>();
     let stopping = false;
 
-    const ingest = new Ingest(store, router, queues);
+    const ingest = new Ingest(store, router, queues, new Pacer({ perSecond: joinsPerSecond, burst: joinsPerSecond * 5 }));
     const pending = store.outbox.pending();
     if (pending.length > 0) log.info({ pending: pending.length }, "resuming deliveries left in the outbox");
     queues.enqueue(pending);
@@ -105,6 +147,27 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
         const id = store.messages.idOf(network, room, target);
         return id === undefined ? [] : store.messages.reactionSet(id, actor);
       },
+      deliveryFailed(room, remoteId, error) {
+        const reason = reasonOf(error);
+        try {
+          store.flush();
+          // The bounced part is forgotten here, so a retry sends it (and only it) again, and an
+          // edit or retraction never points at a message the room does not have.
+          const copy = store.messages.copyOf(network, room, remoteId);
+          if (copy) store.tx(() => store.messages.removePart(copy.messageId, network, room, copy.part));
+          const recent = deliverer.recent.find(network, room, remoteId);
+          if (recent?.reopened) return;
+          if (!recent) {
+            metrics.failures.inc({ network, cause: "bounced" });
+            log.warn({ network, room, remoteId, reason }, "the room bounced a delivery done too long ago to retry; recorded as not delivered");
+            return;
+          }
+          recent.reopened = true;
+          queues.reopen(recent.row, error);
+        } catch (err) {
+          log.error({ err, network, room, remoteId, reason }, "could not record a bounced delivery");
+        }
+      },
       puppets: store.puppets,
       media,
       publicMedia: (origin, url, name) => publicMedia?.urlFor(origin, url, name),
@@ -126,23 +189,59 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       }
     }));
 
-    const prune = setInterval(() => store.pruneSeen(Date.now() - SEEN_KEEP_MS), 3600_000);
-    prune.unref();
+    const prune = async (now = Date.now()): Promise<Pruned> => {
+      const total: Pruned = { messages: 0, copies: 0, failed: 0 };
+      store.pruneSeen(now - SEEN_KEEP_MS);
+      if (retentionDays === 0) return total;
+      const before = now - retentionDays * 24 * 3600_000;
+      store.flush();
+      for (;;) {
+        const r = store.retention.pruneBatch(before, PRUNE_BATCH);
+        total.messages += r.messages; total.copies += r.copies; total.failed += r.failed;
+        if (r.messages < PRUNE_BATCH && r.failed < PRUNE_BATCH) break;
+        await new Promise((resolve) => setImmediate(resolve)); // let inbound commits in between batches
+      }
+      metrics.pruned.inc({ table: "messages" }, total.messages);
+      metrics.pruned.inc({ table: "message_map" }, total.copies);
+      metrics.pruned.inc({ table: "outbox" }, total.failed);
+      if (total.messages + total.failed > 0) log.info({ ...total, retentionDays }, "pruned what is older than the retention");
+      return total;
+    };
+    const scheduledPrune = () => {
+      if (stopping) return;
+      prune().catch((err: unknown) => log.error({ err }, "pruning the store failed; trying again in an hour"));
+    };
+    const firstPrune = setTimeout(scheduledPrune, PRUNE_FIRST_MS);
+    firstPrune.unref();
+    const pruneTimer = setInterval(scheduledPrune, PRUNE_EVERY_MS);
+    pruneTimer.unref();
+
+    // Each step of a stop runs even when one before it failed (a full disk must not keep the
+    // adapters connected or the database open).
+    const step = async (what: string, fn: () => unknown): Promise<void> => {
+      try {
+        await fn();
+      } catch (err) {
+        log.error({ err }, `stopping: ${what} failed`);
+      }
+    };
 
     return {
       store, queues, links, metrics, http,
       connected: () => connected,
+      prune,
       async stop() {
         if (stopping) return;
         stopping = true;
         resolver.stop();
-        clearInterval(prune);
-        ingest.flush();
-        await queues.stop(STOP_GRACE_MS);
-        await Promise.allSettled([...adapters.values()].map((a) => a.stop()));
-        await http?.close();
-        store.close();
-        await media.close();
+        clearTimeout(firstPrune);
+        clearInterval(pruneTimer);
+        await step("committing pending events", () => { ingest.stop(); ingest.flush(); });
+        await step("waiting for deliveries in flight", () => queues.stop(STOP_GRACE_MS));
+        await Promise.all([...adapters.values()].map((a) => step(`stopping the ${a.network} adapter`, () => a.stop())));
+        await step("closing the HTTP server", () => http?.close());
+        await step("closing the store", () => store.close());
+        await step("closing the media client", () => media.close());
         log.info("stopped");
       },
     };
@@ -152,4 +251,21 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     await media.close();
     throw err;
   }
+}
+
+/** Puppet creation per destination room, and one person's membership churn per room, paced. */
+function pacing(store: Store, puppets: Rate): Pace {
+  const creation = new Pacer(puppets);
+  const churn = new Pacer(PERSON_CHURN);
+  return (network: Network, room: string, e: BridgeEvent): number => {
+    const here = `${network}\u0000${room}`;
+    const membership = e.kind === "join" || e.kind === "leave" || e.kind === "profile";
+    const creates = e.kind !== "leave" && store.puppets.get(network, e.sender.id) === undefined;
+    const person = `${here}\u0000${e.origin}\u0000${e.sender.id}`;
+    const wait = Math.max(creates ? creation.wait(here) : 0, membership ? churn.wait(person) : 0);
+    if (wait > 0) return wait;
+    if (creates) creation.take(here);
+    if (membership) churn.take(person);
+    return 0;
+  };
 }

@@ -1,4 +1,6 @@
-import type { Adapter, DeliveryContext, Media, RemoteIds } from "./adapter.ts";
+import type { Adapter, DeliveredPart, DeliveryContext, Media, RemoteIds } from "./adapter.ts";
+import { RecentDeliveries } from "./bounces.ts";
+import { PermanentDeliveryError } from "./errors.ts";
 import { targetOf, type BridgeEvent, type Network, type RoomRef } from "./events.ts";
 import { adaptForDestination } from "./fallbacks.ts";
 import type { Metrics } from "./metrics.ts";
@@ -6,6 +8,11 @@ import type { OutboxRow } from "./store/outbox-store.ts";
 import type { Store } from "./store/store.ts";
 
 export type MediaFetcher = (origin: Network, url: string) => Promise<Media>;
+
+export interface DeliverOptions {
+  /** The retry cap allows no further attempt (see DeliveryContext.lastAttempt). */
+  readonly lastAttempt: boolean;
+}
 
 /**
  * Delivers one outbox row (or ephemeral event) to its destination: resolves what it points at
@@ -16,6 +23,9 @@ export class Deliverer {
   readonly #adapters: ReadonlyMap<Network, Adapter>;
   readonly #fetchMedia: MediaFetcher;
   readonly #metrics: Metrics | undefined;
+  /** Parts that landed for rows not yet done: also when their deferred write has not committed. */
+  readonly #landed = new Map<number, DeliveredPart[]>();
+  readonly recent = new RecentDeliveries();
 
   constructor(store: Store, adapters: ReadonlyMap<Network, Adapter>, fetchMedia: MediaFetcher, metrics?: Metrics) {
     this.#store = store;
@@ -25,25 +35,26 @@ export class Deliverer {
   }
 
   /** Sends and records; throws what the adapter threw. */
-  async deliver(row: OutboxRow): Promise<void> {
+  async deliver(row: OutboxRow, opts: DeliverOptions = { lastAttempt: false }): Promise<void> {
     const event = JSON.parse(row.event) as BridgeEvent;
-    const ctx = this.#context(row, event);
+    const creates = row.messageId !== null && (event.kind === "message" || (event.kind === "reaction" && event.added));
+    const ctx = this.#context(row, event, creates, opts);
     if (row.attempts === 0) this.#metrics?.hop.observe({ network: row.network }, (Date.now() - row.created) / 1000);
     const ids = await this.#send(row.network, row.room, event, ctx);
-    const creates = event.kind === "message" || (event.kind === "reaction" && event.added);
+    const parts = ids.map((r, i): DeliveredPart => ({ ...r, part: r.part ?? i, role: r.role ?? "text" }));
+    this.#landed.delete(row.id);
+    this.recent.remember(row, parts.map((p) => p.id));
     this.#store.defer(() => {
-      if (creates && row.messageId !== null) {
-        for (const r of ids) {
-          this.#store.messages.addCopy(row.messageId, {
-            network: row.network, room: row.room, remoteId: r.id, bridged: true,
-            ...(r.altId !== undefined ? { altId: r.altId } : {}), ...(r.author !== undefined ? { author: r.author } : {}),
-          });
-        }
-      }
+      if (creates) for (const p of parts) this.#record(row, p);
       this.#store.outbox.done(row.id);
     });
     this.#metrics?.delivery.observe({ network: row.network }, (Date.now() - row.created) / 1000);
     this.#metrics?.eventsOut.inc({ network: row.network, kind: event.kind, outcome: "delivered" });
+  }
+
+  /** The row was given up: what landed of it stays recorded, the memory of it goes. */
+  forget(rowId: number): void {
+    this.#landed.delete(rowId);
   }
 
   async deliverEphemeral(network: Network, room: string, event: BridgeEvent): Promise<void> {
@@ -55,24 +66,55 @@ export class Deliverer {
     if (!adapter) throw new Error(`no adapter for ${network}`);
     const adapted = adaptForDestination(event, adapter.capabilities, ctx);
     if (!adapted) return [];
+    const max = adapter.capabilities.maxBodyBytes;
+    if (max !== undefined && (adapted.kind === "message" || adapted.kind === "edit")) {
+      const bytes = Buffer.byteLength(adapted.body.text) + (adapted.body.html ? Buffer.byteLength(adapted.body.html) : 0);
+      if (bytes > max) throw new PermanentDeliveryError(`the text is ${bytes} bytes, over the ${max} bytes a ${network} message may have`);
+    }
     return adapter.send(room as RoomRef, adapted, ctx);
   }
 
-  #context(row: OutboxRow, e: BridgeEvent): DeliveryContext {
+  #record(row: OutboxRow, p: DeliveredPart): void {
+    this.#store.messages.addCopy(row.messageId!, {
+      network: row.network, room: row.room, remoteId: p.id, bridged: true, part: p.part, role: p.role,
+      ...(p.altId !== undefined ? { altId: p.altId } : {}), ...(p.author !== undefined ? { author: p.author } : {}),
+    });
+  }
+
+  #context(row: OutboxRow, e: BridgeEvent, creates: boolean, opts: DeliverOptions): DeliveryContext {
     const m = this.#store.messages;
     // A target may have been delivered moments ago, its copy still waiting in a deferred write.
     if (targetOf(e) !== undefined) this.#store.flush();
-    const base = this.#baseContext(String(row.id), row.attempts, e.origin);
-    const here = (id: number | undefined | null) => (id == null ? undefined : m.mapped(id, row.network, row.room));
+    // What landed in this run is in #landed (also when its write has not committed); what landed
+    // before a restart is in the store.
+    const landed = this.#landed.get(row.id) ?? [];
+    const stored = creates ? m.delivered(row.messageId!, row.network, row.room) : [];
+    const delivered = [...stored, ...landed.filter((l) => !stored.some((s) => s.part === l.part))];
+    const base: DeliveryContext = {
+      ...this.#baseContext(String(row.id), row.attempts, e.origin),
+      lastAttempt: opts.lastAttempt,
+      delivered,
+      partDelivered: (p) => {
+        if (!creates) return;
+        const list = this.#landed.get(row.id) ?? [];
+        list.push(p);
+        this.#landed.set(row.id, list);
+        this.#store.defer(() => this.#record(row, p));
+      },
+    };
+    const here = (id: number | undefined | null, pick: "main" | "text" = "main") => (id == null ? undefined : m.mapped(id, row.network, row.room, pick));
     switch (e.kind) {
       case "message": {
         const replyTo = e.replyTo !== undefined ? here(m.idOf(e.origin, e.room, e.replyTo)) : undefined;
         return { ...base, ...(replyTo ? { replyTo } : {}) };
       }
-      case "edit":
-      case "retract": {
-        const target = here(row.messageId);
+      case "edit": {
+        const target = here(row.messageId, "text");
         return { ...base, ...(target ? { target } : {}) };
+      }
+      case "retract": {
+        const targets = row.messageId === null ? [] : m.allParts(row.messageId, row.network, row.room);
+        return { ...base, ...(targets[0] ? { target: targets[0], targets } : {}) };
       }
       case "reaction": {
         const targetId = m.idOf(e.origin, e.room, e.target);
@@ -87,6 +129,9 @@ export class Deliverer {
   }
 
   #baseContext(deliveryId: string, attempt: number, origin: Network): DeliveryContext {
-    return { deliveryId, attempt, fetchMedia: (url: string) => this.#fetchMedia(origin, url) };
+    return {
+      deliveryId, attempt, lastAttempt: false, delivered: [], partDelivered: () => undefined,
+      fetchMedia: (url: string) => this.#fetchMedia(origin, url),
+    };
   }
 }

@@ -1,10 +1,41 @@
-import type { Capabilities, DeliveryContext } from "./adapter.ts";
-import type { BridgeEvent, MessageEvent } from "./events.ts";
+import type { Capabilities, DeliveryContext, MappedMessage } from "./adapter.ts";
+import { failureOf } from "./errors.ts";
+import { isMediaFailure } from "./media/errors.ts";
+import type { Attachment, BridgeEvent, MessageEvent } from "./events.ts";
+
+/** What a quote of a message shows: its excerpt, or that it was retracted (its text is gone). */
+export function quoteOf(m: MappedMessage): string {
+  return m.retracted ? "(retracted)" : m.excerpt;
+}
+
+/** Tries at fetching one attachment before even a passing failure degrades it to a note. */
+export const MEDIA_ATTEMPTS = 3;
 
 /**
- * Rewrites an event for a destination that lacks the capability it needs, or returns null when
- * there is nothing sensible to show there. Reading order: what a person on that network sees.
+ * An attachment that cannot be moved (gone, too large, refused) becomes a line of text in its
+ * place, with its link where it has a public one, rather than holding the room's queue.
+ * `reason` must be safe to show in a room (see publicReasonOf).
  */
+export function attachmentNote(a: Attachment, reason: string): string {
+  const link = /^https?:\/\//i.test(a.url) ? `: ${a.url}` : "";
+  return `📎 ${a.name || "attachment"}${link} (not copied by the bridge: ${reason})`;
+}
+
+/** Why a file could not be moved, in words that say nothing about addresses or names. */
+export function publicReasonOf(err: unknown): string {
+  return isMediaFailure(err) ? err.publicReason : "it could not be fetched";
+}
+
+/**
+ * Whether a failed attachment should degrade to a note now: no retry can help, the delivery has
+ * no try left, or a fetch has failed MEDIA_ATTEMPTS times (a file never holds a room for long).
+ */
+export function degradesNow(err: unknown, ctx: Pick<DeliveryContext, "lastAttempt" | "attempt">): boolean {
+  const failure = failureOf(err);
+  if (failure === "not-ready") return false; // the network is down, not the file: wait for it
+  return failure === "permanent" || ctx.lastAttempt === true || (isMediaFailure(err) && ctx.attempt + 1 >= MEDIA_ATTEMPTS);
+}
+
 export function adaptForDestination(e: BridgeEvent, caps: Capabilities, ctx: DeliveryContext): BridgeEvent | null {
   switch (e.kind) {
     case "edit":
@@ -14,7 +45,7 @@ export function adaptForDestination(e: BridgeEvent, caps: Capabilities, ctx: Del
     case "reaction":
       if (caps.reactions) return ctx.target ? e : null;
       if (!e.added || !ctx.target) return null;
-      return asMessage(e, { text: `reacted ${e.emoji} to “${ctx.target.excerpt}”` });
+      return asMessage(e, { text: `reacted ${e.emoji} to “${quoteOf(ctx.target)}”` });
     case "retract":
       return caps.retractions && ctx.target ? e : null;
     case "message":
@@ -23,7 +54,7 @@ export function adaptForDestination(e: BridgeEvent, caps: Capabilities, ctx: Del
       return {
         ...e,
         replyTo: undefined,
-        body: { text: `> ${ctx.replyTo.authorName}: ${ctx.replyTo.excerpt}\n${e.body.text}` },
+        body: { text: `> ${ctx.replyTo.authorName}: ${quoteOf(ctx.replyTo)}\n${e.body.text}` },
       } as MessageEvent;
     case "typing":
       return caps.typing ? e : null;

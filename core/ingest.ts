@@ -1,8 +1,9 @@
 import type { EmitOptions } from "./adapter.ts";
 import type { BridgeEvent, Network } from "./events.ts";
+import type { Pacer } from "./pacing.ts";
 import type { Queues } from "./queues.ts";
 import type { Routed, Router } from "./router.ts";
-import type { Store } from "./store/store.ts";
+import { cannotWrite, type Store } from "./store/store.ts";
 
 interface Pending {
   readonly network: Network;
@@ -24,20 +25,76 @@ export class Ingest {
   readonly #queues: Queues;
   #pending: Pending[] = [];
   #scheduled = false;
+  readonly #pace: Pacer | undefined;
+  /** Membership events over their room's rate, in arrival order per room. */
+  readonly #held = new Map<string, Pending[]>();
+  readonly #timers = new Set<NodeJS.Timeout>();
 
-  constructor(store: Store, router: Router, queues: Queues) {
+  /**
+   * `pace` bounds the joins, leaves and profile changes one room may commit per second (a join
+   * wave would otherwise become a wave of outbox rows and puppets): the excess waits in memory,
+   * in order, and its emit resolves when it is committed. Messages are never held behind them.
+   */
+  constructor(store: Store, router: Router, queues: Queues, pace?: Pacer) {
     this.#store = store;
     this.#router = router;
     this.#queues = queues;
+    this.#pace = pace;
   }
 
   emit(network: Network, events: readonly BridgeEvent[], opts?: EmitOptions): Promise<void> {
     return new Promise<void>((resolve, reject) => {
-      this.#pending.push({ network, events, opts, resolve, reject });
-      if (this.#scheduled) return;
-      this.#scheduled = true;
-      setImmediate(() => this.flush());
+      const p: Pending = { network, events, opts, resolve, reject };
+      const key = membershipKey(events);
+      if (key !== undefined && this.#pace) {
+        const held = this.#held.get(key);
+        if (held) {
+          held.push(p);
+          return;
+        }
+        const wait = this.#pace.take(key, membershipCost(events));
+        if (wait > 0) {
+          this.#held.set(key, [p]);
+          this.#later(key, wait);
+          return;
+        }
+      }
+      this.#admit(p);
     });
+  }
+
+  /** Held membership events are not committed: Matrix sends their transaction again, XMPP shows the occupants on the next join. */
+  stop(): void {
+    for (const t of this.#timers) clearTimeout(t);
+    this.#timers.clear();
+    for (const list of this.#held.values()) for (const p of list) p.reject(new Error("Junction is stopping; not committed"));
+    this.#held.clear();
+  }
+
+  #admit(p: Pending): void {
+    this.#pending.push(p);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  #later(key: string, ms: number): void {
+    const t = setTimeout(() => {
+      this.#timers.delete(t);
+      this.#release(key);
+    }, ms);
+    this.#timers.add(t);
+  }
+
+  #release(key: string): void {
+    const list = this.#held.get(key);
+    if (!list || !this.#pace) return;
+    while (list.length > 0) {
+      const wait = this.#pace.take(key, membershipCost(list[0]!.events));
+      if (wait > 0) return this.#later(key, wait);
+      this.#admit(list.shift()!);
+    }
+    this.#held.delete(key);
   }
 
   /** Commits everything pending now. */
@@ -53,6 +110,9 @@ export class Ingest {
           try {
             settled.push({ p, routed: this.#router.ingest(p.network, p.events, p.opts) }); // nested: a savepoint of its own
           } catch (err) {
+            // A full disk or an I/O error may have rolled back the whole transaction already
+            // (SQLite does that for SQLITE_FULL): nothing of the batch may go on without it.
+            if (cannotWrite(err) || !this.#store.db.inTransaction) throw err;
             settled.push({ p, err });
           }
         }
@@ -73,3 +133,12 @@ export class Ingest {
     }
   }
 }
+
+const isMembership = (e: BridgeEvent) => e.kind === "join" || e.kind === "leave" || e.kind === "profile";
+
+function membershipKey(events: readonly BridgeEvent[]): string | undefined {
+  const e = events.find(isMembership);
+  return e ? `${e.origin}\u0000${e.room}` : undefined;
+}
+
+const membershipCost = (events: readonly BridgeEvent[]) => events.filter(isMembership).length;

@@ -25,6 +25,9 @@ export class Metrics {
     name: "junction_delivery_seconds", help: "From an event's commit until its destination confirmed it", labelNames: ["network"],
     buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 5, 30, 300], registers: [this.registry],
   });
+  readonly failures = new Counter({ name: "junction_delivery_failures_total", help: "Deliveries given up, by destination network and cause (permanent, gave-up after the retry cap, bounced by the room)", labelNames: ["network", "cause"], registers: [this.registry] });
+  readonly pruned = new Counter({ name: "junction_store_pruned_total", help: "Rows removed by the retention, by table", labelNames: ["table"], registers: [this.registry] });
+  readonly storeErrors = new Counter({ name: "junction_store_errors_total", help: "Store writes that failed (disk full, I/O error), by what was written", labelNames: ["what"], registers: [this.registry] });
   readonly retries = new Counter({ name: "junction_delivery_retries_total", help: "Deliveries retried after a transient failure", labelNames: ["network"], registers: [this.registry] });
   readonly outboxDepth: Gauge = new Gauge({
     name: "junction_outbox_depth", help: "Deliveries waiting in memory queues", registers: [this.registry],

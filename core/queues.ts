@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
-import { NotReadyError, PermanentDeliveryError } from "./adapter.ts";
-import type { Network } from "./events.ts";
 import type { Deliverer } from "./delivery.ts";
+import { failureOf, reasonOf, type DeliveryError } from "./errors.ts";
+import type { BridgeEvent, Network } from "./events.ts";
 import { roomKey } from "./links.ts";
 import type { Metrics } from "./metrics.ts";
 import type { EphemeralDelivery } from "./router.ts";
@@ -18,6 +18,17 @@ export function backoff(attempt: number): number {
 
 const EPHEMERAL_BACKLOG = 50; // beyond this a room is behind; typing and presence would be stale
 const NOT_READY_RETRY = 1000;
+const BOOKKEEPING_RETRY_MS = 5000;
+
+/** How long a transient failure is retried before the row is failed with its reason. */
+export interface RetryPolicy {
+  readonly maxAttempts: number;
+  readonly maxAgeMs: number;
+}
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 10, maxAgeMs: 24 * 3600_000 };
+
+/** Decides how long a delivery must wait before it may start (puppet creation, membership churn). */
+export type Pace = (network: Network, room: string, event: BridgeEvent) => number;
 
 class RoomQueue {
   readonly items: Item[] = [];
@@ -46,14 +57,43 @@ export class Queues {
   readonly #store: Store;
   readonly #log: Logger;
   readonly #metrics: Metrics | undefined;
+  readonly #policy: RetryPolicy;
+  readonly #pace: Pace;
   #stopped = false;
   readonly stats: QueueStats = { delivered: 0, retried: 0, failed: 0 };
 
-  constructor(deliverer: Deliverer, store: Store, log: Logger, metrics?: Metrics) {
+  constructor(deliverer: Deliverer, store: Store, log: Logger, metrics?: Metrics, policy: RetryPolicy = DEFAULT_RETRY, pace: Pace = () => 0) {
     this.#deliverer = deliverer;
     this.#store = store;
     this.#log = log;
     this.#metrics = metrics;
+    this.#policy = policy;
+    this.#pace = pace;
+  }
+
+  /**
+   * A delivery that was done failed later (the room bounced one of its parts; that part is
+   * already forgotten in message_map). Transient and not-ready: the row goes back to its
+   * room's queue (behind what is waiting there) to send what is missing; permanent, or past
+   * the cap: recorded as failed with the reason.
+   */
+  reopen(row: OutboxRow, err: DeliveryError): void {
+    const reason = reasonOf(err);
+    const failure = failureOf(err);
+    if (failure !== "not-ready") row.attempts++;
+    const capped = this.#capped(row);
+    if (failure === "permanent" || capped) {
+      const why = capped && failure !== "permanent" ? this.#gaveUpReason(row, reason) : reason;
+      this.#write(row, () => this.#store.outbox.restore(row, "failed", why));
+      this.#givenUp(row, why, "bounced");
+      return;
+    }
+    row.nextTry = Date.now() + (failure === "not-ready" ? 0 : backoff(row.attempts));
+    this.#write(row, () => this.#store.outbox.restore(row, "pending", reason));
+    this.stats.retried++;
+    this.#metrics?.retries.inc({ network: row.network });
+    this.#log.warn({ ...whereOf(row), reason, attempt: row.attempts }, "the room bounced a delivery; sending it again");
+    this.enqueue([row]);
   }
 
   enqueue(rows: readonly OutboxRow[], ephemeral: readonly EphemeralDelivery[] = []): void {
@@ -119,7 +159,9 @@ export class Queues {
   }
 
   #kick(q: RoomQueue): void {
-    if (q.active || this.#stopped) return;
+    // Not before the network is ready: a drain that ends at once still clears `active` only a
+    // microtask later, and would swallow the kick of a setReady(true) in between.
+    if (q.active || this.#stopped || !this.#isReady(q.network)) return;
     clearTimeout(q.timer);
     q.timer = undefined;
     q.active = true;
@@ -134,6 +176,12 @@ export class Queues {
   async #drain(q: RoomQueue): Promise<void> {
     try {
       await this.#drainLoop(q);
+    } catch (err) {
+      // Only bookkeeping can get here (a delivery's own errors are settled below): the room
+      // tries again shortly rather than the process ending on an unhandled rejection.
+      this.#log.error({ err, network: q.network, room: q.room }, "a room's queue failed; it resumes shortly");
+      q.active = false;
+      this.#later(q, BOOKKEEPING_RETRY_MS);
     } finally {
       q.active = false;
     }
@@ -143,6 +191,11 @@ export class Queues {
     while (q.items.length > 0 && !this.#stopped && this.#isReady(q.network)) {
       const item = q.items[0]!;
       if ("ephemeral" in item) {
+        // Typing or presence from someone whose puppet would first have to be made: not worth a wait.
+        if (this.#pace(item.ephemeral.network, item.ephemeral.room, item.ephemeral.event) > 0) {
+          q.items.shift();
+          continue;
+        }
         try {
           await this.#deliverer.deliverEphemeral(item.ephemeral.network, item.ephemeral.room, item.ephemeral.event);
         } catch (err) {
@@ -154,8 +207,10 @@ export class Queues {
       const row = item.row;
       const wait = row.nextTry - Date.now();
       if (wait > 0) return this.#later(q, wait);
+      const paced = this.#pace(row.network, row.room, JSON.parse(row.event) as BridgeEvent);
+      if (paced > 0) return this.#later(q, paced);
       try {
-        await this.#deliverer.deliver(row);
+        await this.#deliverer.deliver(row, { lastAttempt: this.#isLastAttempt(row) });
         q.items.shift();
         this.stats.delivered++;
       } catch (err) {
@@ -167,32 +222,69 @@ export class Queues {
 
   /** True when the row is given up (the queue moves on); false when the room waits. */
   #settleFailure(q: RoomQueue, row: OutboxRow, err: unknown): boolean {
-    const reason = err instanceof Error ? err.message : String(err);
-    const where = { network: row.network, room: row.room, link: row.link, outbox: row.id };
-    if (err instanceof PermanentDeliveryError) {
-      row.attempts++;
-      this.#store.outbox.fail(row, reason);
-      q.items.shift();
-      this.stats.failed++;
-      this.#metrics?.eventsOut.inc({ network: row.network, kind: kindOf(row), outcome: "failed" });
-      this.#log.warn({ ...where, reason }, "delivery failed for good; recorded and skipped");
-      return true;
-    }
-    if (err instanceof NotReadyError) {
-      this.#log.debug({ ...where, reason }, "destination not ready; waiting");
+    const reason = reasonOf(err);
+    const failure = failureOf(err);
+    if (failure === "not-ready") {
+      this.#log.debug({ ...whereOf(row), reason }, "destination not ready; waiting");
       this.#later(q, NOT_READY_RETRY);
       return false;
     }
     row.attempts++;
+    if (failure === "permanent" || this.#capped(row)) {
+      const why = failure === "permanent" ? reason : this.#gaveUpReason(row, reason);
+      this.#write(row, () => this.#store.outbox.fail(row, why));
+      q.items.shift();
+      this.#givenUp(row, why, failure === "permanent" ? "permanent" : "gave-up");
+      return true;
+    }
     row.nextTry = Date.now() + backoff(row.attempts);
-    this.#store.outbox.retryLater(row, reason);
+    this.#write(row, () => this.#store.outbox.retryLater(row, reason));
     this.stats.retried++;
     this.#metrics?.retries.inc({ network: row.network });
-    this.#log.warn({ ...where, reason, attempt: row.attempts, retryInMs: row.nextTry - Date.now() }, "delivery failed; will retry");
+    this.#log.warn({ ...whereOf(row), reason, attempt: row.attempts, retryInMs: row.nextTry - Date.now() }, "delivery failed; will retry");
     this.#later(q, row.nextTry - Date.now());
     return false;
   }
+
+  /** Past the cap in attempts, or in age (counted from the commit). */
+  #capped(row: OutboxRow, now = Date.now()): boolean {
+    return row.attempts >= this.#policy.maxAttempts || now - row.created >= this.#policy.maxAgeMs;
+  }
+
+  /** Whether a transient failure of the coming attempt would be the last one allowed. */
+  #isLastAttempt(row: OutboxRow): boolean {
+    return row.attempts + 1 >= this.#policy.maxAttempts || Date.now() + backoff(row.attempts + 1) - row.created >= this.#policy.maxAgeMs;
+  }
+
+  #gaveUpReason(row: OutboxRow, reason: string): string {
+    const hours = ((Date.now() - row.created) / 3600_000).toFixed(1);
+    return `gave up after ${row.attempts} attempts over ${hours} h: ${reason}`;
+  }
+
+  /** The one log line and metric of a give-up. */
+  #givenUp(row: OutboxRow, reason: string, cause: "permanent" | "gave-up" | "bounced"): void {
+    this.#deliverer.forget(row.id);
+    this.stats.failed++;
+    this.#metrics?.eventsOut.inc({ network: row.network, kind: kindOf(row), outcome: "failed" });
+    this.#metrics?.failures.inc({ network: row.network, cause });
+    this.#log.warn({ ...whereOf(row), kind: kindOf(row), attempts: row.attempts, cause, reason }, "delivery failed for good; recorded and skipped");
+  }
+
+  /**
+   * Outbox bookkeeping that fails (disk full) is logged with its row; the queue goes on with
+   * what it knows in memory. A failure not recorded is found pending again after a restart, and
+   * meets the same cap then (the age counts from the commit).
+   */
+  #write(row: OutboxRow, write: () => void): void {
+    try {
+      write();
+    } catch (err) {
+      this.#log.error({ ...whereOf(row), err }, "could not record a delivery's state in the store; continuing from memory");
+    }
+  }
 }
+
+const whereOf = (row: OutboxRow) => ({ network: row.network, room: row.room, link: row.link, outbox: row.id });
 
 function kindOf(row: OutboxRow): string {
   return /"kind":"(\w+)"/.exec(row.event)?.[1] ?? "unknown";

@@ -84,8 +84,15 @@ export class Router {
         return id;
       }
       case "edit":
-      case "retract":
         return this.#target(e.origin, e.room, e.target, e.kind) ?? false;
+      case "retract": {
+        const target = this.#target(e.origin, e.room, e.target, e.kind);
+        if (target === undefined) return false;
+        // Its text goes now: no later reply fallback quotes it, no failed delivery keeps it.
+        m.erase(target);
+        this.#store.outbox.purgeFailed(target);
+        return target;
+      }
       case "reaction": {
         const target = this.#target(e.origin, e.room, e.target, e.kind);
         if (target === undefined) return false;

@@ -7,10 +7,11 @@ import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { MatrixError } from "matrix-bot-sdk";
 import {
-  NotReadyError, PermanentDeliveryError, type DeliveryContext, type MappedMessage, type Media, type RemoteIds,
+  PermanentDeliveryError, type DeliveredPart, type DeliveryContext, type MappedMessage, type Media, type PartRole, type RemoteIds,
 } from "../../core/adapter.ts";
 import { assertNever, remoteId, type Attachment, type BridgeEvent, type RemoteMessageId, type RoomRef } from "../../core/events.ts";
-import { isMediaFailure } from "../../core/media/errors.ts";
+import { DeliveryError } from "../../core/errors.ts";
+import { degradesNow, publicReasonOf } from "../../core/fallbacks.ts";
 import { errcodeOf, type Homeserver } from "./client.ts";
 import { presenceToMatrix } from "./ephemeral.ts";
 import type { Ghosts } from "./ghosts.ts";
@@ -21,8 +22,6 @@ import {
 } from "./outbound.ts";
 
 const enc = encodeURIComponent;
-/** Tries at fetching one attachment (the delivery's attempts) before it is sent as a link instead. */
-const MEDIA_ATTEMPTS = 3;
 
 /**
  * The Matrix transaction id of a delivery: the same on every retry (so the homeserver answers a
@@ -72,12 +71,23 @@ export class Delivery {
           return [{ id: await this.#sendEvent(this.#bot, room, "m.room.message", content, txn), author: this.#bot }];
         }
         const as = await ghost();
-        const ids: { id: RemoteMessageId; author: string }[] = [];
+        // Part 0 is the text, part i+1 the i-th attachment: the same on every retry, so a part
+        // that landed before (ctx.delivered) is never sent again.
+        const done = new Map((ctx.delivered ?? []).map((p) => [p.part, p]));
+        const ids: DeliveredPart[] = [];
+        const land = async (part: number, role: PartRole, send: () => Promise<RemoteMessageId>) => {
+          const had = done.get(part);
+          if (had) return void ids.push(had);
+          const p: DeliveredPart = { id: await send(), author: as, part, role };
+          ctx.partDelivered?.(p);
+          ids.push(p);
+        };
         const text = messageContent(event, ctx.replyTo);
-        if (text) ids.push({ id: await this.#sendEvent(as, room, "m.room.message", text, txn), author: as });
+        if (text) await land(0, "text", () => this.#sendEvent(as, room, "m.room.message", text, txn));
         for (const [i, att] of event.attachments.entries()) {
-          const content = await this.#attachment(as, room, att, ids.length === 0 ? ctx.replyTo : undefined, ctx);
-          ids.push({ id: await this.#sendEvent(as, room, "m.room.message", content, i === 0 && !text ? txn : `${txn}-${i + 1}`), author: as });
+          const replyTo = !text && i === 0 ? ctx.replyTo : undefined;
+          await land(i + 1, "file", async () =>
+            this.#sendEvent(as, room, "m.room.message", await this.#attachment(as, room, att, replyTo, ctx), i === 0 && !text ? txn : `${txn}-${i + 1}`));
         }
         if (ids.length === 0) throw new PermanentDeliveryError("empty message: no text and no attachments");
         return ids;
@@ -89,10 +99,15 @@ export class Delivery {
       }
       case "retract": {
         if (!ctx.target) throw new PermanentDeliveryError("the retracted message was never bridged to this room");
-        // A ghost redacts its own message; someone else's (a moderation) needs the bot's power level.
-        const author = ctx.target.author;
-        const as = author && isOurs(this.#naming, author) ? author : author ? this.#bot : await ghost();
-        return [{ id: await this.#redact(as, room, ctx.target.remoteId, event.reason, txn) }];
+        // Every part goes (text and files). A ghost redacts its own message; someone else's (a
+        // moderation) needs the bot's power level.
+        const ids: { id: RemoteMessageId }[] = [];
+        for (const [i, part] of (ctx.targets ?? [ctx.target]).entries()) {
+          const author = part.author;
+          const as = author && isOurs(this.#naming, author) ? author : author ? this.#bot : await ghost();
+          ids.push({ id: await this.#redact(as, room, part.remoteId, event.reason, i === 0 ? txn : `${txn}-${i}`) });
+        }
+        return ids;
       }
       case "reaction": {
         const as = await ghost();
@@ -165,13 +180,12 @@ export class Delivery {
     try {
       media = await ctx.fetchMedia(att.url);
     } catch (err) {
-      const permanent = err instanceof PermanentDeliveryError;
       // A transient failure (timeout, 5xx) is retried with the delivery, but a file never holds its
-      // room for more than MEDIA_ATTEMPTS tries: then it goes as a link too.
-      if (!permanent && !(isMediaFailure(err) && ctx.attempt + 1 >= MEDIA_ATTEMPTS)) throw err;
+      // room for long (see degradesNow): then it goes as a link too.
+      if (!degradesNow(err, ctx)) throw err;
       const reason = (err as Error).message;
       this.#log.warn({ room, url: att.url.slice(0, 200), reason, attempt: ctx.attempt }, "attachment not copied to Matrix; sent as a link");
-      return unavailableContent(att, isMediaFailure(err) ? err.publicReason : "it could not be fetched", replyTo);
+      return unavailableContent(att, publicReasonOf(err), replyTo);
     }
     try {
       return mediaContent(att, await upload(this.#hs, { ...media, name: media.name ?? att.name }, as), replyTo);
@@ -189,7 +203,7 @@ export class Delivery {
    * 401 (a wrong as_token) is a config problem worth retrying once fixed; 5xx stays transient.
    */
   #classify(err: unknown, room: RoomRef): unknown {
-    if (err instanceof PermanentDeliveryError || err instanceof NotReadyError) return err;
+    if (err instanceof DeliveryError) return err;
     const status = (err as { statusCode?: unknown }).statusCode;
     if (typeof status === "number" && status >= 400 && status < 500 && ![401, 408, 429].includes(status)) {
       const e = err as Partial<MatrixError> & Error;

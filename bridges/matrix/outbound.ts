@@ -5,6 +5,7 @@
  */
 import type { MappedMessage } from "../../core/adapter.ts";
 import type { Attachment, EditEvent, MessageEvent } from "../../core/events.ts";
+import { attachmentNote } from "../../core/fallbacks.ts";
 import { sanitize } from "./html.ts";
 
 export type Content = Record<string, unknown>;
@@ -72,8 +73,7 @@ export function mediaContent(att: Attachment, up: Uploaded, replyTo?: MappedMess
  * its link where it has one, in place of the file. `reason` is safe to show (see MediaFailure).
  */
 export function unavailableContent(att: Attachment, reason: string, replyTo?: MappedMessage): Content {
-  const link = /^https?:\/\//i.test(att.url) ? `: ${att.url}` : "";
-  const content: Content = { msgtype: "m.text", body: `📎 ${att.name}${link} (not copied by the bridge: ${reason})`, "m.mentions": {} };
+  const content: Content = { msgtype: "m.text", body: attachmentNote(att, reason), "m.mentions": {} };
   if (replyTo) content["m.relates_to"] = { "m.in_reply_to": { event_id: replyTo.remoteId } };
   return content;
 }

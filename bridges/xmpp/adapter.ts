@@ -14,6 +14,7 @@ import { XMPP_DEFAULTS, type XmppConfig as LoadedXmppConfig } from "../../config
 import { Bot } from "./bot.ts";
 import { XmppConnection } from "./connection.ts";
 import { fetchLink, fetchVcardPhoto } from "./media.ts";
+import { onBounce } from "./bounce.ts";
 import { CannotDeliver, outboundStanzas } from "./outbound.ts";
 import { leavePresence, puppetPresence } from "./presence-out.ts";
 import { PUPPET_RESOURCE, Puppets } from "./puppets.ts";
@@ -38,6 +39,8 @@ export class XmppAdapter implements Adapter {
   readonly capabilities: Capabilities = {
     edits: true, retractions: true, reactions: true, replies: true, threads: false,
     typing: true, presence: true, media: true, richText: false,
+    // Prosody closes a component stream whose stanza passes component_stanza_size_limit (512 KiB by default).
+    maxBodyBytes: 256 * 1024,
   };
   readonly #config: LoadedXmppConfig;
   readonly #log: Logger;
@@ -108,6 +111,7 @@ export class XmppAdapter implements Adapter {
       },
       emit: (events, opts) => this.#emit(events, opts),
       botRemoved: (state, reason) => this.#watch?.removed(state, reason),
+      bounce: (el) => onBounce(el, { rooms: this.#rooms, puppets: this.#puppets, host, log: this.#log }),
     };
     await this.#conn.start();
   }
@@ -190,8 +194,13 @@ export class XmppAdapter implements Adapter {
       speaker = { ...author, full: `${author.bare}/${PUPPET_RESOURCE}` };
       occupant = ctx.target.author;
     }
-    const urls = event.kind === "message"
-      ? await attachmentUrls(event.attachments, ctx, { conn: this.#conn, http: this.#host!.media, from: this.#botFull, room: state.room, log: this.#log, ...(this.#config.upload ? { service: this.#config.upload } : {}) })
+    // Parts that landed on an earlier try are neither fetched nor sent again.
+    const done = new Set((ctx.delivered ?? []).map((p) => p.part));
+    const links = event.kind === "message"
+      ? await attachmentUrls(event.attachments, ctx, {
+        conn: this.#conn, http: this.#host!.media, from: this.#botFull, room: state.room, log: this.#log, ...(this.#config.upload ? { service: this.#config.upload } : {}),
+        skip: new Set(event.attachments.filter((_, i) => done.has(i + 1)).map((a) => a.url)),
+      })
       : undefined;
     const replyAuthor = ctx.replyTo?.author;
     const replyToOccupant = replyAuthor ? state.occupantJidOf(replyAuthor) : undefined;
@@ -200,26 +209,30 @@ export class XmppAdapter implements Adapter {
       out = outboundStanzas(event, ctx, {
         room: state.room, from: speaker.full, occupant,
         ...(replyToOccupant ? { replyToOccupant } : {}),
-        ...(urls ? { attachmentUrls: urls } : {}),
+        ...(links ? { attachmentUrls: links.urls, attachmentNotes: links.notes } : {}),
       });
     } catch (err) {
       if (err instanceof CannotDeliver) throw new PermanentDeliveryError(err.message);
       throw err;
     }
+    const parts = out.ids.map((id, i) => ({ id, stanza: out.stanzas[i]! })).filter((p) => !done.has(p.id.part));
     // Our ids are stable across retries: if the room already shows this one (its reflection came
     // back in the history the bot got on rejoin), it was delivered before a crash could record it.
-    const already = out.ids.length > 0 && out.ids.every((i) => state.reflected(i.id) !== undefined);
+    const already = parts.length > 0 && parts.every((p) => state.reflected(p.id.id) !== undefined);
     if (already) {
       this.#log.info({ room: state.room, deliveryId: ctx.deliveryId }, "already in the room (seen in its history); not sent again");
-    } else {
-      for (const i of out.ids) state.sent(i.id);
-      await this.#conn.send(...out.stanzas);
+    } else if (parts.length > 0) {
+      for (const p of parts) {
+        state.sent(p.id.id);
+        await this.#conn.send(p.stanza);
+        ctx.partDelivered?.({ id: remoteId(p.id.id), altId: p.id.altId, author: p.id.author, part: p.id.part, role: p.id.role });
+      }
       // Kept until the room reflects it (a moderation, spoken by another puppet, is not resent).
       if (speaker.full === this.#puppets.fullJid(event.origin, event.sender)) {
-        state.unconfirmed.add(out.ids.map((i) => i.id), { origin: event.origin, sender: event.sender, ctx, stanzas: out.stanzas });
+        state.unconfirmed.add(parts.map((p) => p.id.id), { origin: event.origin, sender: event.sender, ctx, stanzas: parts.map((p) => p.stanza) });
       }
     }
-    return out.ids.map((i) => ({ id: remoteId(i.id), altId: i.altId, author: i.author }));
+    return out.ids.map((i) => ({ id: remoteId(i.id), altId: i.altId, author: i.author, part: i.part, role: i.role }));
   }
 
   /**
@@ -231,14 +244,12 @@ export class XmppAdapter implements Adapter {
       m ? { ...m, remoteId: remoteId(await state.stanzaIdFor(m.remoteId, STANZA_ID_WAIT_MS)) } : undefined;
     const target = await fix(ctx.target);
     const replyTo = await fix(ctx.replyTo);
+    const targets = ctx.targets ? await Promise.all(ctx.targets.map(async (t) => (await fix(t))!)) : undefined;
     return {
-      deliveryId: ctx.deliveryId,
-      attempt: ctx.attempt,
-      fetchMedia: (url) => ctx.fetchMedia(url),
+      ...ctx,
       ...(target ? { target } : {}),
       ...(replyTo ? { replyTo } : {}),
-      ...(ctx.reactionSet ? { reactionSet: ctx.reactionSet } : {}),
-      ...(ctx.reaction ? { reaction: ctx.reaction } : {}),
+      ...(targets ? { targets } : {}),
     };
   }
 
@@ -269,13 +280,17 @@ export class XmppAdapter implements Adapter {
           e.sends >= MAX_SENDS
             ? "the room never confirmed a message sent this often (each time the stream went down after it); given up"
             : "an unconfirmed message is too old to send again; given up");
+        // Recorded as failed in the outbox too, and forgotten as a copy in this room.
+        for (const id of e.ids) this.#host?.deliveryFailed(state.room, id, new PermanentDeliveryError(`${state.room} never confirmed the message (sent ${e.sends} times)`));
       }
       if (resend.length === 0) continue;
       this.#log.info({ room: state.room, count: resend.length }, "sending again what the room never confirmed before the connection dropped");
       for (const { value: r, at, sends } of resend) {
         try {
           await this.#puppets.ensureJoined(state, r.origin, r.sender, r.ctx);
-          state.unconfirmed.add(r.stanzas.map((s) => s.attrs.id).filter((id): id is string => typeof id === "string"), r, at, sends + 1);
+          const ids = r.stanzas.map((st) => st.attrs.id).filter((id): id is string => typeof id === "string");
+          for (const id of ids) state.sent(id); // a bounce of the resend is still ours
+          state.unconfirmed.add(ids, r, at, sends + 1);
           await this.#conn.send(...r.stanzas);
         } catch (err) {
           this.#log.warn({ room: state.room, err: (err as Error).message }, "could not send an unconfirmed message again");
@@ -308,3 +323,4 @@ export class XmppAdapter implements Adapter {
     this.#emitChain = this.#emitChain.then(() => commit);
   }
 }
+

@@ -15,6 +15,7 @@ import type { Element } from "@xmpp/xml";
 import type { Logger } from "pino";
 import { NotReadyError } from "../../core/adapter.ts";
 import { sanitizeStanza } from "./xml-safe.ts";
+import { DeliveryError } from "../../core/errors.ts";
 
 export interface ConnectionOptions {
   readonly service: string;
@@ -248,11 +249,13 @@ export class XmppConnection {
 
 export class IqTimeout extends Error {}
 
-export class IqError extends Error {
+/** An IQ error answer, classified by its own `type` (RFC 6120 §8.3.2): only "wait" is worth a retry. */
+export class IqError extends DeliveryError {
   readonly condition: string;
   constructor(readonly_el: Element) {
-    const condition = readonly_el.getChild("error")?.getChildElements()[0]?.name ?? "undefined-condition";
-    super(`iq error: ${condition}`);
+    const error = readonly_el.getChild("error");
+    const condition = error?.getChildElements().find((c) => c.name !== "text")?.name ?? "undefined-condition";
+    super(error?.attrs.type === "wait" ? "transient" : "permanent", `iq error: ${condition}`);
     this.condition = condition;
   }
 }

@@ -5,7 +5,8 @@
 import { createHash } from "node:crypto";
 import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
-import type { DeliveryContext, MappedMessage } from "../../core/adapter.ts";
+import type { DeliveryContext, MappedMessage, PartRole } from "../../core/adapter.ts";
+import { quoteOf } from "../../core/fallbacks.ts";
 import type { BridgeEvent, MessageEvent } from "../../core/events.ts";
 import { targetOf } from "../../core/events.ts";
 import { NS, codePoints } from "./stanza.ts";
@@ -21,12 +22,16 @@ export interface OutboundOptions {
   readonly replyToOccupant?: string;
   /** Attachment url → an http(s) URL XMPP clients can fetch (uploaded or already public). */
   readonly attachmentUrls?: ReadonlyMap<string, string>;
+  /** Attachment url → the note that stands in for it (it could not be moved). */
+  readonly attachmentNotes?: ReadonlyMap<string, string>;
 }
+
+export interface OutboundId { id: string; altId: string; author: string; part: number; role: PartRole }
 
 export interface Outbound {
   readonly stanzas: Element[];
-  /** `[{ id, altId, author }]`, first the message's own. */
-  readonly ids: { id: string; altId: string; author: string }[];
+  /** One per stanza, first the message's own. A message's parts: 0 its text, i+1 its i-th attachment. */
+  readonly ids: OutboundId[];
 }
 
 /** A delivery that can never be made; the adapter throws it as PermanentDeliveryError. */
@@ -50,7 +55,7 @@ export function stanzaIdFor(deliveryId: string, event: BridgeEvent, part = 0): s
 
 export function outboundStanzas(event: BridgeEvent, ctx: DeliveryContext, o: OutboundOptions): Outbound {
   const id = stanzaIdFor(ctx.deliveryId, event);
-  const one = (stanza: Element): Outbound => ({ stanzas: [stanza], ids: [{ id, altId: id, author: o.occupant }] });
+  const one = (stanza: Element): Outbound => ({ stanzas: [stanza], ids: [{ id, altId: id, author: o.occupant, part: 0, role: "text" }] });
   switch (event.kind) {
     case "message":
       return messageStanzas(event, ctx, o);
@@ -60,12 +65,18 @@ export function outboundStanzas(event: BridgeEvent, ctx: DeliveryContext, o: Out
       return one(groupchat(o, id, xml("body", {}, event.body.text), xml("replace", { id: target.altId, xmlns: NS.correct })));
     }
     case "retract": {
-      const target = requireTarget(ctx.target, "retract");
-      return one(groupchat(o, id,
-        xml("retract", { id: target.remoteId, xmlns: NS.retract }),
-        xml("fallback", { xmlns: NS.fallback, for: NS.retract }),
-        xml("body", {}, RETRACT_FALLBACK),
-        xml("store", { xmlns: NS.hints })));
+      // Every part of the message goes (its text and each file).
+      const out: Outbound = { stanzas: [], ids: [] };
+      for (const [i, target] of (ctx.targets ?? [requireTarget(ctx.target, "retract")]).entries()) {
+        const partId = stanzaIdFor(ctx.deliveryId, event, i);
+        out.stanzas.push(groupchat(o, partId,
+          xml("retract", { id: target.remoteId, xmlns: NS.retract }),
+          xml("fallback", { xmlns: NS.fallback, for: NS.retract }),
+          xml("body", {}, RETRACT_FALLBACK),
+          xml("store", { xmlns: NS.hints })));
+        out.ids.push({ id: partId, altId: partId, author: o.occupant, part: i, role: i === 0 ? "text" : "file" });
+      }
+      return out;
     }
     case "reaction": {
       const target = requireTarget(ctx.target, "react to");
@@ -98,7 +109,7 @@ function messageStanzas(event: MessageEvent, ctx: DeliveryContext, o: OutboundOp
     );
   }
   for (const a of event.attachments) {
-    if (!o.attachmentUrls?.get(a.url)) unreachable.push(a.name);
+    if (!o.attachmentUrls?.get(a.url) && !o.attachmentNotes?.get(a.url)) unreachable.push(a.name);
   }
   if (unreachable.length > 0) {
     // Files nobody here can fetch still show up as their names, never vanish.
@@ -106,23 +117,24 @@ function messageStanzas(event: MessageEvent, ctx: DeliveryContext, o: OutboundOp
   }
   if (text !== "" || extra.length > 0) {
     out.stanzas.push(groupchat(o, id, xml("body", {}, text), ...extra, xml("active", { xmlns: NS.chatStates })));
-    out.ids.push({ id, altId: id, author: o.occupant });
+    out.ids.push({ id, altId: id, author: o.occupant, part: 0, role: "text" });
   }
-  let part = 0;
-  for (const a of event.attachments) {
+  for (const [i, a] of event.attachments.entries()) {
     const url = o.attachmentUrls?.get(a.url);
-    if (!url) continue;
-    const partId = stanzaIdFor(ctx.deliveryId, event, ++part);
-    out.stanzas.push(groupchat(o, partId, xml("body", {}, url),
-      xml("x", { xmlns: NS.oob }, xml("url", {}, url), a.name ? xml("desc", {}, a.name) : null)));
-    out.ids.push({ id: partId, altId: partId, author: o.occupant });
+    const note = o.attachmentNotes?.get(a.url);
+    if (!url && !note) continue;
+    const partId = stanzaIdFor(ctx.deliveryId, event, i + 1);
+    out.stanzas.push(url
+      ? groupchat(o, partId, xml("body", {}, url), xml("x", { xmlns: NS.oob }, xml("url", {}, url), a.name ? xml("desc", {}, a.name) : null))
+      : groupchat(o, partId, xml("body", {}, note!)));
+    out.ids.push({ id: partId, altId: partId, author: o.occupant, part: i + 1, role: "file" });
   }
   return out;
 }
 
 /** `> Name: excerpt\n`, every line of a multi-line excerpt quoted. */
 export function replyFallback(to: MappedMessage): string {
-  let excerpt = to.excerpt.trim();
+  let excerpt = quoteOf(to).trim();
   if (codePoints(excerpt) > EXCERPT_MAX) excerpt = Array.from(excerpt).slice(0, EXCERPT_MAX - 1).join("") + "…";
   const lines = `${to.authorName}: ${excerpt}`.split("\n");
   return lines.map((l) => `> ${l}`).join("\n") + "\n";

@@ -34,6 +34,8 @@ export interface ReceiveDeps {
   emit(events: BridgeEvent[], opts?: EmitOptions): void;
   /** The bot is out of the room (kicked, banned, destroyed, an error): rejoin.ts takes it from here. */
   botRemoved(state: RoomState, reason: string): void;
+  /** A message error stanza: true when it was a room's bounce of one of our deliveries. */
+  bounce?(el: Element): boolean;
 }
 
 /** The shape of our outbound ids. Anybody can send one: it means "ours" only from our own occupant. */
@@ -225,6 +227,7 @@ function onPresence(el: Element, state: RoomState, toBot: boolean, d: ReceiveDep
 function onOtherMessage(el: Element, toBot: boolean, d: ReceiveDeps): void {
   const type = el.attrs.type ?? "normal";
   if (type === "error") {
+    if (d.bounce?.(el)) return;
     // Anyone can send us an error: only a linked room's is worth a warning (a bounce of ours).
     const level = d.rooms.get(bareJid(el.attrs.from ?? "")) ? "warn" : "debug";
     d.log[level]({ from: el.attrs.from, to: el.attrs.to, error: el.getChild("error")?.toString().slice(0, 500) }, "the server bounced a message");

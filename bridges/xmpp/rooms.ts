@@ -171,6 +171,11 @@ export class RoomState {
     remember(this.#awaitingReflection, id, Date.now());
   }
 
+  /** The room answered our message `id` with an error: true when we sent it and it was not reflected. */
+  bounced(id: string): boolean {
+    return this.#awaitingReflection.delete(id);
+  }
+
   /** The stanza-id the room gave one of our ids, if its reflection (live or in history) was seen. */
   reflected(id: string): string | undefined {
     return this.#stanzaIds.get(id);

@@ -6,6 +6,7 @@ import xml from "@xmpp/xml";
 import type { Logger } from "pino";
 import type { DeliveryContext, Media, MediaHttpClient } from "../../core/adapter.ts";
 import type { Attachment } from "../../core/events.ts";
+import { attachmentNote, degradesNow, publicReasonOf } from "../../core/fallbacks.ts";
 import type { XmppConnection } from "./connection.ts";
 
 const NS_UPLOAD = "urn:xmpp:http:upload:0";
@@ -34,15 +35,20 @@ export async function uploadMedia(conn: XmppConnection, http: MediaHttpClient, f
 
 /**
  * Attachment → a URL XMPP clients can open: http(s) links as they are, anything else (mxc:,
- * data:) uploaded through XEP-0363 when an upload service is configured. What cannot be
- * uploaded is left out of the map and shown by name (see outbound.ts).
+ * data:) uploaded through XEP-0363 when an upload service is configured. One that cannot be
+ * moved for good (gone, too large, refused), or still not on the last try, gets a note in its
+ * place; a passing failure throws, so the delivery is tried again. `skip` are attachment urls
+ * whose parts were delivered already (never fetched again). Without an upload service,
+ * attachments are shown by name (see outbound.ts).
  */
 export async function attachmentUrls(
-  attachments: readonly Attachment[], ctx: Pick<DeliveryContext, "fetchMedia">,
-  d: { conn: XmppConnection; http: MediaHttpClient; from: string; room: string; service?: string; log: Logger },
-): Promise<Map<string, string>> {
+  attachments: readonly Attachment[], ctx: Pick<DeliveryContext, "fetchMedia" | "lastAttempt" | "attempt">,
+  d: { conn: XmppConnection; http: MediaHttpClient; from: string; room: string; service?: string; log: Logger; skip?: ReadonlySet<string> },
+): Promise<{ urls: Map<string, string>; notes: Map<string, string> }> {
   const urls = new Map<string, string>();
+  const notes = new Map<string, string>();
   for (const a of attachments) {
+    if (d.skip?.has(a.url)) { urls.set(a.url, a.url); continue; } // its part is dropped before sending
     if (/^https?:\/\//i.test(a.url)) {
       urls.set(a.url, a.url);
     } else if (d.service) {
@@ -50,10 +56,11 @@ export async function attachmentUrls(
         const media = await ctx.fetchMedia(a.url);
         urls.set(a.url, await uploadMedia(d.conn, d.http, d.from, d.service, media, a.name));
       } catch (err) {
-        // A retry would most likely fail the same way.
-        d.log.warn({ room: d.room, url: a.url.slice(0, 200), reason: (err as Error).message }, "could not upload an attachment for XMPP; shown by name");
+        if (!degradesNow(err, ctx)) throw err;
+        d.log.warn({ room: d.room, url: a.url.slice(0, 200), reason: (err as Error).message }, "an attachment cannot be moved to XMPP; a note goes in its place");
+        notes.set(a.url, attachmentNote(a, publicReasonOf(err)));
       }
     }
   }
-  return urls;
+  return { urls, notes };
 }

@@ -1,4 +1,4 @@
-import type { FoundMessage, MappedMessage, MessageLookup } from "../adapter.ts";
+import type { DeliveredPart, FoundMessage, MappedMessage, MessageLookup, PartRole } from "../adapter.ts";
 import type { Network, RemoteMessageId } from "../events.ts";
 import type { Db } from "./db.ts";
 
@@ -13,6 +13,8 @@ export interface NewMessage {
   readonly reactionTo?: number;
   readonly emoji?: string;
   readonly ts: number;
+  /** When it was recorded (retention counts from here); defaults to now. */
+  readonly created?: number;
 }
 
 export interface Copy {
@@ -22,6 +24,9 @@ export interface Copy {
   readonly altId?: string;
   readonly author?: string;
   readonly bridged: boolean;
+  /** Which native message of a multi-part delivery this is (0 when there is one). */
+  readonly part?: number;
+  readonly role?: PartRole;
 }
 
 interface MapRow {
@@ -30,7 +35,14 @@ interface MapRow {
   alt_id: string | null;
   author: string | null;
   bridged: number;
+  part: number;
+  role: PartRole;
 }
+
+const COLS = "message_id, remote_id, alt_id, author, bridged, part, role";
+
+/** Which part of a message a reference goes to: edits to the text, replies and reactions to the main one. */
+export type PartPick = "main" | "text";
 
 /** Bridged messages and their copies in every room (message_map). */
 export class MessageStore {
@@ -38,37 +50,38 @@ export class MessageStore {
   readonly #insertCopy;
   readonly #byRemote;
   readonly #byAlt;
-  readonly #copyIn;
+  readonly #copiesIn;
   readonly #message;
   readonly #activeReaction;
   readonly #reactionSet;
   readonly #markRemoved;
-  readonly #alias;
   readonly #byAltAny;
+  readonly #erase;
+  readonly #removePart;
 
   constructor(db: Db) {
-    this.#insert = db.prepare<[string, string, string, string, string, string, string, number | null, string | null, number]>(
-      `INSERT INTO messages (link, kind, origin_network, origin_room, sender, sender_name, excerpt, reaction_to, emoji, ts)
-       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    this.#insert = db.prepare<[string, string, string, string, string, string, string, number | null, string | null, number, number]>(
+      `INSERT INTO messages (link, kind, origin_network, origin_room, sender, sender_name, excerpt, reaction_to, emoji, ts, created)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.#insertCopy = db.prepare<[string, string, string, number, string | null, string | null, number]>(
-      `INSERT OR IGNORE INTO message_map (network, room, remote_id, message_id, alt_id, author, bridged) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    this.#insertCopy = db.prepare<[string, string, string, number, string | null, string | null, number, number, string]>(
+      `INSERT OR IGNORE INTO message_map (network, room, remote_id, message_id, alt_id, author, bridged, part, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#byRemote = db.prepare<[string, string, string], MapRow>(
-      `SELECT message_id, remote_id, alt_id, author, bridged FROM message_map WHERE network = ? AND room = ? AND remote_id = ?`,
+      `SELECT ${COLS} FROM message_map WHERE network = ? AND room = ? AND remote_id = ?`,
     );
     this.#byAlt = db.prepare<[string, string, string, string], MapRow>(
-      `SELECT message_id, remote_id, alt_id, author, bridged FROM message_map
+      `SELECT ${COLS} FROM message_map
        WHERE network = ? AND room = ? AND alt_id = ? AND author = ? ORDER BY message_id DESC LIMIT 1`,
     );
-    this.#copyIn = db.prepare<[number, string, string], MapRow>(
-      // A server-assigned id (XMPP stanza-id: remote_id differs from our alt_id) first: that is
-      // what people's clients in the room point at.
-      `SELECT message_id, remote_id, alt_id, author, bridged FROM message_map WHERE message_id = ? AND network = ? AND room = ?
-       ORDER BY (alt_id IS NOT NULL AND remote_id = alt_id) LIMIT 1`,
+    this.#copiesIn = db.prepare<[number, string, string], MapRow>(
+      // Per part, a server-assigned id (XMPP stanza-id: remote_id differs from our alt_id) first:
+      // that is what people's clients in the room point at.
+      `SELECT ${COLS} FROM message_map WHERE message_id = ? AND network = ? AND room = ?
+       ORDER BY part, (alt_id IS NOT NULL AND remote_id = alt_id)`,
     );
-    this.#message = db.prepare<[number], { kind: "message" | "reaction"; sender: string; sender_name: string; excerpt: string; reaction_to: number | null; emoji: string | null }>(
-      `SELECT kind, sender, sender_name, excerpt, reaction_to, emoji FROM messages WHERE id = ?`,
+    this.#message = db.prepare<[number], { kind: "message" | "reaction"; sender: string; sender_name: string; excerpt: string; reaction_to: number | null; emoji: string | null; retracted: number }>(
+      `SELECT kind, sender, sender_name, excerpt, reaction_to, emoji, retracted FROM messages WHERE id = ?`,
     );
     this.#activeReaction = db.prepare<[number, string, string], { id: number }>(
       `SELECT id FROM messages WHERE kind = 'reaction' AND reaction_to = ? AND sender = ? AND emoji = ? AND removed = 0 ORDER BY id DESC LIMIT 1`,
@@ -81,36 +94,43 @@ export class MessageStore {
     // and this runs for every message a MUC reflects back to us.
     this.#byAltAny = db.prepare<[string, string, string], MapRow>(
       // A client's own id (alt_id) is anybody's to copy: only our own copies are found by it.
-      `SELECT message_id, remote_id, alt_id, author, bridged FROM message_map WHERE network = ? AND room = ? AND alt_id = ? AND bridged = 1 LIMIT 1`,
+      `SELECT ${COLS} FROM message_map WHERE network = ? AND room = ? AND alt_id = ? AND bridged = 1 LIMIT 1`,
     );
-    this.#alias = db.prepare<[string, string, string, number, string | null, string | null, number]>(
-      `INSERT OR IGNORE INTO message_map (network, room, remote_id, message_id, alt_id, author, bridged) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+    this.#erase = db.prepare<[number]>(`UPDATE messages SET excerpt = '', retracted = 1 WHERE id = ?`);
+    this.#removePart = db.prepare<[number, string, string, number]>(
+      `DELETE FROM message_map WHERE message_id = ? AND network = ? AND room = ? AND part = ?`,
     );
   }
 
   add(m: NewMessage): number {
-    const r = this.#insert.run(m.link, m.kind, m.originNetwork, m.originRoom, m.sender, m.senderName, m.excerpt, m.reactionTo ?? null, m.emoji ?? null, m.ts);
+    const r = this.#insert.run(m.link, m.kind, m.originNetwork, m.originRoom, m.sender, m.senderName, m.excerpt, m.reactionTo ?? null, m.emoji ?? null, m.ts, m.created ?? Date.now());
     return Number(r.lastInsertRowid);
   }
 
   /** Records a copy; false when that native id is already mapped (a duplicate). */
   addCopy(messageId: number, c: Copy): boolean {
-    return this.#insertCopy.run(c.network, c.room, c.remoteId, messageId, c.altId ?? null, c.author ?? null, c.bridged ? 1 : 0).changes > 0;
+    return this.#insertCopy.run(c.network, c.room, c.remoteId, messageId, c.altId ?? null, c.author ?? null, c.bridged ? 1 : 0, c.part ?? 0, c.role ?? "text").changes > 0;
   }
 
   /**
-   * Maps a second native id (e.g. an XMPP stanza-id learned from the reflection) onto a known copy:
-   * one with that native id, or one of our own copies (bridged) with that id of ours. A person's
-   * client id never matches here, so a copy of it cannot capture an alias.
+   * Maps a second native id (e.g. an XMPP stanza-id learned from the reflection) onto a known copy,
+   * same part: one with that native id, or one of our own copies (bridged) with that id of ours. A
+   * person's client id never matches here, so a copy of it cannot capture an alias.
    */
   addAlias(network: Network, room: string, knownId: string, newRemoteId: string): void {
     const known = this.#byRemote.get(network, room, knownId) ?? this.#byAltAny.get(network, room, knownId);
     if (!known) return;
-    this.#alias.run(network, room, newRemoteId, known.message_id, known.alt_id, known.author, known.bridged);
+    this.#insertCopy.run(network, room, newRemoteId, known.message_id, known.alt_id, known.author, known.bridged, known.part, known.role);
   }
 
   idOf(network: Network, room: string, remoteId: string): number | undefined {
     return this.#byRemote.get(network, room, remoteId)?.message_id;
+  }
+
+  /** The copy a native id names: which message, and which part of it. */
+  copyOf(network: Network, room: string, remoteId: string): { messageId: number; part: number; role: PartRole; bridged: boolean } | undefined {
+    const row = this.#byRemote.get(network, room, remoteId) ?? this.#byAltAny.get(network, room, remoteId);
+    return row ? { messageId: row.message_id, part: row.part, role: row.role, bridged: row.bridged === 1 } : undefined;
   }
 
   find(network: Network, room: string, by: MessageLookup): FoundMessage | undefined {
@@ -125,24 +145,49 @@ export class MessageStore {
       ...(row.author !== null ? { author: row.author } : {}),
     };
     if (msg.kind === "reaction" && msg.reaction_to !== null) {
-      const target = this.#copyIn.get(msg.reaction_to, network, room);
+      const target = this.#parts(msg.reaction_to, network, room)[0];
       return { ...found, ...(target ? { reactionTo: target.remote_id as RemoteMessageId } : {}), ...(msg.emoji ? { emoji: msg.emoji } : {}) };
     }
     return found;
   }
 
-  /** The message as delivered in one room, with what a reply fallback needs. */
-  mapped(messageId: number, network: Network, room: string): MappedMessage | undefined {
-    const row = this.#copyIn.get(messageId, network, room);
-    if (!row) return undefined;
-    const msg = this.#message.get(messageId);
-    return {
-      remoteId: row.remote_id as RemoteMessageId,
-      ...(row.alt_id !== null ? { altId: row.alt_id } : {}),
-      ...(row.author !== null ? { author: row.author } : {}),
-      authorName: msg?.sender_name ?? "",
-      excerpt: msg?.excerpt ?? "",
-    };
+  /**
+   * The message as delivered in one room, with what a reply fallback needs: its main part (the
+   * lowest ordinal: replies, reactions) or its text part (edits; the main part when it has none).
+   */
+  mapped(messageId: number, network: Network, room: string, pick: PartPick = "main"): MappedMessage | undefined {
+    const parts = this.#parts(messageId, network, room);
+    const row = (pick === "text" ? parts.find((p) => p.role === "text") : undefined) ?? parts[0];
+    return row ? this.#toMapped(messageId, row) : undefined;
+  }
+
+  /** Every part of the message in one room, main part first (a retraction removes them all). */
+  allParts(messageId: number, network: Network, room: string): MappedMessage[] {
+    return this.#parts(messageId, network, room).map((r) => this.#toMapped(messageId, r));
+  }
+
+  /** The parts that Junction delivered into a room, each under the id `send` returned for it. */
+  delivered(messageId: number, network: Network, room: string): DeliveredPart[] {
+    const byPart = new Map<number, MapRow>();
+    for (const r of this.#copiesIn.all(messageId, network, room)) {
+      if (r.bridged !== 1) continue;
+      const ours = r.alt_id === null || r.remote_id === r.alt_id;
+      if (!byPart.has(r.part) || ours) byPart.set(r.part, r);
+    }
+    return [...byPart.values()].map((r) => ({
+      id: r.remote_id as RemoteMessageId, part: r.part, role: r.role,
+      ...(r.alt_id !== null ? { altId: r.alt_id } : {}), ...(r.author !== null ? { author: r.author } : {}),
+    }));
+  }
+
+  /** Forgets one part of a delivery in a room (the room bounced it): it may be sent again. */
+  removePart(messageId: number, network: Network, room: string, part: number): void {
+    this.#removePart.run(messageId, network, room, part);
+  }
+
+  /** A retracted or redacted message keeps its ids (later references still resolve) but not its text. */
+  erase(messageId: number): void {
+    this.#erase.run(messageId);
   }
 
   activeReaction(targetId: number, sender: string, emoji: string): number | undefined {
@@ -157,4 +202,23 @@ export class MessageStore {
     this.#markRemoved.run(reactionId);
   }
 
+  /** One row per part, the preferred id of each (see #copiesIn's order). */
+  #parts(messageId: number, network: Network, room: string): MapRow[] {
+    const seen = new Set<number>();
+    return this.#copiesIn.all(messageId, network, room).filter((r) => !seen.has(r.part) && seen.add(r.part));
+  }
+
+  #toMapped(messageId: number, row: MapRow): MappedMessage {
+    const msg = this.#message.get(messageId);
+    return {
+      remoteId: row.remote_id as RemoteMessageId,
+      ...(row.alt_id !== null ? { altId: row.alt_id } : {}),
+      ...(row.author !== null ? { author: row.author } : {}),
+      authorName: msg?.sender_name ?? "",
+      excerpt: msg?.excerpt ?? "",
+      ...(msg?.retracted ? { retracted: true } : {}),
+      part: row.part,
+      role: row.role,
+    };
+  }
 }

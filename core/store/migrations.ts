@@ -91,4 +91,17 @@ export const MIGRATIONS: readonly string[] = [
     value TEXT NOT NULL
   );
   `,
+  // 3: parts of a multi-part delivery (text + files) with their role; erased text of retracted
+  // messages; when each row was written (retention counts from here, not from a date the
+  // origin's client chose).
+  `
+  ALTER TABLE message_map ADD COLUMN part INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE message_map ADD COLUMN role TEXT NOT NULL DEFAULT 'text' CHECK (role IN ('text', 'file'));
+  ALTER TABLE messages ADD COLUMN retracted INTEGER NOT NULL DEFAULT 0;
+  ALTER TABLE messages ADD COLUMN created INTEGER NOT NULL DEFAULT 0;
+  UPDATE messages SET created = ts;
+  CREATE INDEX messages_by_created ON messages (created);
+  CREATE INDEX outbox_failed ON outbox (created) WHERE state = 'failed';
+  CREATE INDEX outbox_by_message ON outbox (message_id) WHERE message_id IS NOT NULL;
+  `,
 ];

@@ -35,6 +35,8 @@ export class OutboxStore {
   readonly #pending;
   readonly #failed;
   readonly #depth;
+  readonly #put;
+  readonly #purgeFailed;
 
   constructor(db: Db) {
     this.#insert = db.prepare<[string, string, string, number | null, string, number]>(
@@ -50,6 +52,12 @@ export class OutboxStore {
       `SELECT id, link, network, room, last_error, attempts FROM outbox WHERE state = 'failed' ORDER BY id DESC LIMIT ?`,
     );
     this.#depth = db.prepare<[], { n: number }>(`SELECT count(*) AS n FROM outbox WHERE state = 'pending'`);
+    // Under its old id: the id is the delivery's idempotency key and its parts' ids derive from it.
+    this.#put = db.prepare<[number, string, string, string, number | null, string, string, number, number, string, number]>(
+      `INSERT OR REPLACE INTO outbox (id, link, network, room, message_id, event, state, attempts, next_try, last_error, created)
+       VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    );
+    this.#purgeFailed = db.prepare<[number]>(`DELETE FROM outbox WHERE message_id = ? AND state = 'failed'`);
   }
 
   add(link: string, network: Network, room: string, messageId: number | null, event: string, now: number): OutboxRow {
@@ -60,6 +68,15 @@ export class OutboxStore {
   done(id: number): void { this.#done.run(id); }
   retryLater(row: OutboxRow, error: string): void { this.#retry.run(row.attempts, row.nextTry, error, row.id); }
   fail(row: OutboxRow, error: string): void { this.#fail.run(row.attempts, error, row.id); }
+  /**
+   * Writes back a row that was already done (a late bounce): pending to be retried, or failed
+   * with the reason.
+   */
+  restore(row: OutboxRow, state: "pending" | "failed", error: string): void {
+    this.#put.run(row.id, row.link, row.network, row.room, row.messageId, row.event, state, row.attempts, row.nextTry, error, row.created);
+  }
+  /** Failed deliveries of a retracted message still hold its text in their event: gone with it. */
+  purgeFailed(messageId: number): void { this.#purgeFailed.run(messageId); }
   /** Every pending row, oldest first: what a restart must still deliver. */
   pending(): OutboxRow[] { return this.#pending.all().map(toRow); }
   failed(limit = 50): FailedRow[] {

@@ -4,6 +4,12 @@ import { openDb, type Db } from "./db.ts";
 import { MessageStore } from "./messages.ts";
 import { OutboxStore } from "./outbox-store.ts";
 import { PuppetStore } from "./puppets.ts";
+import { Retention } from "./retention.ts";
+
+/** A failing commit of deferred writes is tried again after 1 s, 2 s, 4 s … up to a minute … */
+const COMMIT_RETRY_MAX_MS = 60_000;
+/** … and its writes are given up once commits have failed for this long. */
+const COMMIT_GIVE_UP_MS = 10 * 60_000;
 
 /**
  * The core's persistent state. SQL lives only under core/store, so a PostgreSQL store can later
@@ -14,6 +20,7 @@ export class Store {
   readonly messages: MessageStore;
   readonly outbox: OutboxStore;
   readonly puppets: PuppetStore;
+  readonly retention: Retention;
   readonly #getCursor;
   readonly #setCursor;
   readonly #seen;
@@ -29,6 +36,7 @@ export class Store {
     this.messages = new MessageStore(this.db);
     this.outbox = new OutboxStore(this.db);
     this.puppets = new PuppetStore(this.db);
+    this.retention = new Retention(this.db);
     this.#getCursor = this.db.prepare<[string, string], { value: string }>(`SELECT value FROM cursors WHERE network = ? AND room = ?`);
     this.#setCursor = this.db.prepare<[string, string, string]>(
       `INSERT INTO cursors (network, room, value) VALUES (?, ?, ?) ON CONFLICT (network, room) DO UPDATE SET value = excluded.value`,
@@ -49,17 +57,36 @@ export class Store {
   #flushScheduled = false;
   /** Told about a deferred write that failed (it is skipped; the rest of its batch commits). */
   onDeferredError: ((err: unknown) => void) | undefined;
+  /**
+   * Told when a commit of deferred writes failed (disk full): `retryInMs` when it is tried
+   * again, undefined when the writes were given up (commits failed for COMMIT_GIVE_UP_MS).
+   */
+  onCommitError: ((err: unknown, writes: number, retryInMs: number | undefined) => void) | undefined;
+  #commitFailures = 0;
+  #failingSince: number | undefined;
+  /** For tests: the clock commits are timed by. */
+  now: () => number = Date.now;
+  #retryTimer: NodeJS.Timeout | undefined;
 
   /**
    * Runs `fn` in one SQLite transaction, together with every deferred write before it. Each
    * commit writes every page it touched to the WAL, so one commit for many small writes is what
-   * keeps a burst of messages cheap.
+   * keeps a burst of messages cheap. When the transaction fails, the deferred writes it carried
+   * were rolled back with it: they wait for the next commit.
    */
   tx<T>(fn: () => T): T {
-    return this.db.transaction(() => {
-      this.#runDeferred();
-      return fn();
-    })();
+    if (this.db.inTransaction) return this.db.transaction(fn)(); // nested: a savepoint
+    const writes = this.#deferred;
+    this.#deferred = [];
+    try {
+      return this.db.transaction(() => {
+        this.#run(writes);
+        return fn();
+      })();
+    } catch (err) {
+      this.#deferred = [...writes, ...this.#deferred];
+      throw err;
+    }
   }
 
   /**
@@ -75,20 +102,50 @@ export class Store {
     setImmediate(() => this.flush());
   }
 
-  /** Commits deferred writes now (before a read that must see them). */
+  /**
+   * Commits deferred writes now (before a read that must see them). Never throws: a failed
+   * commit is reported and tried again with backoff; once commits have failed for
+   * COMMIT_GIVE_UP_MS its writes are dropped (their deliveries are sent again after a restart:
+   * at least once).
+   */
   flush(): void {
     this.#flushScheduled = false;
-    if (this.#deferred.length > 0 && this.db.open) this.tx(() => undefined);
+    if (this.#deferred.length === 0 || !this.db.open) return;
+    try {
+      this.tx(() => undefined);
+      this.#commitFailures = 0;
+      this.#failingSince = undefined;
+    } catch (err) {
+      const now = this.now();
+      this.#failingSince ??= now;
+      if (now - this.#failingSince >= COMMIT_GIVE_UP_MS) {
+        const lost = this.#deferred.length;
+        this.#deferred = [];
+        this.#commitFailures = 0;
+        this.#failingSince = undefined;
+        this.onCommitError?.(err, lost, undefined);
+        return;
+      }
+      this.#commitFailures++;
+      const retryInMs = Math.min(1000 * 2 ** (this.#commitFailures - 1), COMMIT_RETRY_MAX_MS);
+      this.onCommitError?.(err, this.#deferred.length, retryInMs);
+      clearTimeout(this.#retryTimer);
+      this.#retryTimer = setTimeout(() => this.flush(), retryInMs);
+      this.#retryTimer.unref();
+    }
   }
 
-  #runDeferred(): void {
-    if (this.#deferred.length === 0) return;
-    const writes = this.#deferred;
-    this.#deferred = [];
+  /**
+   * A write that fails on its own (a constraint, a bug) is skipped; one that fails because the
+   * database cannot be written (disk full, I/O error, read-only) fails the whole transaction,
+   * so that every write in it waits for the next commit instead of being lost.
+   */
+  #run(writes: readonly (() => void)[]): void {
     for (const w of writes) {
       try {
         w();
       } catch (err) {
+        if (cannotWrite(err)) throw err;
         this.onDeferredError?.(err);
       }
     }
@@ -131,7 +188,14 @@ export class Store {
   }
 
   close(): void {
+    clearTimeout(this.#retryTimer);
     this.flush();
     if (this.db.open) this.db.close();
   }
+}
+
+/** SQLite's answers for "the file cannot take this write", as opposed to "this write is wrong". */
+export function cannotWrite(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === "string" && /^SQLITE_(FULL|IOERR|READONLY|BUSY|LOCKED|NOMEM|CANTOPEN|CORRUPT|NOTADB)/.test(code);
 }

@@ -59,6 +59,8 @@ class FakeHost implements AdapterHost {
   cursor() { return undefined; }
   reactions() { return []; }
   publicMedia() { return undefined; }
+  readonly failed: { room: string; remoteId: string; reason: string }[] = [];
+  deliveryFailed(room: string, remoteId: string, err: Error) { this.failed.push({ room, remoteId, reason: err.message }); }
   puppets = {
     get: (network: string, actor: string) => this.puppetMap.get(`${network}|${actor}`),
     put: (r: PuppetRecord) => { this.puppetMap.set(`${r.network}|${r.actor}`, r); },

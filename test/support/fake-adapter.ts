@@ -35,6 +35,10 @@ export class FakeAdapter implements Adapter {
     if (d) await new Promise((r) => setTimeout(r, d));
     const err = this.failWith?.(room, event, ctx);
     if (err) throw err;
+    // Like the real adapters, the first event of a person makes their puppet here.
+    if (!this.host.puppets.get(this.network, event.sender.id)) {
+      this.host.puppets.put({ network: this.network, actor: event.sender.id, handle: `puppet:${event.sender.id}` });
+    }
     // Like XMPP, the fake names its messages with an id of its own (altId) until the room assigns one.
     const id = `${this.network}-${++this.#n}`;
     const ids: RemoteIds = event.kind === "message" || event.kind === "reaction" ? [{ id: remoteId(id), altId: id, author: `puppet:${event.sender.id}` }] : [];

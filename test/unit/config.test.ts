@@ -54,7 +54,8 @@ describe("valid configs", () => {
         homeserver: "http://127.0.0.1:8008", domain: "localhost", listen: { host: "127.0.0.1", port: 9000 },
         registration: join(base, "reg.yaml"), ghostPrefix: "_junction_", catchUp: 1000,
       },
-      store: { path: join(base, "junction.db") },
+      store: { path: join(base, "junction.db"), retentionDays: 90 },
+      delivery: { maxAttempts: 10, maxAgeHours: 24, puppetsPerSecond: 5, joinsPerSecond: 20 },
       log: { level: "info" },
       media: { allowHosts: [], maxBytes: 104857600, timeouts: { connect: 10, headers: 30, total: 120 } },
       links: { lobby: { xmpp: ["lobby@conference.localhost"], matrix: ["#lobby:localhost"], discord: [] } },
@@ -148,7 +149,7 @@ describe("refused configs", () => {
     ["unknown keys, with a suggestion", `${NETWORKS}lnks: {}\nxmpp_: 1\nfoo: 2\n`, {}, [
       'junction.yaml: lnks: unknown key: did you mean "links"? (line 10)',
       'junction.yaml: xmpp_: unknown key: did you mean "xmpp"? (line 11)',
-      "junction.yaml: foo: unknown key: expected one of xmpp, matrix, discord, http, store, log, media, links (line 12)",
+      "junction.yaml: foo: unknown key: expected one of xmpp, matrix, discord, http, store, delivery, log, media, links (line 12)",
     ]],
     ["media entries that are not hosts, and a zero limit", `${NETWORKS}media:\n  allowHosts: ["http://files.lan/", 10.0.0.0/40]\n  maxBytes: 0\n`, {}, [
       'junction.yaml: media.allowHosts[0]: expected a host name, host:port, IP address, [IPv6]:port or CIDR, got "http://files.lan/" (line 11)',

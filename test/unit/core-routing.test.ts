@@ -141,8 +141,9 @@ describe("targets through message_map", () => {
       ev({ kind: "reaction", target: remoteId("s1"), emoji: "👍", added: true }, "bob"),
       ev({ kind: "reaction", target: remoteId("s1"), emoji: "🎉", added: true }, "bob"),
       ev({ kind: "reaction", target: remoteId("s1"), emoji: "👍", added: false }, "bob"),
-      ev({ kind: "retract", target: remoteId("s1") }),
     ]);
+    await app.queues.idle();
+    await xmpp.host.emit([ev({ kind: "retract", target: remoteId("s1") })]);
     await app.queues.idle();
     const m = matrix.sent;
     const orig = m[0]!.ids[0]!.id;
@@ -271,8 +272,11 @@ describe("fallbacks", () => {
       ev({ kind: "edit", target: remoteId("s1"), body: { text: "hi there!" } }),
       ev({ kind: "reaction", target: remoteId("s1"), emoji: "👍", added: true }, "bob"),
       ev({ kind: "message", remoteId: remoteId("s3"), body: { text: "yes" }, attachments: [], isAction: false, mentions: [], replyTo: remoteId("s1") }, "bob"),
-      ev({ kind: "retract", target: remoteId("s1") }),
       ev({ kind: "typing", active: true }),
+    ]);
+    await app.queues.idle();
+    await xmpp.host.emit([
+      ev({ kind: "retract", target: remoteId("s1") }),
     ]);
     await app.queues.idle();
     expect(matrix.sent.map((s) => (s.event as { body: { text: string } }).body.text)).toEqual([

@@ -86,7 +86,7 @@ describe("outbound stanzas", () => {
     const a = outboundStanzas(msg("x"), dctx({ attempt: 0 }), o);
     const b = outboundStanzas(msg("x"), dctx({ attempt: 3 }), o);
     expect(a.ids).toEqual(b.ids);
-    expect(a.ids).toEqual([{ id: stanzaIdFor("42", msg("x")), altId: stanzaIdFor("42", msg("x")), author: OCC }]);
+    expect(a.ids).toEqual([{ id: stanzaIdFor("42", msg("x")), altId: stanzaIdFor("42", msg("x")), author: OCC, part: 0, role: "text" }]);
   });
   it("ids differ between two events that got the same delivery id", () => {
     expect(stanzaIdFor("1", msg("a", { ts: 1 }))).not.toBe(stanzaIdFor("1", msg("a", { ts: 2 })));
