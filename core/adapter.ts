@@ -136,6 +136,8 @@ export interface AdapterHost {
    */
   deliveryFailed(room: RoomRef, remoteId: string, error: DeliveryError): void;
   puppets: PuppetDirectory;
+  /** Puppet avatars by content hash, kept in the store and read when asked for. */
+  avatars: AvatarDirectory;
   /** The one HTTP client for media (core/media): address policy, byte cap, timeouts. */
   readonly media: MediaHttpClient;
   /**
@@ -183,6 +185,18 @@ export interface PuppetDirectory {
   get(network: Network, actor: ActorId): PuppetRecord | undefined;
   put(record: PuppetRecord): void;
   all(network: Network): PuppetRecord[];
+}
+
+/** Avatar bytes a puppet shows, by the SHA-1 of the bytes (what XEP-0153 advertises). */
+export interface AvatarDirectory {
+  /** Stores the bytes (once per distinct picture) and returns their SHA-1 hex. */
+  put(data: Uint8Array, mime: string): string;
+  get(sha1: string): StoredAvatar | undefined;
+}
+
+export interface StoredAvatar {
+  readonly data: Uint8Array;
+  readonly mime: string;
 }
 
 export interface PuppetRecord {

@@ -169,6 +169,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
         }
       },
       puppets: store.puppets,
+      avatars: store.avatars,
       media,
       publicMedia: (origin, url, name) => publicMedia?.urlFor(origin, url, name),
     });

@@ -7,7 +7,6 @@
  * Nicks go through nick.ts: valid for every server, and marked with the network's name where they
  * would look like a native occupant's.
  */
-import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { AdapterHost, DeliveryContext, PuppetRecord } from "../../core/adapter.ts";
 import { PermanentDeliveryError } from "../../core/adapter.ts";
@@ -35,7 +34,9 @@ export type PuppetData = {
   /** The occupant-id each room gave this puppet (XEP-0421), by room. */
   occupantIds?: Record<string, string>;
   avatarHash?: string;
+  /** SHA-1 of the avatar's bytes, which live in the store's avatars (AdapterHost.avatars). */
   photoSha1?: string;
+  /** Before store migration 4 the bytes themselves, as base64; moved out on attach. */
   photo?: string;
   mime?: string;
 };
@@ -58,7 +59,18 @@ export class Puppets {
 
   attach(host: AdapterHost): void {
     this.#host = host;
-    for (const r of host.puppets.all("xmpp")) this.#byHandle.set(r.handle.toLowerCase(), r);
+    for (const r of host.puppets.all("xmpp")) {
+      const d = (r.data ?? {}) as PuppetData;
+      if (d.photo === undefined) {
+        this.#byHandle.set(r.handle.toLowerCase(), r);
+        continue;
+      }
+      // A record from before avatars moved to the store: move its bytes there once.
+      const { photo, ...rest } = d;
+      const sha1 = d.mime ? host.avatars.put(new Uint8Array(Buffer.from(photo, "base64")), d.mime) : undefined;
+      const { photoSha1: _old, ...withoutHash } = rest;
+      this.#put({ ...r, data: sha1 ? { ...rest, photoSha1: sha1 } : withoutHash });
+    }
   }
 
   /** Puppet occupants remembered from earlier runs, so their stale presences are known as ours. */
@@ -98,7 +110,7 @@ export class Puppets {
     const d = (r.data ?? {}) as PuppetData;
     return {
       name: d.name ?? r.actor,
-      ...(d.photo && d.mime ? { avatar: { data: new Uint8Array(Buffer.from(d.photo, "base64")), mime: d.mime } } : {}),
+      ...avatarOf(this.#host, d),
     };
   }
 
@@ -242,7 +254,7 @@ export class Puppets {
         if (media.data.byteLength > MAX_AVATAR_BYTES) {
           this.#log.warn({ actor: sender.id, bytes: media.data.byteLength }, "avatar too large for a vCard; puppet shown without it");
         } else {
-          next = { ...next, photo: Buffer.from(media.data).toString("base64"), mime: media.mime, photoSha1: createHash("sha1").update(media.data).digest("hex") };
+          next = { ...next, mime: media.mime, photoSha1: this.#host!.avatars.put(media.data, media.mime) };
         }
       } catch (err) {
         this.#log.warn({ actor: sender.id, url: sender.avatar.url, err: (err as Error).message }, "could not fetch an avatar; will try again when it changes");
@@ -285,4 +297,11 @@ export function plainNick(origin: Network, id: string): string {
   const local = id.replace(/^@/, "").split(/[:@/]/)[0] ?? "";
   const ascii = local.normalize("NFKD").replace(/[^A-Za-z0-9._ -]/g, "").replace(/\s+/g, " ").trim().slice(0, 32);
   return ascii || `${origin} person`;
+}
+
+/** The puppet's avatar bytes, read from the store only when a vCard asks for them. */
+function avatarOf(host: AdapterHost | undefined, d: PuppetData): { avatar?: { data: Uint8Array; mime: string } } {
+  if (!d.photoSha1 || !host) return {};
+  const stored = host.avatars.get(d.photoSha1);
+  return stored ? { avatar: { data: stored.data, mime: stored.mime } } : {};
 }

@@ -104,4 +104,14 @@ export const MIGRATIONS: readonly string[] = [
   CREATE INDEX outbox_failed ON outbox (created) WHERE state = 'failed';
   CREATE INDEX outbox_by_message ON outbox (message_id) WHERE message_id IS NOT NULL;
   `,
+  // 4: puppet avatars by content hash, read when asked for instead of sitting in every puppet's
+  // record (and so in memory) as base64.
+  `
+  CREATE TABLE avatars (
+    sha1 TEXT PRIMARY KEY,
+    mime TEXT NOT NULL,
+    data BLOB NOT NULL,
+    created INTEGER NOT NULL
+  );
+  `,
 ];

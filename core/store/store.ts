@@ -3,6 +3,7 @@ import type { Network } from "../events.ts";
 import { openDb, type Db } from "./db.ts";
 import { MessageStore } from "./messages.ts";
 import { OutboxStore } from "./outbox-store.ts";
+import { AvatarStore } from "./avatars.ts";
 import { PuppetStore } from "./puppets.ts";
 import { Retention } from "./retention.ts";
 
@@ -20,6 +21,7 @@ export class Store {
   readonly messages: MessageStore;
   readonly outbox: OutboxStore;
   readonly puppets: PuppetStore;
+  readonly avatars: AvatarStore;
   readonly retention: Retention;
   readonly #getCursor;
   readonly #setCursor;
@@ -36,6 +38,7 @@ export class Store {
     this.messages = new MessageStore(this.db);
     this.outbox = new OutboxStore(this.db);
     this.puppets = new PuppetStore(this.db);
+    this.avatars = new AvatarStore(this.db);
     this.retention = new Retention(this.db);
     this.#getCursor = this.db.prepare<[string, string], { value: string }>(`SELECT value FROM cursors WHERE network = ? AND room = ?`);
     this.#setCursor = this.db.prepare<[string, string, string]>(

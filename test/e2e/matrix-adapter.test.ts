@@ -59,6 +59,7 @@ class FakeHost implements AdapterHost {
   cursor() { return undefined; }
   reactions() { return []; }
   publicMedia() { return undefined; }
+  avatars = { put: () => "", get: () => undefined };
   readonly failed: { room: string; remoteId: string; reason: string }[] = [];
   deliveryFailed(room: string, remoteId: string, err: Error) { this.failed.push({ room, remoteId, reason: err.message }); }
   puppets = {
