@@ -151,7 +151,7 @@ export interface AdapterHost {
 /**
  * HTTP for media, as the core gives it to adapters. `get` fetches a URL someone supplied (or one
  * of the adapter's own server, with its headers); `put` writes an upload slot our server gave us.
- * Failures are MediaFailures (core/media/errors.ts): permanent ones are PermanentDeliveryErrors.
+ * Failures are MediaFailures (core/media/errors.ts), DeliveryErrors classified by their kind.
  */
 export interface MediaHttpClient {
   get(url: string, opts?: { readonly headers?: Readonly<Record<string, string>>; readonly maxBytes?: number }): Promise<Media>;

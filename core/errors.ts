@@ -47,8 +47,12 @@ export function failureOf(err: unknown): Failure {
  * refused), except those that say "later" (408 timeout, 425, 429 rate limit); 5xx is transient.
  */
 export function httpError(status: number, message: string): DeliveryError {
-  const later = status >= 500 || status === 408 || status === 425 || status === 429;
-  return later ? new TransientDeliveryError(message) : new PermanentDeliveryError(message);
+  return isRetryableStatus(status) ? new TransientDeliveryError(message) : new PermanentDeliveryError(message);
+}
+
+/** Whether an HTTP status says "try again later" (5xx, 408, 425, 429) rather than "never". */
+export function isRetryableStatus(status: number): boolean {
+  return status >= 500 || status === 408 || status === 425 || status === 429;
 }
 
 export function reasonOf(err: unknown): string {

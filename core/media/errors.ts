@@ -1,9 +1,9 @@
 /**
- * Why a fetch failed, classified where it happens. Permanent failures are PermanentDeliveryErrors,
- * so the outbox gives up on them (or the adapter degrades the file to a link); transient ones are
- * plain errors, which the outbox retries with backoff.
+ * Why a fetch failed, classified where it happens: a DeliveryError whose class (permanent or
+ * transient) follows from its kind, so the outbox gives up on permanent ones (or the adapter
+ * degrades the file to a link) and retries transient ones with backoff, within its cap.
  */
-import { PermanentDeliveryError } from "../adapter.ts";
+import { DeliveryError, isRetryableStatus } from "../errors.ts";
 
 export type MediaFailureKind =
   /** Not http(s) or data:, or not a URL at all. */
@@ -39,54 +39,32 @@ export interface MediaFailure extends Error {
   readonly publicReason: string;
 }
 
-const MARK = Symbol("junction.media-failure");
-
-class PermanentMediaError extends PermanentDeliveryError implements MediaFailure {
-  readonly [MARK] = true;
-  readonly permanent = true;
+/** One error class for every media failure, classified by its kind (core/errors.ts's DeliveryError). */
+class MediaError extends DeliveryError implements MediaFailure {
+  override readonly name = "MediaError";
   readonly kind: MediaFailureKind;
   readonly publicReason: string;
   readonly status?: number;
-  constructor(kind: MediaFailureKind, message: string, publicReason: string, status?: number) {
-    super(message);
+  constructor(kind: MediaFailureKind, message: string, publicReason: string, status?: number, cause?: unknown) {
+    super(PERMANENT.has(kind) ? "permanent" : "transient", message, cause === undefined ? undefined : { cause });
     this.kind = kind;
     this.publicReason = publicReason;
     if (status !== undefined) this.status = status;
   }
-}
-
-class TransientMediaError extends Error implements MediaFailure {
-  override readonly name = "TransientMediaError";
-  readonly [MARK] = true;
-  readonly permanent = false;
-  readonly kind: MediaFailureKind;
-  readonly publicReason: string;
-  readonly status?: number;
-  constructor(kind: MediaFailureKind, message: string, publicReason: string, status?: number) {
-    super(message);
-    this.kind = kind;
-    this.publicReason = publicReason;
-    if (status !== undefined) this.status = status;
-  }
+  get permanent(): boolean { return this.failure === "permanent"; }
 }
 
 export function mediaFailure(kind: MediaFailureKind, message: string, opts: { status?: number; cause?: unknown } = {}): MediaFailure {
-  const reason = publicReasonOf(kind, opts.status);
-  const err = PERMANENT.has(kind)
-    ? new PermanentMediaError(kind, message, reason, opts.status)
-    : new TransientMediaError(kind, message, reason, opts.status);
-  if (opts.cause !== undefined) (err as { cause?: unknown }).cause = opts.cause;
-  return err;
+  return new MediaError(kind, message, publicReasonOf(kind, opts.status), opts.status, opts.cause);
 }
 
 export function isMediaFailure(err: unknown): err is MediaFailure {
-  return typeof err === "object" && err !== null && (err as { [MARK]?: boolean })[MARK] === true;
+  return err instanceof MediaError;
 }
 
 /** 404, 410 and other 4xx are permanent, except those that invite a retry (408, 425, 429); 5xx are transient. */
 export function statusFailure(status: number, what: string): MediaFailure {
-  const transient = status >= 500 || status === 408 || status === 425 || status === 429;
-  return mediaFailure(transient ? "unavailable" : "status", `${what} answered HTTP ${status}`, { status });
+  return mediaFailure(isRetryableStatus(status) ? "unavailable" : "status", `${what} answered HTTP ${status}`, { status });
 }
 
 function publicReasonOf(kind: MediaFailureKind, status: number | undefined): string {

@@ -15,6 +15,7 @@ import { startProsody, type ProsodyServer } from "../harness/prosody.ts";
 import { until } from "../harness/until.ts";
 import { Person } from "./xmpp.fixture.ts";
 import { startTestSynapse, type TestSynapse } from "./matrix-synapse.fixture.ts";
+import { prng } from "../harness/prng.ts";
 
 const MUC = "fuzz@conference.localhost";
 const EVENTS = Number(process.env.FUZZ_EVENTS ?? 10_000);
@@ -31,17 +32,6 @@ let pusher: AppservicePusher;
 /** Junction's warnings and errors, by message. */
 const complaints = new Map<string, number>();
 
-/** A small seeded PRNG (mulberry32), so a failing run can be repeated with FUZZ_SEED. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const seed = Number(process.env.FUZZ_SEED ?? Date.now() % 1_000_000);
 const rnd = prng(seed);

@@ -14,6 +14,7 @@ import { spawnJunction, type JunctionProcess } from "../harness/junction-process
 import { startProsody, type ProsodyServer } from "../harness/prosody.ts";
 import { until } from "../harness/until.ts";
 import { newPerson, type Person } from "../harness/xmpp-person.ts";
+import { prng } from "../harness/prng.ts";
 
 const TOTAL = 10_000;
 const CONTROL_EVERY = 200;
@@ -33,17 +34,6 @@ afterAll(async () => {
   await prosody?.stop();
 });
 
-/** mulberry32: small, fast, seeded. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 it("10,000 hostile stanzas: Junction stays connected, the control conversation arrives in order, memory stays bounded", async () => {
   const roomA = `fuzz-a@${prosody.mucDomain}`;
