@@ -4,9 +4,10 @@
  * and a reason to log).
  */
 import type { Element } from "@xmpp/xml";
-import type { BridgeEvent, RemoteMessageId, RoomRef, Sender } from "../../core/events.ts";
+import type { Body, BridgeEvent, RemoteMessageId, RoomRef, Sender } from "../../core/events.ts";
 import { remoteId } from "../../core/events.ts";
-import { parseBody } from "./body.ts";
+import { parseBody, type ParsedBody } from "./body.ts";
+import { bodyFromStanza } from "./rich.ts";
 import { reactionEvents } from "./reactions.ts";
 import { retractionEvent } from "./retraction.ts";
 import type { OccupantInfo } from "./stanza.ts";
@@ -112,14 +113,14 @@ function convert(stanza: Element, ctx: InboundContext): Inbound {
   if (replace) {
     const target = ctx.resolveCorrection(room, replace, sender.id);
     if (!target) return none(`correction of ${replace} by ${sender.id}: no such message of theirs`, meta);
-    return { ...meta, events: [{ ...base, kind: "edit", target, body: { text: parsed.text ?? "" } }] };
+    return { ...meta, events: [{ ...base, kind: "edit", target, body: bodyOf(stanza, parsed) }] };
   }
 
   const replyId = stanza.getChild("reply", NS.reply)?.attrs.id;
   const event: BridgeEvent = {
     ...base,
     kind: "message",
-    body: { text: parsed.text ?? "" },
+    body: bodyOf(stanza, parsed),
     attachments: parsed.attachments,
     isAction: parsed.isAction,
     mentions: [],
@@ -151,4 +152,11 @@ function roomDelay(stanza: Element, room: RoomRef): number | undefined {
 
 function keyOf(key: string | undefined): { key?: RemoteMessageId } {
   return key ? { key: remoteId(key) } : {};
+}
+
+/** The formatted body; XHTML-IM only when the plain body was sent whole (no fallback cut, no /me). */
+function bodyOf(stanza: Element, parsed: ParsedBody): Body {
+  const text = parsed.text ?? "";
+  if (text.trim() === "") return { text };
+  return bodyFromStanza(stanza, text, !parsed.isAction && !stanza.getChild("fallback", NS.fallback));
 }
