@@ -23,6 +23,14 @@ export function prefixBody(body: Body, prefix: string): Body {
   return richBody([...lead, ...rest]);
 }
 
+/** The body with `suffix` after its last line, set apart by a space (stickers shown as text). */
+export function suffixBody(body: Body, suffix: string): Body {
+  if (!body.rich) return { text: body.text ? `${body.text} ${suffix}` : suffix };
+  const rest = body.rich.slice(0, -1);
+  const last = body.rich[body.rich.length - 1];
+  return richBody(last?.t === "para" ? [...rest, para(...last.children, text(` ${suffix}`))] : [...body.rich, para(text(suffix))]);
+}
+
 /** The body after a quoted line (a reply's context on a network without replies). */
 export function quoteBefore(body: Body, quoted: string): Body {
   if (!body.rich) return { text: `> ${quoted}\n${body.text}` };

@@ -7,7 +7,7 @@
  * browser would, except inside <pre>. Nesting past MAX_DEPTH is kept as its text.
  */
 import { parseDocument } from "htmlparser2";
-import { MAX_DEPTH, type Block, type Doc, type Inline, type Mark, text, tidy } from "./tree.ts";
+import { MAX_DEPTH, SAFE_LINK, type Block, type Doc, type Inline, type Mark, text, tidy } from "./tree.ts";
 
 /** The part of a domhandler node this module reads. */
 interface Node {
@@ -23,8 +23,6 @@ export interface HtmlReadOptions {
   link?(href: string, label: string): Inline | undefined;
 }
 
-/** The schemes a link may keep; any other link is its label. */
-export const SAFE_LINK = /^(https?|ftp|mailto|magnet|xmpp):/i;
 
 const DROPPED = new Set(["script", "style", "head", "title", "textarea", "noscript", "mx-reply", "template", "iframe", "object"]);
 

@@ -33,6 +33,9 @@ export type Doc = readonly Block[];
  */
 export const MAX_DEPTH = 16;
 
+/** The schemes a link in the tree may have; a reader turns any other link into its text. */
+export const SAFE_LINK = /^(https?|ftp|mailto|magnet|xmpp):/i;
+
 export const MARKS: readonly Mark[] = ["bold", "italic", "underline", "strike", "spoiler"];
 
 export function isMark(t: string): t is Mark {
