@@ -74,7 +74,7 @@ class Reader {
       }
       case "user": {
         const id = n.id ?? "";
-        return [{ t: "mention", id: actorId(id), name: this.ctx.userName(id) ?? id }];
+        return [{ t: "mention", id: actorId(id), name: this.ctx.userName(id) ?? id, network: "discord" }];
       }
       case "channel": return [text(`#${this.ctx.channelName(n.id ?? "") ?? "channel"}`)];
       case "role": return [text(`@${this.ctx.roleName(n.id ?? "") ?? "role"}`)];

@@ -61,7 +61,11 @@ export class Delivery {
 
   /** A mention's person here: a Matrix user as such, a person of the origin network as their ghost. */
   #mxidOf(origin: Network): MxidOf {
-    return (id) => (isMxid(id) ? id : origin === "matrix" ? undefined : ghostUserId(this.#naming, origin, id));
+    return (id, network) => {
+      if (network === "matrix" || (network === undefined && isMxid(id))) return isMxid(id) ? id : undefined;
+      const of = network ?? origin;
+      return of === "matrix" ? undefined : ghostUserId(this.#naming, of, id);
+    };
   }
 
   async #send(room: RoomRef, event: BridgeEvent, ctx: DeliveryContext): Promise<RemoteIds> {

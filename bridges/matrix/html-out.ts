@@ -4,7 +4,7 @@
  * the result still goes through the same sanitiser as inbound HTML, so nothing we emit can carry
  * script, handlers or foreign images whatever the tree holds.
  */
-import type { ActorId } from "../../core/events.ts";
+import type { ActorId, Network } from "../../core/events.ts";
 import { inlineText } from "../../core/richtext/plain.ts";
 import type { Block, Doc, Inline } from "../../core/richtext/tree.ts";
 import { escapeHtml, sanitize } from "./html.ts";
@@ -12,7 +12,7 @@ import { pillHref } from "./pills.ts";
 
 export interface HtmlOutContext {
   /** The Matrix user a mentioned person is here (a Matrix user, or the ghost of a remote one). */
-  mxidOf(id: ActorId): string | undefined;
+  mxidOf(id: ActorId, network?: Network): string | undefined;
 }
 
 const SAFE_LINK = /^(https?|ftp|mailto|magnet):/i;
@@ -29,7 +29,7 @@ function inline(x: Inline, ctx: HtmlOutContext): string {
       if (!SAFE_LINK.test(x.href)) return escapeHtml(inlineText([x]));
       return `<a href="${escapeHtml(x.href)}">${x.children.length > 0 ? inlines(x.children, ctx) : escapeHtml(x.href)}</a>`;
     case "mention": {
-      const mxid = ctx.mxidOf(x.id);
+      const mxid = ctx.mxidOf(x.id, x.network);
       const label = escapeHtml(inlineText([x]).replace(/^@/, ""));
       return mxid ? `<a href="${escapeHtml(pillHref(mxid))}">${label}</a>` : escapeHtml(inlineText([x]));
     }

@@ -5,7 +5,7 @@
 import type { FoundMessage } from "../../core/adapter.ts";
 import {
   actorId, remoteId, roomRef,
-  type ActorId, type Attachment, type BridgeEvent, type Body, type RoomRef, type Sender,
+  type ActorId, type Attachment, type BridgeEvent, type Body, type Network, type RoomRef, type Sender,
 } from "../../core/events.ts";
 import { richBody } from "../../core/richtext/body.ts";
 import { stripReplyFallbackHtml, stripReplyFallbackText } from "./html.ts";
@@ -30,6 +30,8 @@ export interface InboundContext {
   mentioned?(mxid: string): ActorId;
   /** Told why an event is not bridged when that is a decision about trust (for the log). */
   refused?(why: string): void;
+  /** The network of the person a mentioned mxid stands for (a ghost's, else Matrix). */
+  mentionedOn?(mxid: string): Network;
 }
 
 const MEDIA_TYPES = new Set(["m.image", "m.file", "m.video", "m.audio"]);
@@ -167,6 +169,7 @@ function bodyOf(c: Record<string, unknown>, isReply: boolean, ctx: InboundContex
   if (formatted === undefined) return { text };
   const doc = docFromHtml(isReply ? stripReplyFallbackHtml(formatted) : formatted, {
     mentioned: (mxid) => ctx.mentioned?.(mxid) ?? actorId(mxid),
+    networkOf: (mxid) => ctx.mentionedOn?.(mxid) ?? "matrix",
   });
   return doc.length > 0 ? richBody(doc) : { text };
 }

@@ -4,8 +4,9 @@
  * m.annotation, rich replies, intentional mentions).
  */
 import type { MappedMessage } from "../../core/adapter.ts";
-import type { ActorId, Attachment, Body, EditEvent, MessageEvent } from "../../core/events.ts";
+import type { ActorId, Attachment, Body, EditEvent, MessageEvent, Network } from "../../core/events.ts";
 import { attachmentNote } from "../../core/fallbacks.ts";
+import { mentionNodes } from "../../core/richtext/tree.ts";
 import { htmlOf } from "./html-out.ts";
 import { isMxid } from "./pills.ts";
 
@@ -14,8 +15,8 @@ export type Content = Record<string, unknown>;
 const MXID = /^@[^:\s]+:\S+$/;
 
 /** The Matrix user a mentioned person is: by default only a Matrix user is one. */
-export type MxidOf = (id: ActorId) => string | undefined;
-const matrixUsersOnly: MxidOf = (id) => (isMxid(id) ? id : undefined);
+export type MxidOf = (id: ActorId, network?: Network) => string | undefined;
+const matrixUsersOnly: MxidOf = (id, network) => (isMxid(id) && (network ?? "matrix") === "matrix" ? id : undefined);
 
 function msgtypeOf(e: Pick<MessageEvent, "isAction" | "isNotice">): string {
   return e.isAction ? "m.emote" : e.isNotice ? "m.notice" : "m.text";
@@ -33,8 +34,15 @@ function textContent(msgtype: string, body: Body, mxidOf: MxidOf): Content {
  * Who the message pings on Matrix. Always present, so that text from another network ("@room",
  * a display name) never pings anybody through the legacy body-matching push rules.
  */
-function mentionsOf(e: MessageEvent, replyTo: MappedMessage | undefined): Content {
-  const ids = new Set<string>(e.mentions.filter((m) => MXID.test(m)));
+function mentionsOf(e: MessageEvent, replyTo: MappedMessage | undefined, mxidOf: MxidOf): Content {
+  const ids = new Set<string>();
+  const nodes = e.body.rich ? mentionNodes(e.body.rich) : [];
+  const add = (mxid: string | undefined): void => {
+    if (mxid && MXID.test(mxid)) ids.add(mxid);
+  };
+  // A mention in the text knows its person's network; one listed only in `mentions` is guessed.
+  for (const n of nodes) if (e.mentions.includes(n.id)) add(mxidOf(n.id, n.network));
+  for (const m of e.mentions) if (!nodes.some((n) => n.id === m)) add(mxidOf(m));
   if (replyTo?.author && MXID.test(replyTo.author)) ids.add(replyTo.author);
   return { user_ids: [...ids] };
 }
@@ -43,7 +51,7 @@ function mentionsOf(e: MessageEvent, replyTo: MappedMessage | undefined): Conten
 export function messageContent(e: MessageEvent, replyTo?: MappedMessage, mxidOf: MxidOf = matrixUsersOnly): Content | undefined {
   if (e.body.text.trim() === "") return undefined;
   const content = textContent(msgtypeOf(e), e.body, mxidOf);
-  content["m.mentions"] = mentionsOf(e, replyTo);
+  content["m.mentions"] = mentionsOf(e, replyTo, mxidOf);
   if (replyTo) content["m.relates_to"] = { "m.in_reply_to": { event_id: replyTo.remoteId } };
   return content;
 }

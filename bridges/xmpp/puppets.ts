@@ -11,7 +11,7 @@ import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { AdapterHost, DeliveryContext, PuppetRecord } from "../../core/adapter.ts";
 import { PermanentDeliveryError } from "../../core/adapter.ts";
-import type { Network, Sender } from "../../core/events.ts";
+import { NETWORKS, type ActorId, type Network, type Sender } from "../../core/events.ts";
 import type { XmppConnection } from "./connection.ts";
 import type { PuppetProfile } from "./iq.ts";
 import { puppetJid } from "./jid-escape.ts";
@@ -59,6 +59,13 @@ export class Puppets {
   attach(host: AdapterHost): void {
     this.#host = host;
     for (const r of host.puppets.all("xmpp")) this.#byHandle.set(r.handle.toLowerCase(), r);
+  }
+
+  /** The remote person a puppet (by bare JID) speaks for, and their network (its node's prefix). */
+  personOf(bare: string): { id: ActorId; network: Network } | undefined {
+    const r = this.#byHandle.get(bare.toLowerCase());
+    const network = NETWORKS.find((n) => bare.toLowerCase().startsWith(`${n}_`));
+    return r && network ? { id: r.actor, network } : undefined;
   }
 
   /** Puppet occupants remembered from earlier runs, so their stale presences are known as ours. */

@@ -3,7 +3,7 @@
  * directives where the XEP's rules let a reader see them (a span starts at a word's start, has no
  * whitespace at its edges, holds no line break and not its own directive); where they do not, the
  * words go without the directive rather than show stray asterisks. What the XEP has no style for
- * takes its plain form: underline is its text, a spoiler ||text||, a link "label (address)", a list
+ * takes its plain form: a mention is the name, underline is its text, a spoiler ||text||, a link "label (address)", a list
  * its bullets, a heading a strong line. Quotes and code blocks are the XEP's own blocks.
  */
 import { inlineText } from "../../core/richtext/plain.ts";
@@ -47,6 +47,10 @@ function inlines(xs: readonly Inline[], before: string): string {
         s += label === "" || label === x.href || `mailto:${label}` === x.href ? x.href : `${label} (${x.href})`;
         break;
       }
+      case "mention":
+        // XMPP clients highlight their own nick wherever it appears: the name, without an "@".
+        s += x.name.replace(/^@/, "");
+        break;
       default:
         s += inlineText([x]);
     }

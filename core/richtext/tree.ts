@@ -3,7 +3,7 @@
  * converter pair (native markup → tree, tree → native markup); they never talk to each other.
  * A document is a list of blocks; blocks hold inlines. Plain JSON, so it travels through the store.
  */
-import type { ActorId } from "../events.ts";
+import type { ActorId, Network } from "../events.ts";
 
 export type Mark = "bold" | "italic" | "underline" | "strike" | "spoiler";
 
@@ -12,8 +12,11 @@ export type Inline =
   | { readonly t: Mark; readonly children: readonly Inline[] }
   | { readonly t: "code"; readonly text: string }
   | { readonly t: "link"; readonly href: string; readonly children: readonly Inline[] }
-  /** `id` is the person's native id on the origin network; `name` the label a reader sees. */
-  | { readonly t: "mention"; readonly id: ActorId; readonly name: string }
+  /**
+   * `id` is the person's native id on `network` (their own network: a Discord person mentioned from
+   * XMPP through their puppet is a Discord id); `name` the label a reader sees.
+   */
+  | { readonly t: "mention"; readonly id: ActorId; readonly name: string; readonly network?: Network }
   /** A custom emoji (a unicode emoji is just text): `:name:` with the picture where there is one. */
   | { readonly t: "emoji"; readonly name: string; readonly url?: string }
   | { readonly t: "br" };
@@ -108,12 +111,19 @@ export function tidy(doc: readonly Block[]): Block[] {
   return out;
 }
 
+export type MentionNode = Extract<Inline, { t: "mention" }>;
+
 /** Every person the document mentions, in order, once each. */
 export function mentionsIn(doc: Doc): ActorId[] {
-  const seen = new Set<ActorId>();
+  return [...new Set(mentionNodes(doc).map((m) => m.id))];
+}
+
+/** Every mention in the document, in order. */
+export function mentionNodes(doc: Doc): MentionNode[] {
+  const seen: MentionNode[] = [];
   const visitInline = (xs: readonly Inline[]): void => {
     for (const x of xs) {
-      if (x.t === "mention") seen.add(x.id);
+      if (x.t === "mention") seen.push(x);
       else if ("children" in x) visitInline(x.children);
     }
   };
@@ -125,7 +135,7 @@ export function mentionsIn(doc: Doc): ActorId[] {
     }
   };
   visit(doc);
-  return [...seen];
+  return seen;
 }
 
 /** True when the document is nothing but plain text (so a destination needs no markup for it). */

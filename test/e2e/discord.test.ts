@@ -289,6 +289,29 @@ describe("Discord in a link of three networks", () => {
     expect(plain.getChild("unstyled", "urn:xmpp:styling:0")).toBeTruthy();
   });
 
+  it("an XMPP message addressed to a puppet's nick pings exactly that person on Discord and on Matrix", async () => {
+    const toDiscord = emu.nextMessage(lobby, 15_000);
+    await bob.say("Alice A.: look at this @everyone");
+    const d = await toDiscord;
+    expect(d.content).toBe(`<@${alice.id}>: look at this @everyone`);
+    expect(d.pinged).toEqual({ users: [alice.id], roles: [], everyone: false });
+    const ev = await onMatrix(roomAll, (e) => e.content?.body === "@Alice A.: look at this @everyone", "the addressed message on Matrix");
+    const aliceGhost = (await onMatrix(roomAll, ghostSays("hello from discord"), "alice's ghost")).sender as string;
+    expect((ev.content as any)["m.mentions"]).toEqual({ user_ids: [aliceGhost] });
+    expect((ev.content as any).formatted_body).toBe(`<a href="https://matrix.to/#/${aliceGhost}">Alice A.</a>: look at this @everyone`);
+
+    const carolNick = bob.messages().map((el) => String(el.attrs.from)).find((f) => f.startsWith(`${MUC}/Carol`))?.slice(MUC.length + 1) ?? "Carol";
+    const toMatrix = emu.nextMessage(lobby, 15_000);
+    await bob.say(`${carolNick}, your turn`);
+    const m = await onMatrix(roomAll, (e) => e.content?.body === `@${carolNick}, your turn`, "the message addressed to carol on Matrix");
+    expect((m.content as any)["m.mentions"]).toEqual({ user_ids: [carol.userId] });
+    expect((m.content as any).formatted_body).toBe(`<a href="https://matrix.to/#/${carol.userId}">${carolNick}</a>, your turn`);
+    // Discord sees Carol's name, and nobody there is pinged.
+    const dm = await toMatrix;
+    expect(dm.content).toBe(`@${carolNick}, your turn`);
+    expect(dm.pinged).toEqual({ users: [], roles: [], everyone: false });
+  });
+
   it("typing, presence and a nick change on Discord reach XMPP", async () => {
     const from = bob.heard.length;
     alice.typing(lobby);

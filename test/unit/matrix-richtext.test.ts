@@ -5,7 +5,10 @@ import { MAX_DEPTH, para, text, type Doc, type Inline } from "../../core/richtex
 import { docFromHtml } from "../../bridges/matrix/html-in.ts";
 import { htmlOf } from "../../bridges/matrix/html-out.ts";
 
-const inCtx = { mentioned: (mxid: string) => actorId(mxid === "@_junction_discord_42:hs" ? "42" : mxid) };
+const inCtx = {
+  mentioned: (mxid: string) => actorId(mxid === "@_junction_discord_42:hs" ? "42" : mxid),
+  networkOf: (mxid: string) => (mxid === "@_junction_discord_42:hs" ? "discord" as const : "matrix" as const),
+};
 const outCtx = { mxidOf: (id: ActorId) => (id.startsWith("@") ? id : id === "42" ? "@_junction_discord_42:hs" : undefined) };
 const m = (t: "bold" | "italic" | "underline" | "strike" | "spoiler", ...children: Inline[]): Inline => ({ t, children });
 const read = (html: string) => docFromHtml(html, inCtx);
@@ -40,8 +43,8 @@ describe("matrix html → tree", () => {
     ["ordered list silly start", `<ol start="-3e99"><li>a</li></ol>`, [{ t: "list", ordered: true, items: [[para(text("a"))]] }]],
     ["heading", "<h2>T</h2>", [{ t: "heading", level: 2, children: [text("T")] }]],
     ["link", `<a href="https://a.example/x">site</a>`, [para({ t: "link", href: "https://a.example/x", children: [text("site")] })]],
-    ["pill", `<a href="https://matrix.to/#/@bob:hs">Bob</a>: hi`, [para({ t: "mention", id: actorId("@bob:hs"), name: "Bob" }, text(": hi"))]],
-    ["pill of a ghost is its remote person", `<a href="https://matrix.to/#/%40_junction_discord_42%3Ahs">D</a>`, [para({ t: "mention", id: actorId("42"), name: "D" })]],
+    ["pill", `<a href="https://matrix.to/#/@bob:hs">Bob</a>: hi`, [para({ t: "mention", id: actorId("@bob:hs"), name: "Bob", network: "matrix" }, text(": hi"))]],
+    ["pill of a ghost is its remote person", `<a href="https://matrix.to/#/%40_junction_discord_42%3Ahs">D</a>`, [para({ t: "mention", id: actorId("42"), name: "D", network: "discord" })]],
     ["room link is a link", `<a href="https://matrix.to/#/#room:hs">#room</a>`, [para({ t: "link", href: "https://matrix.to/#/#room:hs", children: [text("#room")] })]],
     ["custom emoji", `<img data-mx-emoticon src="mxc://hs/e" alt=":blob:" height="32">`, [para({ t: "emoji", name: "blob", url: "mxc://hs/e" })]],
     ["inline image keeps its alt", `<img src="mxc://hs/p" alt="a cat">`, [para(text("a cat"))]],

@@ -91,7 +91,7 @@ describe("tree → XEP-0393 styling", () => {
     ["spoiler keeps its markers", [para(m("spoiler", text("s")))], "||s||"],
     ["link", [para({ t: "link", href: "https://a.example/", children: [text("site")] })], "site (https://a.example/)"],
     ["bare link", [para({ t: "link", href: "https://a.example/", children: [text("https://a.example/")] })], "https://a.example/"],
-    ["mention", [para({ t: "mention", id: actorId("x"), name: "Bob" })], "@Bob"],
+    ["mention is the nick", [para({ t: "mention", id: actorId("x"), name: "Bob" }, text(": hi"))], "Bob: hi"],
     ["custom emoji", [para({ t: "emoji", name: "blob", url: "mxc://a/b" })], ":blob:"],
     ["heading as a strong line", [{ t: "heading", level: 1, children: [text("Title")] }], "*Title*"],
     ["code block", [{ t: "codeblock", lang: "ts", text: "a\nb" }], "```ts\na\nb\n```"],
