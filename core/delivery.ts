@@ -68,7 +68,8 @@ export class Deliverer {
     if (!adapted) return [];
     const max = adapter.capabilities.maxBodyBytes;
     if (max !== undefined && (adapted.kind === "message" || adapted.kind === "edit")) {
-      const bytes = Buffer.byteLength(adapted.body.text) + (adapted.body.html ? Buffer.byteLength(adapted.body.html) : 0);
+      // The formatted rendering goes beside the text; the tree's JSON is a fair upper bound of it.
+      const bytes = Buffer.byteLength(adapted.body.text) + (adapted.body.rich ? Buffer.byteLength(JSON.stringify(adapted.body.rich)) : 0);
       if (bytes > max) throw new PermanentDeliveryError(`the text is ${bytes} bytes, over the ${max} bytes a ${network} message may have`);
     }
     return adapter.send(room as RoomRef, adapted, ctx);

@@ -3,6 +3,8 @@
  * routes, stores and orders them without knowing any wire format.
  */
 
+import type { Doc } from "./richtext/tree.ts";
+
 declare const brand: unique symbol;
 type Brand<T, B extends string> = T & { readonly [brand]: B };
 
@@ -35,10 +37,15 @@ export interface Sender {
   readonly isBot: boolean;
 }
 
-/** Text as typed, plus an optional rich rendering (sanitised HTML for now; a tree in a later issue). */
+/**
+ * A message's text. `rich` is the formatted document (core/richtext), the contract between the
+ * networks' converters; `text` is always its plain rendering (core/richtext/plain.ts), so a
+ * destination without formatting, an excerpt or a log line need not know the tree. A body with no
+ * formatting has no `rich`.
+ */
 export interface Body {
   readonly text: string;
-  readonly html?: string;
+  readonly rich?: Doc;
 }
 
 export interface Attachment {

@@ -2,6 +2,7 @@ import type { Capabilities, DeliveryContext, MappedMessage } from "./adapter.ts"
 import { failureOf } from "./errors.ts";
 import { isMediaFailure } from "./media/errors.ts";
 import type { Attachment, BridgeEvent, MessageEvent } from "./events.ts";
+import { prefixBody, quoteBefore } from "./richtext/body.ts";
 
 /** What a quote of a message shows: its excerpt, or that it was retracted (its text is gone). */
 export function quoteOf(m: MappedMessage): string {
@@ -41,7 +42,7 @@ export function adaptForDestination(e: BridgeEvent, caps: Capabilities, ctx: Del
     case "edit":
       if (caps.edits && ctx.target) return e;
       // No edits there (or the original never arrived): a new message marked as a correction.
-      return asMessage(e, { text: `* ${e.body.text}`, ...(e.body.html ? { html: `* ${e.body.html}` } : {}) });
+      return asMessage(e, prefixBody(e.body, "* "));
     case "reaction":
       if (caps.reactions) return ctx.target ? e : null;
       if (!e.added || !ctx.target) return null;
@@ -54,7 +55,7 @@ export function adaptForDestination(e: BridgeEvent, caps: Capabilities, ctx: Del
       return {
         ...e,
         replyTo: undefined,
-        body: { text: `> ${ctx.replyTo.authorName}: ${quoteOf(ctx.replyTo)}\n${e.body.text}` },
+        body: quoteBefore(e.body, `${ctx.replyTo.authorName}: ${quoteOf(ctx.replyTo)}`),
       } as MessageEvent;
     case "typing":
       return caps.typing ? e : null;

@@ -12,7 +12,7 @@ import {
 import { actorId, assertNever, remoteId, type BridgeEvent, type MessageEvent, type ReactionEvent, type RoomRef } from "../../core/events.ts";
 import { ChannelNames, jumpLink } from "./ids.ts";
 import {
-  allowedMentions, fileLine, messageText, reactionRoute, replyLine, splitContent, withMentions,
+  allowedMentions, editText, fileLine, messageText, reactionRoute, replyLine, splitContent, withMentions,
 } from "./outbound.ts";
 import type { Unconfirmed } from "./unconfirmed.ts";
 import type { Webhook, Webhooks } from "./webhooks.ts";
@@ -67,7 +67,7 @@ export class Delivery {
         if (!ctx.target) throw new PermanentDeliveryError("the edited message was never bridged to this channel");
         const hook = await this.#hookFor(room, ctx.target);
         const ids = partsOf(ctx.target);
-        const parts = splitContent(event.body.text.trim() === "" ? "…" : event.body.text);
+        const parts = splitContent(event.body.text.trim() === "" ? "…" : editText(event.body));
         const mentions = allowedMentions([], this.#d.everyone(room));
         for (const [i, id] of ids.entries()) {
           if (i >= parts.length) {

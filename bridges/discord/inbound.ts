@@ -7,7 +7,9 @@ import {
   type Attachment, type BridgeEvent, type EditEvent, type MessageEvent, type PresenceState,
   type ReactionEvent, type RetractEvent, type RoomRef, type Sender,
 } from "../../core/events.ts";
+import { prefixBody, richBody, suffixBody } from "../../core/richtext/body.ts";
 import { foreignWebhookActor } from "./ids.ts";
+import { docFromMarkdown, type MarkdownInContext } from "./markdown-in.ts";
 import type { RawMember, RawMessage, RawPresence, RawReaction, RawSticker, RawTyping, RawUser } from "./types.ts";
 
 /** What the converters may ask of the adapter's caches. */
@@ -60,22 +62,15 @@ export function messageSender(m: RawMessage, cdn: string): Sender {
 }
 
 /** `<@id>`, `<#id>`, `<@&id>`, `<:name:id>` into what a person reads: `@Alice`, `#general`, `@mods`, `:name:`. */
-export function readableText(m: RawMessage, ctx: InboundContext): string {
+/** Names for the ids a message's markdown holds: the payload's own mentions first, then the caches. */
+function markdownContext(m: RawMessage, ctx: InboundContext): MarkdownInContext {
   const names = new Map((m.mentions ?? []).map((u) => [u.id, shownName(u, u.member)]));
-  return (m.content ?? "")
-    .replace(/<@!?(\d{17,20})>/g, (all, id: string) => {
-      const n = names.get(id) ?? ctx.memberName(m.guild_id, id);
-      return n ? `@${n}` : all;
-    })
-    .replace(/<#(\d{17,20})>/g, (all, id: string) => {
-      const n = ctx.channelName(id);
-      return n ? `#${n}` : all;
-    })
-    .replace(/<@&(\d{17,20})>/g, (all, id: string) => {
-      const n = m.guild_id ? ctx.roleName(m.guild_id, id) : undefined;
-      return n ? `@${n}` : all;
-    })
-    .replace(/<a?:([A-Za-z0-9_~]{1,32}):\d{17,20}>/g, ":$1:");
+  return {
+    cdn: ctx.cdn,
+    userName: (id) => names.get(id) ?? ctx.memberName(m.guild_id, id),
+    channelName: (id) => ctx.channelName(id),
+    roleName: (id) => (m.guild_id ? ctx.roleName(m.guild_id, id) : undefined),
+  };
 }
 
 export function attachmentsOf(m: RawMessage, cdn: string): Attachment[] {
@@ -107,19 +102,19 @@ export function stickerFile(s: RawSticker, cdn: string): Attachment | undefined 
  */
 export function messageFromDiscord(m: RawMessage, room: RoomRef, ctx: InboundContext, thread?: ThreadInfo): MessageEvent | undefined {
   if (!SPOKEN.has(m.type ?? 0)) return undefined;
-  let text = readableText(m, ctx);
+  let body = richBody(docFromMarkdown(m.content ?? "", markdownContext(m, ctx)));
   const stickersAsText = (m.sticker_items ?? []).filter((s) => !stickerFile(s, ctx.cdn)).map((s) => `[sticker: ${s.name}]`);
-  if (stickersAsText.length > 0) text = [text, ...stickersAsText].filter(Boolean).join(" ");
+  if (stickersAsText.length > 0) body = suffixBody(body, stickersAsText.join(" "));
   const attachments = attachmentsOf(m, ctx.cdn);
-  if (text.trim() === "" && attachments.length === 0) return undefined;
+  if (body.text.trim() === "" && attachments.length === 0) return undefined;
   let replyTo = m.type === 19 && m.message_reference?.message_id ? m.message_reference.message_id : undefined;
   if (thread) {
-    text = `[thread “${thread.name}”] ${text}`;
+    body = prefixBody(body, `[thread “${thread.name}”] `);
     replyTo ??= thread.starterId;
   }
   return {
     kind: "message", origin: "discord", room, sender: messageSender(m, ctx.cdn), remoteId: remoteId(m.id),
-    ts: dateOf(m.timestamp), body: { text }, attachments, isAction: false,
+    ts: dateOf(m.timestamp), body, attachments, isAction: false,
     mentions: (m.mentions ?? []).map((u) => actorId(u.id)),
     ...(replyTo ? { replyTo: remoteId(replyTo) } : {}),
   };
@@ -134,7 +129,7 @@ export function editFromDiscord(m: Partial<RawMessage> & { id: string; channel_i
   const full = m as RawMessage;
   return {
     kind: "edit", origin: "discord", room, sender: messageSender(full, ctx.cdn), remoteId: remoteId(m.id),
-    ts: dateOf(m.edited_timestamp), target: remoteId(m.id), body: { text: readableText(full, ctx) },
+    ts: dateOf(m.edited_timestamp), target: remoteId(m.id), body: richBody(docFromMarkdown(full.content ?? "", markdownContext(full, ctx))),
   };
 }
 

@@ -3,8 +3,10 @@
  * parts of at most 2,000 characters, allowed_mentions, the reply quote line, reaction emoji.
  */
 import type { MappedMessage } from "../../core/adapter.ts";
-import type { MessageEvent } from "../../core/events.ts";
+import type { Body, MessageEvent } from "../../core/events.ts";
+import { docOf } from "../../core/richtext/body.ts";
 import { isSnowflake } from "./ids.ts";
+import { markdown, type MarkdownOutContext } from "./markdown-out.ts";
 
 export const MAX_CONTENT = 2000;
 /** Room kept in each part for closing and reopening a code block across a split. */
@@ -67,10 +69,19 @@ export function escapeMarkdown(s: string): string {
   return s.replace(/([\\*_~`|>\[\]()#<-])/g, "\\$1").replace(/@/g, "@\u200b");
 }
 
+/** Discord ids mentioned in a tree are Discord people; others are shown as their names. */
+const discordPeople: MarkdownOutContext = { isDiscordUser: (id) => isSnowflake(id) };
+
 /** The text of a message as Discord shows it: the reply line, an action in italics, the body. */
 export function messageText(e: MessageEvent, reply: string | undefined): string {
-  const body = e.isAction ? `_${e.body.text.trim()}_` : e.body.text;
+  const md = markdown(docOf(e.body), discordPeople);
+  const body = e.isAction ? `_${md.trim()}_` : md;
   return reply ? `${reply}\n${body}` : body;
+}
+
+/** An edit's new text. */
+export function editText(body: Body): string {
+  return markdown(docOf(body), discordPeople);
 }
 
 /**

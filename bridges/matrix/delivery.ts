@@ -9,16 +9,17 @@ import type { MatrixError } from "matrix-bot-sdk";
 import {
   PermanentDeliveryError, type DeliveredPart, type DeliveryContext, type MappedMessage, type Media, type PartRole, type RemoteIds,
 } from "../../core/adapter.ts";
-import { assertNever, remoteId, type Attachment, type BridgeEvent, type RemoteMessageId, type RoomRef } from "../../core/events.ts";
+import { assertNever, remoteId, type Attachment, type BridgeEvent, type Network, type RemoteMessageId, type RoomRef } from "../../core/events.ts";
 import { DeliveryError } from "../../core/errors.ts";
 import { degradesNow, publicReasonOf } from "../../core/fallbacks.ts";
 import { errcodeOf, type Homeserver } from "./client.ts";
 import { presenceToMatrix } from "./ephemeral.ts";
 import type { Ghosts } from "./ghosts.ts";
-import { botUserId, isOurs, type GhostNaming } from "./ids.ts";
+import { botUserId, ghostUserId, isOurs, type GhostNaming } from "./ids.ts";
+import { isMxid } from "./pills.ts";
 import { upload } from "./media.ts";
 import {
-  editContent, mediaContent, messageContent, reactionContent, redactionContent, typingContent, unavailableContent, type Content,
+  editContent, mediaContent, messageContent, reactionContent, redactionContent, typingContent, unavailableContent, type Content, type MxidOf,
 } from "./outbound.ts";
 
 const enc = encodeURIComponent;
@@ -58,6 +59,15 @@ export class Delivery {
     }
   }
 
+  /** A mention's person here: a Matrix user as such, a person of the origin network as their ghost. */
+  #mxidOf(origin: Network): MxidOf {
+    return (id, network) => {
+      if (network === "matrix" || (network === undefined && isMxid(id))) return isMxid(id) ? id : undefined;
+      const of = network ?? origin;
+      return of === "matrix" ? undefined : ghostUserId(this.#naming, of, id);
+    };
+  }
+
   async #send(room: RoomRef, event: BridgeEvent, ctx: DeliveryContext): Promise<RemoteIds> {
     const ghosts = this.#ghosts;
     const ghost = () => ghosts.ensure(room, event.origin, event.sender, ctx.fetchMedia);
@@ -82,7 +92,7 @@ export class Delivery {
           ctx.partDelivered?.(p);
           ids.push(p);
         };
-        const text = messageContent(event, ctx.replyTo);
+        const text = messageContent(event, ctx.replyTo, this.#mxidOf(event.origin));
         if (text) await land(0, "text", () => this.#sendEvent(as, room, "m.room.message", text, txn));
         for (const [i, att] of event.attachments.entries()) {
           const replyTo = !text && i === 0 ? ctx.replyTo : undefined;
@@ -95,7 +105,7 @@ export class Delivery {
       case "edit": {
         if (!ctx.target) throw new PermanentDeliveryError("the edited message was never bridged to this room");
         const as = await ghost();
-        return [{ id: await this.#sendEvent(as, room, "m.room.message", editContent(event, ctx.target), txn), author: as }];
+        return [{ id: await this.#sendEvent(as, room, "m.room.message", editContent(event, ctx.target, this.#mxidOf(event.origin)), txn), author: as }];
       }
       case "retract": {
         if (!ctx.target) throw new PermanentDeliveryError("the retracted message was never bridged to this room");

@@ -18,7 +18,7 @@ const OPTIONS: sanitizeHtml.IOptions = {
     font: ["data-mx-bg-color", "data-mx-color", "color"],
     span: ["data-mx-bg-color", "data-mx-color", "data-mx-spoiler", "data-mx-maths"],
     a: ["href", "target"],
-    img: ["width", "height", "alt", "title", "src"],
+    img: ["width", "height", "alt", "title", "src", "data-mx-emoticon"],
     ol: ["start"],
     code: ["class"],
     div: ["data-mx-maths"],

@@ -5,9 +5,11 @@
 import type { FoundMessage } from "../../core/adapter.ts";
 import {
   actorId, remoteId, roomRef,
-  type ActorId, type Attachment, type BridgeEvent, type Body, type RoomRef, type Sender,
+  type ActorId, type Attachment, type BridgeEvent, type Body, type Network, type RoomRef, type Sender,
 } from "../../core/events.ts";
-import { sanitize, stripReplyFallbackHtml, stripReplyFallbackText } from "./html.ts";
+import { richBody } from "../../core/richtext/body.ts";
+import { stripReplyFallbackHtml, stripReplyFallbackText } from "./html.ts";
+import { docFromHtml } from "./html-in.ts";
 import { isObject, num, str, type RoomEvent } from "./types.ts";
 
 export interface MemberProfile {
@@ -28,6 +30,8 @@ export interface InboundContext {
   mentioned?(mxid: string): ActorId;
   /** Told why an event is not bridged when that is a decision about trust (for the log). */
   refused?(why: string): void;
+  /** The network of the person a mentioned mxid stands for (a ghost's, else Matrix). */
+  mentionedOn?(mxid: string): Network;
 }
 
 const MEDIA_TYPES = new Set(["m.image", "m.file", "m.video", "m.audio"]);
@@ -113,7 +117,7 @@ function fromMessage(ev: RoomEvent, envelope: Envelope, ctx: InboundContext): Br
       return [];
     }
     const fresh = isObject(c["m.new_content"]) ? c["m.new_content"] : undefined;
-    const body = fresh ? bodyOf(fresh, false) : bodyOf({ ...c, body: str(c.body)?.replace(/^\* /, "") }, false);
+    const body = fresh ? bodyOf(fresh, false, ctx) : bodyOf({ ...c, body: str(c.body)?.replace(/^\* /, "") }, false, ctx);
     if (!body) return [];
     return [{ ...envelope, kind: "edit", target: remoteId(target), body }];
   }
@@ -136,7 +140,7 @@ function fromMessage(ev: RoomEvent, envelope: Envelope, ctx: InboundContext): Br
     if (!att) return [];
     // Since spec v1.10 a `filename` next to a different `body` makes the body a caption.
     const filename = str(c.filename);
-    const caption = filename && str(c.body) && c.body !== filename ? bodyOf(c, replyTo !== undefined) : undefined;
+    const caption = filename && str(c.body) && c.body !== filename ? bodyOf(c, replyTo !== undefined, ctx) : undefined;
     return [{ ...common, body: caption ?? { text: "" }, attachments: [att], isAction: false }];
   }
   if (msgtype === "m.location") {
@@ -144,7 +148,7 @@ function fromMessage(ev: RoomEvent, envelope: Envelope, ctx: InboundContext): Br
     const text = [str(c.body), geo].filter(Boolean).join(" ");
     return text ? [{ ...common, body: { text }, attachments: [], isAction: false }] : [];
   }
-  const body = bodyOf(c, replyTo !== undefined);
+  const body = bodyOf(c, replyTo !== undefined, ctx);
   if (!body) return [];
   return [{
     ...common, body, attachments: [],
@@ -153,13 +157,21 @@ function fromMessage(ev: RoomEvent, envelope: Envelope, ctx: InboundContext): Br
   }];
 }
 
-function bodyOf(c: Record<string, unknown>, isReply: boolean): Body | undefined {
+/**
+ * The formatted body when there is one and anything readable survives the sanitiser (its plain
+ * rendering then becomes `text`), else the plain body as sent.
+ */
+function bodyOf(c: Record<string, unknown>, isReply: boolean, ctx: InboundContext): Body | undefined {
   let text = str(c.body);
   if (text === undefined) return undefined;
   if (isReply) text = stripReplyFallbackText(text);
   const formatted = c.format === "org.matrix.custom.html" ? str(c.formatted_body) : undefined;
-  const html = formatted !== undefined ? sanitize(isReply ? stripReplyFallbackHtml(formatted) : formatted) : undefined;
-  return html ? { text, html } : { text };
+  if (formatted === undefined) return { text };
+  const doc = docFromHtml(isReply ? stripReplyFallbackHtml(formatted) : formatted, {
+    mentioned: (mxid) => ctx.mentioned?.(mxid) ?? actorId(mxid),
+    networkOf: (mxid) => ctx.mentionedOn?.(mxid) ?? "matrix",
+  });
+  return doc.length > 0 ? richBody(doc) : { text };
 }
 
 function attachmentOf(c: Record<string, unknown>): Attachment | undefined {

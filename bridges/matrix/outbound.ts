@@ -4,40 +4,54 @@
  * m.annotation, rich replies, intentional mentions).
  */
 import type { MappedMessage } from "../../core/adapter.ts";
-import type { Attachment, EditEvent, MessageEvent } from "../../core/events.ts";
+import type { ActorId, Attachment, Body, EditEvent, MessageEvent, Network } from "../../core/events.ts";
 import { attachmentNote } from "../../core/fallbacks.ts";
-import { sanitize } from "./html.ts";
+import { mentionNodes } from "../../core/richtext/tree.ts";
+import { htmlOf } from "./html-out.ts";
+import { isMxid } from "./pills.ts";
 
 export type Content = Record<string, unknown>;
 
 const MXID = /^@[^:\s]+:\S+$/;
 
+/** The Matrix user a mentioned person is: by default only a Matrix user is one. */
+export type MxidOf = (id: ActorId, network?: Network) => string | undefined;
+const matrixUsersOnly: MxidOf = (id, network) => (isMxid(id) && (network ?? "matrix") === "matrix" ? id : undefined);
+
 function msgtypeOf(e: Pick<MessageEvent, "isAction" | "isNotice">): string {
   return e.isAction ? "m.emote" : e.isNotice ? "m.notice" : "m.text";
 }
 
-function textContent(msgtype: string, text: string, html: string | undefined): Content {
-  const clean = html !== undefined ? sanitize(html) : "";
-  return clean
-    ? { msgtype, body: text, format: "org.matrix.custom.html", formatted_body: clean }
-    : { msgtype, body: text };
+/** `body` is always the plain rendering, readable alone; `formatted_body` only for formatting. */
+function textContent(msgtype: string, body: Body, mxidOf: MxidOf): Content {
+  const html = body.rich ? htmlOf(body.rich, { mxidOf }) : "";
+  return html
+    ? { msgtype, body: body.text, format: "org.matrix.custom.html", formatted_body: html }
+    : { msgtype, body: body.text };
 }
 
 /**
  * Who the message pings on Matrix. Always present, so that text from another network ("@room",
  * a display name) never pings anybody through the legacy body-matching push rules.
  */
-function mentionsOf(e: MessageEvent, replyTo: MappedMessage | undefined): Content {
-  const ids = new Set<string>(e.mentions.filter((m) => MXID.test(m)));
+function mentionsOf(e: MessageEvent, replyTo: MappedMessage | undefined, mxidOf: MxidOf): Content {
+  const ids = new Set<string>();
+  const nodes = e.body.rich ? mentionNodes(e.body.rich) : [];
+  const add = (mxid: string | undefined): void => {
+    if (mxid && MXID.test(mxid)) ids.add(mxid);
+  };
+  // A mention in the text knows its person's network; one listed only in `mentions` is guessed.
+  for (const n of nodes) if (e.mentions.includes(n.id)) add(mxidOf(n.id, n.network));
+  for (const m of e.mentions) if (!nodes.some((n) => n.id === m)) add(mxidOf(m));
   if (replyTo?.author && MXID.test(replyTo.author)) ids.add(replyTo.author);
   return { user_ids: [...ids] };
 }
 
 /** The text part of a message, or undefined when it has none (attachments only). */
-export function messageContent(e: MessageEvent, replyTo?: MappedMessage): Content | undefined {
-  if (e.body.text.trim() === "" && !e.body.html) return undefined;
-  const content = textContent(msgtypeOf(e), e.body.text, e.body.html);
-  content["m.mentions"] = mentionsOf(e, replyTo);
+export function messageContent(e: MessageEvent, replyTo?: MappedMessage, mxidOf: MxidOf = matrixUsersOnly): Content | undefined {
+  if (e.body.text.trim() === "") return undefined;
+  const content = textContent(msgtypeOf(e), e.body, mxidOf);
+  content["m.mentions"] = mentionsOf(e, replyTo, mxidOf);
   if (replyTo) content["m.relates_to"] = { "m.in_reply_to": { event_id: replyTo.remoteId } };
   return content;
 }
@@ -79,8 +93,8 @@ export function unavailableContent(att: Attachment, reason: string, replyTo?: Ma
 }
 
 /** An `m.replace` edit with the "* " fallback that clients without edit support show. */
-export function editContent(e: EditEvent, target: MappedMessage): Content {
-  const fresh = textContent("m.text", e.body.text, e.body.html);
+export function editContent(e: EditEvent, target: MappedMessage, mxidOf: MxidOf = matrixUsersOnly): Content {
+  const fresh = textContent("m.text", e.body, mxidOf);
   const fallback: Content = { ...fresh, body: `* ${e.body.text}` };
   if (typeof fresh.formatted_body === "string") fallback.formatted_body = `* ${fresh.formatted_body}`;
   return {

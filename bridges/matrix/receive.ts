@@ -154,6 +154,7 @@ export class Receiver {
       profile: (r, mxid) => rooms.profile(r, mxid),
       findMessage: (r, eventId) => host.findMessage(r, { remoteId: eventId }),
       mentioned: (mxid) => parseGhost(naming, mxid)?.actor ?? actorId(mxid),
+      mentionedOn: (mxid) => parseGhost(naming, mxid)?.network ?? "matrix",
       refused: (why) => log.info({ room, sender: ev.sender, event: ev.event_id }, why),
     };
     let events: BridgeEvent[];

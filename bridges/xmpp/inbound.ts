@@ -4,9 +4,11 @@
  * and a reason to log).
  */
 import type { Element } from "@xmpp/xml";
-import type { BridgeEvent, RemoteMessageId, RoomRef, Sender } from "../../core/events.ts";
+import type { ActorId, Body, BridgeEvent, Network, RemoteMessageId, RoomRef, Sender } from "../../core/events.ts";
 import { remoteId } from "../../core/events.ts";
-import { parseBody } from "./body.ts";
+import { parseBody, type ParsedBody } from "./body.ts";
+import { withAddressee } from "./mentions.ts";
+import { bodyFromStanza } from "./rich.ts";
 import { reactionEvents } from "./reactions.ts";
 import { retractionEvent } from "./retraction.ts";
 import type { OccupantInfo } from "./stanza.ts";
@@ -26,6 +28,8 @@ export interface InboundContext {
   /** XEP-0444 sends whole sets: the sender's set on `target` before this stanza, if known. */
   previousReactions(room: RoomRef, target: string, actor: string): readonly string[] | undefined;
   now(): number;
+  /** The person a nick in this room stands for (see mentions.ts); undefined for none or the bot. */
+  mentionable?(nick: string): { readonly id: ActorId; readonly network: Network } | undefined;
   /**
    * The stanza is the room's replay (join history, or an archive result turned live): its date
    * is the `<delay>` the room added. Otherwise a delay was written by the sender and means
@@ -112,17 +116,18 @@ function convert(stanza: Element, ctx: InboundContext): Inbound {
   if (replace) {
     const target = ctx.resolveCorrection(room, replace, sender.id);
     if (!target) return none(`correction of ${replace} by ${sender.id}: no such message of theirs`, meta);
-    return { ...meta, events: [{ ...base, kind: "edit", target, body: { text: parsed.text ?? "" } }] };
+    return { ...meta, events: [{ ...base, kind: "edit", target, body: bodyOf(stanza, parsed) }] };
   }
 
   const replyId = stanza.getChild("reply", NS.reply)?.attrs.id;
+  const addressed = withAddressee(bodyOf(stanza, parsed), (nick) => ctx.mentionable?.(nick));
   const event: BridgeEvent = {
     ...base,
     kind: "message",
-    body: { text: parsed.text ?? "" },
+    body: addressed.body,
     attachments: parsed.attachments,
     isAction: parsed.isAction,
-    mentions: [],
+    mentions: addressed.mentions,
     ...(replyId ? { replyTo: remoteId(replyId) } : {}),
     // The client's own id, stored with the message so a correction finds it after a restart too.
     ...(clientId ? { altId: clientId } : {}),
@@ -151,4 +156,11 @@ function roomDelay(stanza: Element, room: RoomRef): number | undefined {
 
 function keyOf(key: string | undefined): { key?: RemoteMessageId } {
   return key ? { key: remoteId(key) } : {};
+}
+
+/** The formatted body; XHTML-IM only when the plain body was sent whole (no fallback cut, no /me). */
+function bodyOf(stanza: Element, parsed: ParsedBody): Body {
+  const text = parsed.text ?? "";
+  if (text.trim() === "") return { text };
+  return bodyFromStanza(stanza, text, !parsed.isAction && !stanza.getChild("fallback", NS.fallback));
 }

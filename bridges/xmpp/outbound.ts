@@ -9,6 +9,7 @@ import type { DeliveryContext, MappedMessage, PartRole } from "../../core/adapte
 import { quoteOf } from "../../core/fallbacks.ts";
 import type { BridgeEvent, MessageEvent } from "../../core/events.ts";
 import { targetOf } from "../../core/events.ts";
+import { styledBody } from "./rich.ts";
 import { NS, codePoints } from "./stanza.ts";
 
 export interface OutboundOptions {
@@ -62,7 +63,8 @@ export function outboundStanzas(event: BridgeEvent, ctx: DeliveryContext, o: Out
     case "edit": {
       const target = requireTarget(ctx.target, "correct");
       if (!target.altId) throw new CannotDeliver(`the corrected message ${target.remoteId} has no id of ours to replace`);
-      return one(groupchat(o, id, xml("body", {}, event.body.text), xml("replace", { id: target.altId, xmlns: NS.correct })));
+      const body = styledBody(event.body);
+      return one(groupchat(o, id, xml("body", {}, body.text), xml("replace", { id: target.altId, xmlns: NS.correct }), body.hint ?? null));
     }
     case "retract": {
       // Every part of the message goes (its text and each file).
@@ -96,8 +98,9 @@ export function outboundStanzas(event: BridgeEvent, ctx: DeliveryContext, o: Out
 function messageStanzas(event: MessageEvent, ctx: DeliveryContext, o: OutboundOptions): Outbound {
   const id = stanzaIdFor(ctx.deliveryId, event);
   const out: Outbound = { stanzas: [], ids: [] };
-  let text = event.isAction ? `/me ${event.body.text}` : event.body.text;
-  const extra: Element[] = [];
+  const body = styledBody(event.body);
+  let text = event.isAction ? `/me ${body.text}` : body.text;
+  const extra: Element[] = body.hint ? [body.hint] : [];
   const unreachable: string[] = [];
 
   if (ctx.replyTo) {

@@ -10,7 +10,7 @@
 import type { Logger } from "pino";
 import type { AdapterHost, DeliveryContext, PuppetRecord } from "../../core/adapter.ts";
 import { PermanentDeliveryError } from "../../core/adapter.ts";
-import type { Network, Sender } from "../../core/events.ts";
+import { NETWORKS, type ActorId, type Network, type Sender } from "../../core/events.ts";
 import type { XmppConnection } from "./connection.ts";
 import type { PuppetProfile } from "./iq.ts";
 import { puppetJid } from "./jid-escape.ts";
@@ -71,6 +71,13 @@ export class Puppets {
       const { photoSha1: _old, ...withoutHash } = rest;
       this.#put({ ...r, data: sha1 ? { ...rest, photoSha1: sha1 } : withoutHash });
     }
+  }
+
+  /** The remote person a puppet (by bare JID) speaks for, and their network (its node's prefix). */
+  personOf(bare: string): { id: ActorId; network: Network } | undefined {
+    const r = this.#byHandle.get(bare.toLowerCase());
+    const network = NETWORKS.find((n) => bare.toLowerCase().startsWith(`${n}_`));
+    return r && network ? { id: r.actor, network } : undefined;
   }
 
   /** Puppet occupants remembered from earlier runs, so their stale presences are known as ours. */

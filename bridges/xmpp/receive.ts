@@ -260,6 +260,12 @@ function inboundContext(state: RoomState, d: ReceiveDeps, replayed: boolean): In
     // Known from this run, else as the core recorded them (after a restart, removals still show).
     previousReactions: (room, target, actor) => state.reactionsOf(target, actor) ?? d.host.reactions(room, target, actor),
     now: () => Date.now(),
+    mentionable: (nick) => {
+      const puppet = state.puppetByNick(nick);
+      if (puppet) return d.puppets.personOf(puppet.bare);
+      const o = state.occupants.get(nick);
+      return o && !o.ours ? { id: senderOf(state.room, o).id, network: "xmpp" as const } : undefined;
+    },
   };
 }
 

@@ -30,6 +30,9 @@ export const NS = {
   ping: "urn:xmpp:ping",
   version: "jabber:iq:version",
   stanzas: "urn:ietf:params:xml:ns:xmpp-stanzas",
+  styling: "urn:xmpp:styling:0",
+  xhtmlIm: "http://jabber.org/protocol/xhtml-im",
+  xhtml: "http://www.w3.org/1999/xhtml",
 } as const;
 
 /** The most body bytes we bridge; Matrix refuses events over 64 KiB, and nobody types more. */

@@ -259,6 +259,59 @@ describe("Discord in a link of three networks", () => {
     expect(m.pinged).toEqual({ users: [], roles: [], everyone: false });
   });
 
+  it("formatting crosses every pair: bold, italic, code, spoiler, link, quote, code block", async () => {
+    // Matrix → Discord and XMPP.
+    const fromMatrix = emu.nextMessage(lobby, 15_000);
+    await carol.send(roomAll, {
+      msgtype: "m.text", body: "**bold** _it_ `c` sp link\n> quoted\n```js\nlet x = 1;\n```",
+      format: "org.matrix.custom.html",
+      formatted_body: `<strong>bold</strong> <em>it</em> <code>c</code> <span data-mx-spoiler>sp</span> <a href="https://example.org/">link</a><blockquote>quoted</blockquote><pre><code class="language-js">let x = 1;\n</code></pre><script>alert(1)</script>`,
+    });
+    expect((await fromMatrix).content).toBe("**bold** *it* `c` ||sp|| [link](<https://example.org/>)\n> quoted\n```js\nlet x = 1;\n```");
+    await bob.waitFor(inMuc(MUC, "*bold* _it_ `c` ||sp|| link (https://example.org/)\n> quoted\n```js\nlet x = 1;\n```"), 15_000);
+
+    // XMPP (message styling) → Discord and Matrix.
+    const fromXmpp = emu.nextMessage(lobby, 15_000);
+    await bob.say("*bold* _it_ ~gone~ `c`\n> quoted\n```py\nx = 1\n```");
+    expect((await fromXmpp).content).toBe("**bold** *it* ~~gone~~ `c`\n> quoted\n```py\nx = 1\n```");
+    const onM = await onMatrix(roomAll, (ev) => ev.content?.body === "bold it gone `c`\n> quoted\n```py\nx = 1\n```", "styled XMPP message on Matrix");
+    expect(onM.content.formatted_body).toBe(`<p><strong>bold</strong> <em>it</em> <del>gone</del> <code>c</code></p><blockquote>quoted</blockquote><pre><code class="language-py">x = 1\n</code></pre>`);
+
+    // Discord markdown → XMPP and Matrix; text that only looks like markup stays text.
+    alice.send(lobby, "**bold** *it* __under__ ||sp|| [link](https://example.org/) 2\\*3\\*4\n> quoted\n```js\nlet y\n```");
+    await bob.waitFor(inMuc(MUC, "*bold* _it_ under ||sp|| link (https://example.org/) 2*3*4\n> quoted\n```js\nlet y\n```"), 15_000);
+    const onD = await onMatrix(roomAll, (ev) => String(ev.content?.body).startsWith("bold it under"), "Discord markdown on Matrix");
+    expect(onD.content.formatted_body).toBe(`<p><strong>bold</strong> <em>it</em> <u>under</u> <span data-mx-spoiler>sp</span> <a href="https://example.org/">link</a> 2*3*4</p><blockquote>quoted</blockquote><pre><code class="language-js">let y\n</code></pre>`);
+
+    // Plain words from Discord that an XMPP client would style arrive marked unstyled.
+    alice.send(lobby, "a \\*literal\\* star");
+    const plain = await bob.waitFor(inMuc(MUC, "a *literal* star"), 15_000);
+    expect(plain.getChild("unstyled", "urn:xmpp:styling:0")).toBeTruthy();
+  });
+
+  it("an XMPP message addressed to a puppet's nick pings exactly that person on Discord and on Matrix", async () => {
+    const toDiscord = emu.nextMessage(lobby, 15_000);
+    await bob.say("Alice A.: look at this @everyone");
+    const d = await toDiscord;
+    expect(d.content).toBe(`<@${alice.id}>: look at this @everyone`);
+    expect(d.pinged).toEqual({ users: [alice.id], roles: [], everyone: false });
+    const ev = await onMatrix(roomAll, (e) => e.content?.body === "@Alice A.: look at this @everyone", "the addressed message on Matrix");
+    const aliceGhost = (await onMatrix(roomAll, ghostSays("hello from discord"), "alice's ghost")).sender as string;
+    expect((ev.content as any)["m.mentions"]).toEqual({ user_ids: [aliceGhost] });
+    expect((ev.content as any).formatted_body).toBe(`<a href="https://matrix.to/#/${aliceGhost}">Alice A.</a>: look at this @everyone`);
+
+    const carolNick = bob.messages().map((el) => String(el.attrs.from)).find((f) => f.startsWith(`${MUC}/Carol`))?.slice(MUC.length + 1) ?? "Carol";
+    const toMatrix = emu.nextMessage(lobby, 15_000);
+    await bob.say(`${carolNick}, your turn`);
+    const m = await onMatrix(roomAll, (e) => e.content?.body === `@${carolNick}, your turn`, "the message addressed to carol on Matrix");
+    expect((m.content as any)["m.mentions"]).toEqual({ user_ids: [carol.userId] });
+    expect((m.content as any).formatted_body).toBe(`<a href="https://matrix.to/#/${carol.userId}">${carolNick}</a>, your turn`);
+    // Discord sees Carol's name, and nobody there is pinged.
+    const dm = await toMatrix;
+    expect(dm.content).toBe(`@${carolNick}, your turn`);
+    expect(dm.pinged).toEqual({ users: [], roles: [], everyone: false });
+  });
+
   it("typing, presence and a nick change on Discord reach XMPP", async () => {
     const from = bob.heard.length;
     alice.typing(lobby);

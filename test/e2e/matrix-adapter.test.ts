@@ -158,7 +158,10 @@ describe("matrix adapter against Synapse", () => {
   it("a Matrix message reaches host.emit with the sender's display name", async () => {
     const id = await say({ msgtype: "m.text", body: "hello from matrix", format: "org.matrix.custom.html", formatted_body: "<b>hello</b> from matrix<script>x</script>" });
     const e = await until("message", () => host.emitted.find((x) => x.remoteId === id));
-    expect(e).toMatchObject({ kind: "message", room, sender: { id: alice.userId, name: "Alice" }, body: { text: "hello from matrix", html: "<b>hello</b> from matrix" } });
+    expect(e).toMatchObject({ kind: "message", room, sender: { id: alice.userId, name: "Alice" }, body: {
+      text: "hello from matrix",
+      rich: [{ t: "para", children: [{ t: "bold", children: [{ t: "text", text: "hello" }] }, { t: "text", text: " from matrix" }] }],
+    } });
   });
 
   it("a bridge notice from another network is said by the bridge bot as m.notice, never by a ghost", async () => {

@@ -55,7 +55,7 @@ describe("MESSAGE_CREATE", () => {
       mentions: [{ id: "80351110224678912", username: "Nelly", global_name: null, member: { nick: "Nells" } } as RawMessage["mentions"] extends (infer U)[] | undefined ? U : never],
     });
     const e = messageFromDiscord(m, room, ctx)!;
-    expect(e.body.text).toBe("@Nells @Nells see #general, @mods :mmLol: :party: <@999999999999999999>");
+    expect(e.body.text).toBe("@Nells @Nells see #general, @mods :mmLol: :party: @999999999999999999");
     expect(e.mentions).toEqual(["80351110224678912"]);
   });
 

@@ -44,10 +44,10 @@ describe("matrix inbound: messages", () => {
     [{ msgtype: "m.emote", body: "thinks this is an example emote" }, { isAction: true, body: { text: "thinks this is an example emote" } }],
     [{ msgtype: "m.notice", body: "This is an example notice" }, { isAction: false, isNotice: true }],
     [{ msgtype: "m.text", body: "**hi**", format: "org.matrix.custom.html", formatted_body: "<strong>hi</strong>" },
-      { body: { text: "**hi**", html: "<strong>hi</strong>" } }],
+      { body: { text: "hi", rich: [{ t: "para", children: [{ t: "bold", children: [{ t: "text", text: "hi" }] }] }] } }],
     [{ msgtype: "m.text", body: "x", format: "org.matrix.custom.html",
       formatted_body: `<b onclick="steal()">x</b><script>alert(1)</script><a href="javascript:alert(1)">y</a><img src="https://evil/track.png"><iframe src="x"></iframe>` },
-      { body: { text: "x", html: "<b>x</b><a>y</a>" } }],
+      { body: { text: "xy", rich: [{ t: "para", children: [{ t: "bold", children: [{ t: "text", text: "x" }] }, { t: "text", text: "y" }] }] } }],
     [{ msgtype: "m.text", body: "x", format: "text/markdown", formatted_body: "<b>x</b>" }, { body: { text: "x" } }],
     [{ msgtype: "m.text", body: "hey bob", "m.mentions": { user_ids: ["@bob:example.org", 7] } }, { mentions: ["@bob:example.org"] as never }],
   ])("message %#", (content, want) => {
@@ -73,7 +73,7 @@ describe("matrix inbound: messages", () => {
       formatted_body: `<mx-reply><blockquote><a href="https://matrix.to/#/!room:example.org/$bobs">In reply to</a> <a href="https://matrix.to/#/@bob:example.org">@bob:example.org</a><br />original message</blockquote></mx-reply>This is my <em>reply</em>`,
       "m.relates_to": { "m.in_reply_to": { event_id: "$bobs" } },
     }));
-    expect(e).toMatchObject({ kind: "message", replyTo: "$bobs", body: { text: "This is my reply", html: "This is my <em>reply</em>" } });
+    expect(e).toMatchObject({ kind: "message", replyTo: "$bobs", body: { text: "This is my reply", rich: [{ t: "para", children: [{ t: "text", text: "This is my " }, { t: "italic", children: [{ t: "text", text: "reply" }] }] }] } });
   });
 
   it("a thread message is not a reply to the thread's latest event", () => {
@@ -90,7 +90,7 @@ describe("matrix inbound: messages", () => {
       msgtype: "m.text", body: "* Hello world!",
       "m.new_content": { msgtype: "m.text", body: "Hello world!", format: "org.matrix.custom.html", formatted_body: "<b>Hello</b> world!" },
       "m.relates_to": { rel_type: "m.replace", event_id: "$some_event_id" },
-    }))).toMatchObject({ kind: "edit", target: "$some_event_id", body: { text: "Hello world!", html: "<b>Hello</b> world!" } });
+    }))).toMatchObject({ kind: "edit", target: "$some_event_id", body: { text: "Hello world!", rich: [{ t: "para", children: [{ t: "bold", children: [{ t: "text", text: "Hello" }] }, { t: "text", text: " world!" }] }] } });
   });
 
   it("an edit of someone else's message is dropped", () => {

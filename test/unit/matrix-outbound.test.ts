@@ -6,6 +6,9 @@ import {
   editContent, mediaContent, messageContent, msgtypeForMime, reactionContent, redactionContent, typingContent,
   unavailableContent,
 } from "../../bridges/matrix/outbound.ts";
+import { para, text, type Inline } from "../../core/richtext/tree.ts";
+
+const b = (s: string): Inline => ({ t: "bold", children: [text(s)] });
 
 const base = { origin: "xmpp", room: roomRef("lobby@muc.example"), ts: 1, sender: { id: actorId("lobby@muc.example/Bob"), name: "Bob", isBot: false } } as const;
 const msg = (over: Partial<MessageEvent> = {}): MessageEvent => ({ ...base, kind: "message", body: { text: "hello" }, attachments: [], isAction: false, mentions: [], ...over });
@@ -16,16 +19,16 @@ describe("matrix outbound", () => {
     [{}, { msgtype: "m.text", body: "hello", "m.mentions": { user_ids: [] } }],
     [{ isAction: true, body: { text: "waves" } }, { msgtype: "m.emote", body: "waves" }],
     [{ isNotice: true }, { msgtype: "m.notice" }],
-    [{ body: { text: "*hi*", html: "<strong>hi</strong>" } }, { body: "*hi*", format: "org.matrix.custom.html", formatted_body: "<strong>hi</strong>" }],
-    [{ body: { text: "x", html: `<img src=x onerror=alert(1)><b>x</b>` } }, { formatted_body: "<b>x</b>" }],
+    [{ body: { text: "hi", rich: [para(b("hi"))] } }, { body: "hi", format: "org.matrix.custom.html", formatted_body: "<strong>hi</strong>" }],
+    [{ body: { text: "x", rich: [para(text(`<img src=x onerror=alert(1)>`), b("x"))] } }, { formatted_body: "&lt;img src=x onerror=alert(1)&gt;<strong>x</strong>" }],
     [{ body: { text: "@room look" } }, { "m.mentions": { user_ids: [] } }],
     [{ mentions: [actorId("@carol:example.org"), actorId("carol@xmpp.example")] }, { "m.mentions": { user_ids: ["@carol:example.org"] } }],
   ])("message %#", (over, want) => {
     expect(messageContent(msg(over))).toMatchObject(want);
   });
 
-  it("html that sanitises to nothing is left out", () => {
-    expect(messageContent(msg({ body: { text: "x", html: "<script>1</script>" } }))).toEqual({ msgtype: "m.text", body: "x", "m.mentions": { user_ids: [] } });
+  it("a body without a tree has no formatted_body", () => {
+    expect(messageContent(msg({ body: { text: "<script>1</script>" } }))).toEqual({ msgtype: "m.text", body: "<script>1</script>", "m.mentions": { user_ids: [] } });
   });
 
   it("a message with only attachments has no text part", () => {
@@ -41,7 +44,7 @@ describe("matrix outbound", () => {
   });
 
   it("an edit replaces with m.new_content and a '* ' fallback", () => {
-    const e: EditEvent = { ...base, kind: "edit", target: remoteId("t"), body: { text: "fixed", html: "<em>fixed</em>" } };
+    const e: EditEvent = { ...base, kind: "edit", target: remoteId("t"), body: { text: "fixed", rich: [para({ t: "italic", children: [text("fixed")] })] } };
     expect(editContent(e, mapped("$orig"))).toEqual({
       msgtype: "m.text", body: "* fixed", format: "org.matrix.custom.html", formatted_body: "* <em>fixed</em>",
       "m.new_content": { msgtype: "m.text", body: "fixed", format: "org.matrix.custom.html", formatted_body: "<em>fixed</em>", "m.mentions": {} },
