@@ -232,18 +232,49 @@ describe("Discord in a link of three networks", () => {
     expect(seen.attachments[0]).toMatchObject({ filename: "mine.png", size: PNG.length });
   });
 
-  it("a 4,500-character message arrives on Discord in parts, whole words kept; an edit reaches every part", async () => {
-    const words = Array.from({ length: 900 }, (_, i) => `w${String(i).padStart(3, "0")}`).join(" "); // 4,499 characters
+  it("a 4,500-character message arrives on Discord in parts, whole words kept; edits reach every part, adding and deleting parts; a retraction removes every part", async () => {
+    const text = (n: number, p: string) => Array.from({ length: n }, (_, i) => `${p}${String(i).padStart(3, "0")}`).join(" ");
+    const words = text(900, "w"); // 4,499 characters
     const parts = emu.nextMessages(lobby, 3, 20_000);
     const id = await bob.say(words);
     const got = await parts;
     expect(got.every((m) => m.content.length <= 2000)).toBe(true);
     expect(got.map((m) => m.content).join(" ")).toBe(words);
+    const correct = (body: string) => bob.say(body, xml("replace", { xmlns: "urn:xmpp:message-correct:0", id }));
+    // As long: every part changes.
     const edited = Promise.all(got.map((m) => emu.nextUpdate(lobby, m.id, 15_000)));
-    const shorter = Array.from({ length: 900 }, (_, i) => `v${String(i).padStart(3, "0")}`).join(" ");
-    await bob.say(shorter, xml("replace", { xmlns: "urn:xmpp:message-correct:0", id }));
+    const same = text(900, "v");
+    await correct(same);
     await edited;
-    expect(got.map((m) => emu.message(m.id)!.content).join(" ")).toBe(shorter);
+    expect(got.map((m) => emu.message(m.id)!.content).join(" ")).toBe(same);
+    // Longer: every part changes and one more is added, under bob's name.
+    const longer = text(1300, "u"); // 6,499 characters: four parts
+    const updated = Promise.all(got.map((m) => emu.nextUpdate(lobby, m.id, 15_000)));
+    const added = emu.nextMessage(lobby, 15_000);
+    await correct(longer);
+    const [fourth] = await Promise.all([added, updated]);
+    expect(fourth.username).toBe(got[0]!.username);
+    const all = [...got, fourth];
+    expect(all.map((m) => emu.message(m.id)!.content).join(" ")).toBe(longer);
+    // Shorter: the first part changes, the other three are deleted.
+    const deletions = Promise.all(all.slice(1).map((m) => emu.nextDelete(lobby, m.id, 15_000)));
+    const firstUpdated = emu.nextUpdate(lobby, got[0]!.id, 15_000);
+    await correct("short now");
+    await Promise.all([deletions, firstUpdated]);
+    expect(emu.message(got[0]!.id)!.content).toBe("short now");
+    expect(all.slice(1).map((m) => emu.message(m.id))).toEqual([undefined, undefined, undefined]);
+    // Growing again posts new parts (the deleted ones are no longer the message's).
+    const again = emu.nextMessages(lobby, 2, 15_000);
+    await correct(words);
+    const grown = await again;
+    const now = [got[0]!, ...grown];
+    expect(now.map((m) => emu.message(m.id)!.content).join(" ")).toBe(words);
+    // A retraction removes every part the message has now.
+    const echo = await bob.waitFor((el) => el.is("message") && el.attrs.id === id && String(el.attrs.from) === `${MUC}/bob`);
+    const gone = Promise.all(now.map((m) => emu.nextDelete(lobby, m.id, 15_000)));
+    await bob.send(xml("retract", { xmlns: "urn:xmpp:message-retract:1", id: stanzaId(echo, MUC) }), xml("body", {}, "retracted"));
+    await gone;
+    expect([...all, ...grown].map((m) => emu.message(m.id)).filter(Boolean)).toEqual([]);
   });
 
   it("@everyone and @here from XMPP and from Matrix arrive as text and ping nobody", async () => {
