@@ -484,6 +484,37 @@ describe("Discord delivery across drops and rate limits", () => {
     expect(got).toEqual(["gap 0", "gap 1", "gap 2", "gap 3", "gap 4", "after the gap"]);
   });
 
+  it("a long message whose third part meets a failing Discord is retried without sending its first parts again", async () => {
+    const words = Array.from({ length: 900 }, (_, i) => `r${String(i).padStart(3, "0")}`).join(" ");
+    const before = emu.seen(pairX).length;
+    emu.failWebhookExecutes({ after: 2, times: 5 }); // more than discord.js's own retries of a 500
+    await dave.say(words);
+    await until("the whole message on Discord", () => emu.seen(pairX).slice(before).map((m) => m.content).join(" ") === words || undefined, 30_000);
+    await new Promise((r) => setTimeout(r, 1000)); // a late duplicate would show up here
+    const got = emu.seen(pairX).slice(before);
+    expect(got).toHaveLength(3);
+    expect(got.map((m) => m.content).join(" ")).toBe(words);
+    expect(junction.store.outbox.failed().filter((f) => f.room === pairX)).toEqual([]);
+  });
+
+  it("a refusal Discord will repeat (50013 Missing Permissions) fails the delivery at once with what to grant; the channel keeps flowing", async () => {
+    const msg = alice.send(lobby, "no reactions allowed");
+    const x = await bob.waitFor(inMuc(MUC, "no reactions allowed"), 15_000);
+    emu.withhold(lobby, "AddReactions");
+    try {
+      await bob.send(xml("reactions", { xmlns: "urn:xmpp:reactions:0", id: stanzaId(x, MUC) }, xml("reaction", {}, "🎉")));
+      const failed = await until("the failed reaction", () => junction.store.outbox.failed().find((f) => f.room === lobby && /Missing Permissions/.test(f.error)), 15_000);
+      expect(failed.attempts).toBe(1);
+      expect(failed.error).toMatch(/code 50013.*lacks a permission/);
+      const next = emu.nextMessage(lobby, 15_000);
+      await bob.say("after the refusal");
+      expect((await next).content).toBe("after the refusal");
+      expect(emu.message(msg.id)?.reactions).toEqual([]);
+    } finally {
+      emu.restore(lobby);
+    }
+  });
+
   it("a storm of 429s: every message arrives, in order, none twice", async () => {
     emu.rateLimitStorm({ count: 20, retryAfterMs: 200 });
     const arrived = emu.nextMessages(pairX, 10, 60_000);
