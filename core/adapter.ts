@@ -61,14 +61,19 @@ export interface DeliveryContext {
   readonly lastAttempt?: boolean;
   /** Parts of this delivery that earlier attempts already delivered: never send them again. */
   readonly delivered?: readonly DeliveredPart[];
-  /** Records a part the moment it lands, so a later failure of another part does not re-send it. */
+  /**
+   * Records a part the moment it lands, so a later failure of another part does not re-send it.
+   * For an edit: a part the edit added to its target (a longer text that needs another message).
+   */
   partDelivered?(part: DeliveredPart): void;
+  /** For an edit: a part of the target the edit deleted (a shorter text needs fewer messages). */
+  partRemoved?(part: number): void;
   /**
    * For edit / retract / reaction: the target as delivered in this room (absent if never bridged
    * here): for an edit its text part, for a reaction its main part, for a retraction its main part.
    */
   readonly target?: MappedMessage;
-  /** For a retraction: every part of the target in this room (main part first). */
+  /** For a retraction and an edit: every part of the target in this room, in part order (main part first). */
   readonly targets?: readonly MappedMessage[];
   /** For a message that answers another: that message as delivered in this room. */
   readonly replyTo?: MappedMessage;

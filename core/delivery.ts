@@ -96,11 +96,17 @@ export class Deliverer {
       lastAttempt: opts.lastAttempt,
       delivered,
       partDelivered: (p) => {
-        if (!creates) return;
+        // An edit may add a part to its target (a longer text on Discord): recorded the same way.
+        if (!creates && !(e.kind === "edit" && row.messageId !== null)) return;
         const list = this.#landed.get(row.id) ?? [];
         list.push(p);
         this.#landed.set(row.id, list);
         this.#store.defer(() => this.#record(row, p));
+      },
+      partRemoved: (part) => {
+        if (e.kind !== "edit" || row.messageId === null) return;
+        const id = row.messageId;
+        this.#store.defer(() => m.removePart(id, row.network, row.room, part));
       },
     };
     const here = (id: number | undefined | null, pick: "main" | "text" = "main") => (id == null ? undefined : m.mapped(id, row.network, row.room, pick));
@@ -111,7 +117,8 @@ export class Deliverer {
       }
       case "edit": {
         const target = here(row.messageId, "text");
-        return { ...base, ...(target ? { target } : {}) };
+        const targets = row.messageId === null ? [] : m.allParts(row.messageId, row.network, row.room);
+        return { ...base, ...(target ? { target, targets } : {}) };
       }
       case "retract": {
         const targets = row.messageId === null ? [] : m.allParts(row.messageId, row.network, row.room);
@@ -131,7 +138,7 @@ export class Deliverer {
 
   #baseContext(deliveryId: string, attempt: number, origin: Network): DeliveryContext {
     return {
-      deliveryId, attempt, lastAttempt: false, delivered: [], partDelivered: () => undefined,
+      deliveryId, attempt, lastAttempt: false, delivered: [], partDelivered: () => undefined, partRemoved: () => undefined,
       fetchMedia: (url: string) => this.#fetchMedia(origin, url),
     };
   }

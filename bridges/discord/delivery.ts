@@ -4,16 +4,19 @@
  * message and its id); edits and deletes go through the webhook's message endpoints; reactions
  * are the bot's. 429s are waited out by discord.js's REST queue (it reads Discord's headers).
  */
-import { DiscordAPIError, HTTPError, Routes, type REST, type RawFile } from "discord.js";
+import { Routes, type REST, type RawFile } from "discord.js";
 import type { Logger } from "pino";
 import {
-  NotReadyError, PermanentDeliveryError, type DeliveryContext, type MappedMessage, type PuppetDirectory, type RemoteIds,
+  PermanentDeliveryError, type DeliveredPart, type DeliveryContext, type MappedMessage, type PuppetDirectory, type RemoteIds,
 } from "../../core/adapter.ts";
-import { actorId, assertNever, remoteId, type BridgeEvent, type MessageEvent, type ReactionEvent, type RoomRef } from "../../core/events.ts";
-import { ChannelNames, jumpLink } from "./ids.ts";
 import {
-  allowedMentions, editText, fileLine, messageText, reactionRoute, replyLine, splitContent, withMentions,
-} from "./outbound.ts";
+  actorId, assertNever, remoteId, type BridgeEvent, type EditEvent, type MessageEvent, type ReactionEvent, type RoomRef,
+} from "../../core/events.ts";
+import { degradesNow } from "../../core/fallbacks.ts";
+import { codeOf, deliveryErrorOf, DiscordCode } from "./errors.ts";
+import { ChannelNames, compareSnowflakes, jumpLink } from "./ids.ts";
+import { allowedMentions, editText, fileLine, messageText, reactionRoute, replyLine, withMentions } from "./outbound.ts";
+import { planEdit, planMessage } from "./parts.ts";
 import type { Unconfirmed } from "./unconfirmed.ts";
 import type { Webhook, Webhooks } from "./webhooks.ts";
 
@@ -36,8 +39,6 @@ export interface DeliveryDeps {
 
 interface SentMessage { id: string }
 
-const WEBHOOK_GONE = 10015;
-const TOO_LARGE = 40005;
 const TYPING_EVERY_MS = 8_000;
 const REACTION_ID = /^reaction:(\d+):(.+):[^:]+$/;
 
@@ -52,11 +53,12 @@ export class Delivery {
     this.#d = deps;
   }
 
+  /** Every failure leaves classified once (errors.ts), whichever call raised it. */
   async send(room: RoomRef, event: BridgeEvent, ctx: DeliveryContext): Promise<RemoteIds> {
     try {
       return await this.#send(room, event, ctx);
     } catch (err) {
-      throw classify(err, room);
+      throw deliveryErrorOf(err, room);
     }
   }
 
@@ -65,28 +67,16 @@ export class Delivery {
       case "message": return this.#message(room, event, ctx);
       case "edit": {
         if (!ctx.target) throw new PermanentDeliveryError("the edited message was never bridged to this channel");
-        const hook = await this.#hookFor(room, ctx.target);
-        const ids = partsOf(ctx.target);
-        const parts = splitContent(event.body.text.trim() === "" ? "…" : editText(event.body));
-        const mentions = allowedMentions([], this.#d.everyone(room));
-        for (const [i, id] of ids.entries()) {
-          if (i >= parts.length) {
-            await this.#d.rest.delete(Routes.webhookMessage(hook.id, hook.token, id), { auth: false });
-            continue;
-          }
-          // More parts than before: the last one we have takes the rest, shortened to fit.
-          const content = i === ids.length - 1 && parts.length > ids.length ? truncate(parts.slice(i).join("\n")) : parts[i]!;
-          await this.#d.rest.patch(Routes.webhookMessage(hook.id, hook.token, id), { auth: false, body: { content, allowed_mentions: mentions } });
-        }
+        await this.#edit(room, event, ctx.targets ?? [ctx.target], ctx);
         return [];
       }
       case "retract": {
         if (!ctx.target) throw new PermanentDeliveryError("the retracted message was never bridged to this channel");
         const hook = this.#d.webhooks.get(room);
-        for (const id of partsOf(ctx.target)) {
-          if (hook && ctx.target.author === hook.id) await this.#d.rest.delete(Routes.webhookMessage(hook.id, hook.token, id), { auth: false });
-          else if (ctx.target.author && this.#d.webhooks.isOurs(ctx.target.author)) continue; // an old webhook's message: its token is gone
-          else await this.#d.rest.delete(Routes.channelMessage(room, id), { reason: `removed on ${event.origin} by ${event.sender.name}` }); // a moderation: Manage Messages
+        for (const t of ctx.targets ?? [ctx.target]) {
+          if (hook && t.author === hook.id) await this.#gone(() => this.#d.rest.delete(Routes.webhookMessage(hook.id, hook.token, t.remoteId), { auth: false }));
+          else if (t.author && this.#d.webhooks.isOurs(t.author)) continue; // an old webhook's message: its token is gone
+          else await this.#gone(() => this.#d.rest.delete(Routes.channelMessage(room, t.remoteId), { reason: `removed on ${event.origin} by ${event.sender.name}` })); // a moderation: Manage Messages
         }
         return [];
       }
@@ -111,6 +101,8 @@ export class Delivery {
   }
 
   async #message(room: RoomRef, e: MessageEvent, ctx: DeliveryContext): Promise<RemoteIds> {
+    // The part with the files is the last: once it landed, the whole message did.
+    if (ctx.delivered?.some((p) => p.role === "file")) return ctx.delivered;
     const guild = this.#d.guildOf(room);
     const reply = ctx.replyTo ? replyLine(ctx.replyTo, guild ? jumpLink(guild, room, ctx.replyTo.remoteId) : undefined) : undefined;
     const mentioned = e.mentions.map((id) => ({ id, names: this.#d.memberNames(room, id) }));
@@ -126,7 +118,10 @@ export class Delivery {
         try {
           media = await ctx.fetchMedia(att.url);
         } catch (err) {
-          this.#d.log.warn({ room, file: att.name, err: (err as Error).message }, "could not fetch an attachment; linking it instead");
+          // A passing failure is retried with the delivery (its file part was not sent yet), but a
+          // file never holds its channel for long (degradesNow): then it goes as a link.
+          if (!degradesNow(err, ctx)) throw err;
+          this.#d.log.warn({ room, file: att.name, err: (err as Error).message, attempt: ctx.attempt }, "could not fetch an attachment; linking it instead");
         }
       }
       if (media && total + media.data.byteLength <= limit && files.length < 10) {
@@ -137,44 +132,82 @@ export class Delivery {
         text += `\n${fileLine(att.name, media?.data.byteLength ?? att.size, this.#d.publicMedia(e.origin, att.url, att.name))}`;
       }
     }
-    const parts = splitContent(text);
-    if (parts.length === 0 && files.length === 0) throw new PermanentDeliveryError("empty message: no text and no attachments");
+    const plan = planMessage(text, files.length > 0);
+    if (plan.length === 0) throw new PermanentDeliveryError("empty message: no text and no attachments");
     const hook = await this.#d.webhooks.ensure(room);
     const username = this.#nameFor(room, e);
     const avatar = e.sender.avatar ? this.#d.publicMedia(e.origin, e.sender.avatar.url, "avatar.png") : undefined;
     const mentions = allowedMentions(mentioned.map((m) => m.id), this.#d.everyone(room));
-    const bodies = parts.length > 0 ? parts : [""];
-    // A delivery tried before (a retry, or a restart) may have reached Discord already: look first.
-    const found = ctx.attempt > 0 || this.#d.unconfirmed.suspect(e)
-      ? await this.#d.unconfirmed.find(room, hook.id, username, bodies, e.ts, ctx.attempt > 0)
+    const done = new Map((ctx.delivered ?? []).map((p) => [p.part, p]));
+    const todo = plan.filter((p) => !done.has(p.part));
+    // Parts land in order; one tried before (a retry, or said before this process started) may have
+    // reached Discord without its id reaching the store: look in the channel after the last we know.
+    const after = [...done.values()].map((p) => p.id as string).sort(compareSnowflakes).pop() ?? "0";
+    const found = todo.length > 0 && (ctx.attempt > 0 || this.#d.unconfirmed.suspect(e))
+      ? await this.#d.unconfirmed.find(room, hook.id, username, todo.map((p) => p.content), e.ts, after, ctx.attempt > 0)
       : [];
-    const ids: string[] = [];
-    for (const [i, content] of bodies.entries()) {
-      if (found[i]) {
-        ids.push(found[i]);
+    if (found.length > 0) this.#d.log.info({ room, delivery: ctx.deliveryId, parts: found.length }, "found an unconfirmed delivery in the channel; not sending it again");
+    const out: DeliveredPart[] = [];
+    for (const p of plan) {
+      const had = done.get(p.part);
+      if (had) {
+        out.push(had);
         continue;
       }
-      const last = i === bodies.length - 1;
-      const base = { content, username, allowed_mentions: mentions, ...(avatar ? { avatar_url: avatar } : {}) };
-      let sent: SentMessage;
-      try {
-        sent = last && files.length > 0
-          ? await this.#execute(room, hook, { ...base, attachments: files.map((f, n) => ({ id: n, filename: f.name })) }, files)
-          : await this.#execute(room, hook, base, []);
-      } catch (err) {
-        // Over the server's upload limit (boosts change it, so only Discord knows): link the files instead.
-        if (!(err instanceof DiscordAPIError) || err.code !== TOO_LARGE) throw err;
-        this.#d.log.info({ room, files: files.length }, "Discord refused the files as too large; linking them instead");
-        sent = await this.#execute(room, hook, { ...base, content: truncate([content, ...instead].filter(Boolean).join("\n")) }, []);
+      const base = { content: p.content, username, allowed_mentions: mentions, ...(avatar ? { avatar_url: avatar } : {}) };
+      let id = found[todo.indexOf(p)];
+      if (id === undefined) {
+        let sent: SentMessage;
+        try {
+          sent = p.files
+            ? await this.#execute(room, hook, { ...base, attachments: files.map((f, n) => ({ id: n, filename: f.name })) }, files)
+            : await this.#execute(room, hook, base, []);
+        } catch (err) {
+          // Over the server's upload limit (boosts change it, so only Discord knows): link the files instead.
+          if (!p.files || codeOf(err) !== DiscordCode.TooLarge) throw err;
+          this.#d.log.info({ room, files: files.length }, "Discord refused the files as too large; linking them instead");
+          sent = await this.#execute(room, hook, { ...base, content: truncate([p.content, ...instead].filter(Boolean).join("\n")) }, []);
+        }
+        id = sent.id;
       }
-      ids.push(sent.id);
+      const landed: DeliveredPart = { id: remoteId(id), author: hook.id, part: p.part, role: p.role };
+      ctx.partDelivered?.(landed);
+      out.push(landed);
     }
-    if (found.length > 0) this.#d.log.info({ room, delivery: ctx.deliveryId, parts: found.filter(Boolean).length }, "found an unconfirmed delivery in the channel; not sending it again");
-    const [first, ...rest] = ids;
-    return [
-      { id: remoteId(first!), author: hook.id, ...(rest.length > 0 ? { altId: rest.join(",") } : {}) },
-      ...rest.map((id) => ({ id: remoteId(id), author: hook.id })),
-    ];
+    return out;
+  }
+
+  /** See planEdit (parts.ts): the new text over the parts the message has, adding or deleting some. */
+  async #edit(room: RoomRef, e: EditEvent, targets: readonly MappedMessage[], ctx: DeliveryContext): Promise<void> {
+    const hook = this.#d.webhooks.get(room) ?? await this.#d.webhooks.ensure(room);
+    for (const t of targets) {
+      if (t.author !== undefined && t.author !== hook.id) {
+        throw new PermanentDeliveryError("the message was sent through a webhook this channel no longer has; it cannot be edited");
+      }
+    }
+    const mentions = allowedMentions([], this.#d.everyone(room));
+    for (const step of planEdit(targets, editText(e.body))) {
+      if (step.op === "patch") {
+        await this.#d.rest.patch(Routes.webhookMessage(hook.id, hook.token, step.target.remoteId), { auth: false, body: { content: step.content, allowed_mentions: mentions } });
+      } else if (step.op === "delete") {
+        await this.#gone(() => this.#d.rest.delete(Routes.webhookMessage(hook.id, hook.token, step.target.remoteId), { auth: false }));
+        ctx.partRemoved?.(step.target.part ?? 0);
+      } else {
+        const avatar = e.sender.avatar ? this.#d.publicMedia(e.origin, e.sender.avatar.url, "avatar.png") : undefined;
+        const body = { content: step.content, username: this.#nameFor(room, e), allowed_mentions: mentions, ...(avatar ? { avatar_url: avatar } : {}) };
+        const sent = await this.#execute(room, hook, body, []);
+        ctx.partDelivered?.({ id: remoteId(sent.id), author: hook.id, part: step.part, role: "text" });
+      }
+    }
+  }
+
+  /** A delete of a message that is gone already (a retry, or deleted on Discord meanwhile) is done. */
+  async #gone(call: () => Promise<unknown>): Promise<void> {
+    try {
+      await call();
+    } catch (err) {
+      if (codeOf(err) !== DiscordCode.UnknownMessage) throw err;
+    }
   }
 
   async #execute(room: RoomRef, hook: Webhook, body: Record<string, unknown>, files: RawFile[]): Promise<SentMessage> {
@@ -182,7 +215,7 @@ export class Delivery {
     try {
       return await this.#d.rest.post(Routes.webhook(hook.id, hook.token), { auth: false, query, body, files }) as SentMessage;
     } catch (err) {
-      if (!(err instanceof DiscordAPIError) || err.code !== WEBHOOK_GONE) throw err;
+      if (codeOf(err) !== DiscordCode.UnknownWebhook) throw err;
       this.#d.webhooks.forget(room, hook.id);
       const fresh = await this.#d.webhooks.ensure(room);
       return await this.#d.rest.post(Routes.webhook(fresh.id, fresh.token), { auth: false, query, body, files }) as SentMessage;
@@ -220,14 +253,6 @@ export class Delivery {
     return [];
   }
 
-  async #hookFor(room: RoomRef, target: MappedMessage): Promise<Webhook> {
-    const hook = this.#d.webhooks.get(room) ?? await this.#d.webhooks.ensure(room);
-    if (target.author !== undefined && target.author !== hook.id) {
-      throw new PermanentDeliveryError("the message was sent through a webhook this channel no longer has; it cannot be edited");
-    }
-    return hook;
-  }
-
   /**
    * The name `e`'s sender shows in this channel. Kept in the puppet directory (`name:<channel>:
    * <network>:<actor>`), so that after a restart everybody shows the name they showed before: the
@@ -252,29 +277,6 @@ export class Delivery {
   }
 }
 
-/** Every part of a bridged message (the first carries the others' ids in altId). */
-function partsOf(m: MappedMessage): string[] {
-  return [m.remoteId, ...(m.altId ? m.altId.split(",").filter((s) => /^\d+$/.test(s)) : [])];
-}
-
 function truncate(s: string): string {
   return s.length <= 2000 ? s : `${s.slice(0, 1999)}…`;
-}
-
-/**
- * Discord's 4xx answers can never succeed on a retry (unknown message, missing permission,
- * invalid form body): permanent, with Discord's reason. 401 means the token is wrong (config).
- * 5xx and network failures stay transient; discord.js has already retried them a few times.
- */
-function classify(err: unknown, room: RoomRef): unknown {
-  if (err instanceof PermanentDeliveryError || err instanceof NotReadyError) return err;
-  if (err instanceof DiscordAPIError) {
-    if (err.status >= 400 && err.status < 500 && ![401, 408, 429].includes(err.status)) {
-      const hint = err.code === 50013 ? " (the bot lacks a permission in this channel: see the start-up log)" : "";
-      return new PermanentDeliveryError(`discord channel ${room}: ${err.message} (HTTP ${err.status}, code ${err.code})${hint}`);
-    }
-    return err;
-  }
-  if (err instanceof HTTPError) return err;
-  return err;
 }

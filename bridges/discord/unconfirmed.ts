@@ -32,11 +32,14 @@ export class Unconfirmed {
     return e.ts < this.#startedAt;
   }
 
-  /** For each part's text, the id of a message in the channel that already is it (or undefined). */
-  async find(room: string, webhookId: string, username: string, parts: readonly string[], ts: number, fresh = false): Promise<(string | undefined)[]> {
+  /**
+   * For the first parts' texts, in order, the ids of messages in the channel that already are
+   * them, made after message `after` (the last part known delivered, or "0"); stops at the first
+   * part not found.
+   */
+  async find(room: string, webhookId: string, username: string, parts: readonly string[], ts: number, after = "0", fresh = false): Promise<string[]> {
     const recent = await this.#load(room, fresh);
-    const out: (string | undefined)[] = [];
-    let after = "0";
+    const out: string[] = [];
     for (const text of parts) {
       const want = text.trim();
       const hit = recent.find((m) =>

@@ -61,8 +61,18 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}) {
   const ctx = { state, actions, webhookDefaultMentions: opts.webhookDefaultMentions ?? "users", gatewayUrl: () => gateway.url };
   router.add([...guildRoutes(ctx), ...messageRoutes(ctx), ...webhookRoutes(ctx)]);
 
+  /** Webhook executes still to let through, then to answer 500 (see failWebhookExecutes). */
+  const executeFaults = { pass: 0, fail: 0 };
   const server = createServer((req, res) => {
     const url = new URL(req.url ?? "/", "http://emulator");
+    if (executeFaults.fail > 0 && req.method === "POST" && /^\/api\/v\d+\/webhooks\/\d+\/[^/]+$/.test(url.pathname)) {
+      if (executeFaults.pass > 0) executeFaults.pass--;
+      else {
+        executeFaults.fail--;
+        res.writeHead(500, { "content-type": "application/json" }).end(JSON.stringify({ message: "500: Internal Server Error", code: 0 }));
+        return;
+      }
+    }
     if (gateway.down && url.pathname.startsWith("/api/")) {
       res.writeHead(502, { "content-type": "text/html" }).end("<html><body><h1>502 Bad Gateway</h1></body></html>");
       return;
@@ -172,6 +182,11 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}) {
       gateway.drop({ resumable: o.resumable ?? true });
     },
     endOutage(): void { gateway.down = false; },
+    /** Lets `after` webhook executes through, then answers the next `times` with 500 before making anything. */
+    failWebhookExecutes(o: { after: number; times: number }): void {
+      executeFaults.pass = o.after;
+      executeFaults.fail = o.times;
+    },
     gatewayCounts: gateway.counts,
     get liveSessions(): number { return gateway.liveSessions; },
 

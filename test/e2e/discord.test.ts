@@ -232,18 +232,49 @@ describe("Discord in a link of three networks", () => {
     expect(seen.attachments[0]).toMatchObject({ filename: "mine.png", size: PNG.length });
   });
 
-  it("a 4,500-character message arrives on Discord in parts, whole words kept; an edit reaches every part", async () => {
-    const words = Array.from({ length: 900 }, (_, i) => `w${String(i).padStart(3, "0")}`).join(" "); // 4,499 characters
+  it("a 4,500-character message arrives on Discord in parts, whole words kept; edits reach every part, adding and deleting parts; a retraction removes every part", async () => {
+    const text = (n: number, p: string) => Array.from({ length: n }, (_, i) => `${p}${String(i).padStart(3, "0")}`).join(" ");
+    const words = text(900, "w"); // 4,499 characters
     const parts = emu.nextMessages(lobby, 3, 20_000);
     const id = await bob.say(words);
     const got = await parts;
     expect(got.every((m) => m.content.length <= 2000)).toBe(true);
     expect(got.map((m) => m.content).join(" ")).toBe(words);
+    const correct = (body: string) => bob.say(body, xml("replace", { xmlns: "urn:xmpp:message-correct:0", id }));
+    // As long: every part changes.
     const edited = Promise.all(got.map((m) => emu.nextUpdate(lobby, m.id, 15_000)));
-    const shorter = Array.from({ length: 900 }, (_, i) => `v${String(i).padStart(3, "0")}`).join(" ");
-    await bob.say(shorter, xml("replace", { xmlns: "urn:xmpp:message-correct:0", id }));
+    const same = text(900, "v");
+    await correct(same);
     await edited;
-    expect(got.map((m) => emu.message(m.id)!.content).join(" ")).toBe(shorter);
+    expect(got.map((m) => emu.message(m.id)!.content).join(" ")).toBe(same);
+    // Longer: every part changes and one more is added, under bob's name.
+    const longer = text(1300, "u"); // 6,499 characters: four parts
+    const updated = Promise.all(got.map((m) => emu.nextUpdate(lobby, m.id, 15_000)));
+    const added = emu.nextMessage(lobby, 15_000);
+    await correct(longer);
+    const [fourth] = await Promise.all([added, updated]);
+    expect(fourth.username).toBe(got[0]!.username);
+    const all = [...got, fourth];
+    expect(all.map((m) => emu.message(m.id)!.content).join(" ")).toBe(longer);
+    // Shorter: the first part changes, the other three are deleted.
+    const deletions = Promise.all(all.slice(1).map((m) => emu.nextDelete(lobby, m.id, 15_000)));
+    const firstUpdated = emu.nextUpdate(lobby, got[0]!.id, 15_000);
+    await correct("short now");
+    await Promise.all([deletions, firstUpdated]);
+    expect(emu.message(got[0]!.id)!.content).toBe("short now");
+    expect(all.slice(1).map((m) => emu.message(m.id))).toEqual([undefined, undefined, undefined]);
+    // Growing again posts new parts (the deleted ones are no longer the message's).
+    const again = emu.nextMessages(lobby, 2, 15_000);
+    await correct(words);
+    const grown = await again;
+    const now = [got[0]!, ...grown];
+    expect(now.map((m) => emu.message(m.id)!.content).join(" ")).toBe(words);
+    // A retraction removes every part the message has now.
+    const echo = await bob.waitFor((el) => el.is("message") && el.attrs.id === id && String(el.attrs.from) === `${MUC}/bob`);
+    const gone = Promise.all(now.map((m) => emu.nextDelete(lobby, m.id, 15_000)));
+    await bob.send(xml("retract", { xmlns: "urn:xmpp:message-retract:1", id: stanzaId(echo, MUC) }), xml("body", {}, "retracted"));
+    await gone;
+    expect([...all, ...grown].map((m) => emu.message(m.id)).filter(Boolean)).toEqual([]);
   });
 
   it("@everyone and @here from XMPP and from Matrix arrive as text and ping nobody", async () => {
@@ -504,6 +535,37 @@ describe("Discord delivery across drops and rate limits", () => {
     await new Promise((r) => setTimeout(r, 1000));
     const got = dave.heard.slice(from).filter((el) => el.is("message") && /^(gap \d|after the gap)$/.test(body(el) ?? "")).map(body);
     expect(got).toEqual(["gap 0", "gap 1", "gap 2", "gap 3", "gap 4", "after the gap"]);
+  });
+
+  it("a long message whose third part meets a failing Discord is retried without sending its first parts again", async () => {
+    const words = Array.from({ length: 900 }, (_, i) => `r${String(i).padStart(3, "0")}`).join(" ");
+    const before = emu.seen(pairX).length;
+    emu.failWebhookExecutes({ after: 2, times: 5 }); // more than discord.js's own retries of a 500
+    await dave.say(words);
+    await until("the whole message on Discord", () => emu.seen(pairX).slice(before).map((m) => m.content).join(" ") === words || undefined, 30_000);
+    await new Promise((r) => setTimeout(r, 1000)); // a late duplicate would show up here
+    const got = emu.seen(pairX).slice(before);
+    expect(got).toHaveLength(3);
+    expect(got.map((m) => m.content).join(" ")).toBe(words);
+    expect(junction.store.outbox.failed().filter((f) => f.room === pairX)).toEqual([]);
+  });
+
+  it("a refusal Discord will repeat (50013 Missing Permissions) fails the delivery at once with what to grant; the channel keeps flowing", async () => {
+    const msg = alice.send(lobby, "no reactions allowed");
+    const x = await bob.waitFor(inMuc(MUC, "no reactions allowed"), 15_000);
+    emu.withhold(lobby, "AddReactions");
+    try {
+      await bob.send(xml("reactions", { xmlns: "urn:xmpp:reactions:0", id: stanzaId(x, MUC) }, xml("reaction", {}, "🎉")));
+      const failed = await until("the failed reaction", () => junction.store.outbox.failed().find((f) => f.room === lobby && /Missing Permissions/.test(f.error)), 15_000);
+      expect(failed.attempts).toBe(1);
+      expect(failed.error).toMatch(/code 50013.*lacks a permission/);
+      const next = emu.nextMessage(lobby, 15_000);
+      await bob.say("after the refusal");
+      expect((await next).content).toBe("after the refusal");
+      expect(emu.message(msg.id)?.reactions).toEqual([]);
+    } finally {
+      emu.restore(lobby);
+    }
   });
 
   it("a storm of 429s: every message arrives, in order, none twice", async () => {

@@ -170,6 +170,33 @@ describe("parts of a multi-part delivery", () => {
     expect(matrix.sent.at(-1)!.ctx.target).toMatchObject({ remoteId: matrix.landed[0]!.id, role: "file", part: 1 });
   });
 
+  it("an edit gets every part of its target, and may add parts to it or remove some (a re-split text)", async () => {
+    const matrix = new PartsAdapter("matrix");
+    const { app, xmpp } = await setup({ matrix });
+    await xmpp.host.emit([withFile("long", "s1")]);
+    await app.queues.idle();
+    const [text, file] = matrix.landed.map((l) => l.id);
+    const editing: ((ctx: DeliveryContext) => void)[] = [
+      (ctx) => ctx.partDelivered?.({ id: remoteId("added-2"), part: 2, role: "text" }),
+      (ctx) => ctx.partRemoved?.(0),
+    ];
+    const send = matrix.send.bind(matrix);
+    matrix.send = async (room, event, ctx) => {
+      if (event.kind === "edit") editing.shift()?.(ctx);
+      return send(room, event, ctx);
+    };
+    await xmpp.host.emit([onXmpp({ kind: "edit", target: remoteId("s1"), body: { text: "longer" } })]);
+    await app.queues.idle();
+    await xmpp.host.emit([onXmpp({ kind: "edit", target: remoteId("s1"), body: { text: "shorter" } })]);
+    await app.queues.idle();
+    await xmpp.host.emit([onXmpp({ kind: "retract", target: remoteId("s1") })]);
+    await app.queues.idle();
+    const [first, second, retract] = matrix.sent.slice(-3);
+    expect(first!.ctx.targets?.map((t) => t.remoteId)).toEqual([text, file]);
+    expect(second!.ctx.targets?.map((t) => [t.remoteId, t.part])).toEqual([[text, 0], [file, 1], ["added-2", 2]]);
+    expect(retract!.ctx.targets?.map((t) => t.remoteId)).toEqual([file, "added-2"]);
+  });
+
   it("parts that landed before a restart are not sent again after it", async () => {
     const path = join(mkdtempSync(join(tmpdir(), "junction-")), "j.db");
     const first = new PartsAdapter("matrix");
