@@ -166,3 +166,14 @@ it("interrupted half-way through start-up (Prosody up, Synapse starting), it sto
   expect([...s.seen.values()].some((p) => /prosody --config/.test(p.cmd))).toBe(true); // Prosody was running
   await interruptAndCheck(s);
 }, 60_000);
+
+it("killed hard (SIGKILL, no chance to clean up), its servers' watchdogs still leave nothing running", async () => {
+  const s = (sandbox = new Sandbox());
+  await s.waitFor("… starting Junction", 60_000);
+  await until("Junction's process", () => [...s.seen.values()].some((p) => /junction\.js start --config/.test(p.cmd)), 30_000);
+  s.child.kill("SIGKILL");
+  await s.exited;
+  await until("every process the sandbox started to be gone", () => s.survivors().length === 0, 5000).catch(() => {});
+  s.stopWatching();
+  expect(s.survivors().map((p) => `${p.pid} ${p.cmd}`)).toEqual([]);
+}, 60_000);

@@ -118,7 +118,7 @@ export class ServerProcess {
     const pid = this.child.pid ?? 0;
     // On a hard death of this process the watchdog also removes the server's temp dir (it may be
     // on /dev/shm, i.e. memory), unless JUNCTION_KEEP_TEMP asks to keep it.
-    const script = `read line; [ "$line" = done ] && exit 0; kill -KILL -- "$1" 2>/dev/null; sleep 0.3; [ -n "$2" ] && rm -rf -- "$2"`;
+    const script = `read line; [ "$line" = done ] && exit 0; kill -s KILL -- "$1" 2>/dev/null; sleep 0.3; [ -n "$2" ] && rm -rf -- "$2"`;
     const dir = spec.tempDir && !process.env.JUNCTION_KEEP_TEMP ? spec.tempDir : "";
     const target = spec.processGroup ? `-${pid}` : String(pid);
     this.watchdog = spawn("sh", ["-c", script, "watchdog", target, dir], {
