@@ -39,14 +39,18 @@ export async function runSandbox(root: string): Promise<number> {
   let junction: ServerProcess | undefined;
   let prompt: { close(): void } | undefined;
   let stopping = false;
+  let stoppedAt = 0;
 
-  const stopAll = async (why: string, code: number): Promise<never> => {
+  const stopAll = async (why: string, code: number): Promise<never | void> => {
     if (stopping) {
+      // The same Ctrl-C twice (the terminal's, and npm forwarding it to `npm run sandbox`): ignored.
+      if (Date.now() - stoppedAt < 1000) return;
       // A second Ctrl-C: no more waiting for clean stops.
       for (const s of liveServers()) s.killNow();
       process.exit(code);
     }
     stopping = true;
+    stoppedAt = Date.now();
     abort.abort();
     prompt?.close();
     say(`\nStopping (${why}) …`);
@@ -150,7 +154,8 @@ export async function runSandbox(root: string): Promise<number> {
   } catch (err) {
     if (err instanceof Interrupted || stopping) return new Promise<number>(() => {}); // stopAll is under way and exits
     process.stderr.write(`junction sandbox: ${err instanceof MissingPrerequisite ? err.message : (err as Error).stack ?? String(err)}\n`);
-    return stopAll("start-up failed", err instanceof MissingPrerequisite ? 2 : 1);
+    await stopAll("start-up failed", err instanceof MissingPrerequisite ? 2 : 1);
+    return 1;
   }
 }
 
