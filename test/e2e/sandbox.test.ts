@@ -15,7 +15,7 @@
  * group while it runs; after the stop, none of them and no member of their groups may be left.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { mkdtempSync, readdirSync, readFileSync } from "node:fs";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -56,10 +56,12 @@ class Sandbox {
   readonly exited: Promise<number | null>;
   private readonly watcher: NodeJS.Timeout;
 
-  constructor() {
-    const home = mkdtempSync(join(tmpdir(), "junction-sandbox-home-"));
+  readonly home: string;
+
+  constructor(extraEnv: NodeJS.ProcessEnv = {}) {
+    const home = (this.home = mkdtempSync(join(tmpdir(), "junction-sandbox-home-")));
     trackTempDir(home);
-    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, JUNCTION_CACHE: junctionCache() };
+    const env: NodeJS.ProcessEnv = { ...process.env, HOME: home, JUNCTION_CACHE: junctionCache(), ...extraEnv };
     delete env.XDG_CACHE_HOME;
     this.child = spawn("sh", [join(root, "bin/junction"), "sandbox"], { cwd: home, env, stdio: ["pipe", "pipe", "pipe"] });
     this.child.stdout.on("data", (d: Buffer) => (this.out += d.toString()));
@@ -176,4 +178,21 @@ it("killed hard (SIGKILL, no chance to clean up), its servers' watchdogs still l
   await until("every process the sandbox started to be gone", () => s.survivors().length === 0, 5000).catch(() => {});
   s.stopWatching();
   expect(s.survivors().map((p) => `${p.pid} ${p.cmd}`)).toEqual([]);
+}, 60_000);
+
+it("interrupted while it builds the Synapse virtualenv, it kills the build (and what the build started) and frees the lock", async () => {
+  // A stand-in for `python3 -m venv` + pip (a minute of downloads from PyPI): it starts a child and waits.
+  const bin = mkdtempSync(join(tmpdir(), "junction-sandbox-fakepy-"));
+  trackTempDir(bin);
+  const python = join(bin, "python3");
+  writeFileSync(python, '#!/bin/sh\n[ "$1" = -c ] && exit 0\nsleep 300 &\nwait\n');
+  chmodSync(python, 0o755);
+  const cache = join(bin, "cache");
+  mkdirSync(cache);
+  // Node 24 from the shared cache (JUNCTION_CACHE points elsewhere here): the one running this test.
+  const s = (sandbox = new Sandbox({ JUNCTION_CACHE: cache, JUNCTION_PYTHON: python, JUNCTION_NODE: process.execPath }));
+  await s.waitFor("creating the Synapse virtualenv", 30_000);
+  await until("the stand-in's child", () => [...s.seen.values()].some((p) => p.cmd === "sleep 300"), 10_000);
+  await interruptAndCheck(s);
+  expect(existsSync(join(cache, "synapse-venv.lock"))).toBe(false);
 }, 60_000);

@@ -67,7 +67,13 @@ async function acquireLock(lockDir: string, log: (line: string) => void): Promis
     try {
       mkdirSync(lockDir, { recursive: false });
       writeFileSync(join(lockDir, "pid"), String(process.pid));
-      return () => rmSync(lockDir, { recursive: true, force: true });
+      // Also on an exit half-way (the sandbox's Ctrl-C exits without unwinding this build).
+      const release = (): void => rmSync(lockDir, { recursive: true, force: true });
+      process.once("exit", release);
+      return () => {
+        process.off("exit", release);
+        release();
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
