@@ -1,14 +1,17 @@
 /**
- * The command line: `junction start|check-config|matrix-registration --config FILE`.
+ * The command line: `junction start|check-config|matrix-registration --config FILE`, and
+ * `junction sandbox` (from a clone: a whole local stack to try Junction with).
  * Exit status: 0 done, 1 failed while running, 2 bad usage or bad config (before connecting anywhere).
  */
 import { readFileSync, writeFileSync, existsSync } from "node:fs";
+import { fileURLToPath } from "node:url";
 import { parseArgs } from "node:util";
 import type { Adapter } from "../core/adapter.ts";
 import type { Logger } from "../core/log.ts";
 import { ConfigError, loadConfig, type Config } from "../config/load.ts";
 
 const USAGE = `Usage: junction COMMAND --config FILE [options]
+       junction sandbox
 
 Links chat rooms across XMPP, Matrix and Discord, with a puppet for every person.
 
@@ -16,6 +19,9 @@ Commands:
   start                 connect to every configured network and bridge the linked rooms
   check-config          validate the config file and print a summary of its links
   matrix-registration   write the Matrix appservice registration file named by matrix.registration
+  sandbox               try Junction: Prosody, Synapse, a Discord emulator and Junction on
+                        127.0.0.1, one linked room on each network, test accounts, and a prompt
+                        to chat as a Discord person (from a clone of the repository; Ctrl-C stops it)
 
 Options:
   -c, --config FILE     the config file (see config/example.yaml)
@@ -31,6 +37,7 @@ Exit status: 0 ok, 1 failure while running, 2 bad usage or invalid config.
 // The lead's modules, loaded only by `start`; typed here so that this file checks on its own.
 interface RegistryModule { buildAdapters(config: Config, log: Logger): Promise<Adapter[]> }
 interface AppModule { runJunction(config: Config, adapters: Adapter[], log: Logger): Promise<{ stop(): Promise<void> }> }
+interface SandboxModule { runSandbox(root: string): Promise<number> }
 
 class UsageError extends Error {}
 
@@ -63,7 +70,11 @@ async function main(argv: string[]): Promise<number> {
   const [command, ...extra] = positionals;
   if (command === undefined) throw new UsageError("no command given");
   if (extra.length > 0) throw new UsageError(`unexpected argument "${extra[0]}"`);
-  if (!["start", "check-config", "matrix-registration"].includes(command)) throw new UsageError(`unknown command "${command}"`);
+  if (!["start", "check-config", "matrix-registration", "sandbox"].includes(command)) throw new UsageError(`unknown command "${command}"`);
+  if (command === "sandbox") {
+    if (values.config !== undefined || values.url !== undefined || values.force) throw new UsageError("sandbox takes no options; it writes its own config");
+    return sandbox();
+  }
   if (values.config === undefined) throw new UsageError(`${command} needs --config FILE`);
   if (command !== "matrix-registration" && (values.url !== undefined || values.force)) {
     throw new UsageError("--url and --force only apply to matrix-registration");
@@ -179,6 +190,24 @@ async function start(config: Config): Promise<number> {
   log.info({ links: Object.keys(config.links).length }, "junction is running");
   // Keeps running until a signal; the exit happens in onSignal.
   return new Promise<number>(() => {});
+}
+
+/**
+ * The sandbox lives in sandbox/ of a clone and uses the test servers in test/, which the package
+ * leaves out; Node runs those TypeScript files as they are. The module's URL is computed so that
+ * the build neither follows nor rewrites it.
+ */
+async function sandbox(): Promise<number> {
+  const here = new URL(".", import.meta.url);
+  const root = [new URL("../", here), new URL("../../", here)].find((u) => existsSync(new URL("sandbox/index.ts", u)));
+  if (!root) {
+    process.stderr.write("junction: the sandbox runs from a clone of Junction's repository (it uses the test servers in test/):\n" +
+      "  git clone <the repository> && cd junction && ./bin/junction sandbox\n");
+    return 2;
+  }
+  const entry = new URL("sandbox/index.ts", root).href;
+  const mod = (await import(entry)) as SandboxModule;
+  return mod.runSandbox(fileURLToPath(root).replace(/\/$/, ""));
 }
 
 function version(): string {

@@ -8,19 +8,8 @@ cd "$root"
 
 is_root() { [ "$(id -u)" = 0 ]; }
 
-# apt-get install without starting the package's own system-wide service (Debian's prosody would
-# otherwise listen on every interface on 5222/5269): a temporary policy-rc.d refuses service starts.
-apt_install() {
-  local policy=/usr/sbin/policy-rc.d placed=""
-  if [ ! -e "$policy" ]; then
-    printf '#!/bin/sh\nexit 101\n' > "$policy" && chmod +x "$policy" && placed=1
-  fi
-  export DEBIAN_FRONTEND=noninteractive
-  local rc=0
-  { apt-get update -qq && apt-get install -y -qq --no-install-recommends "$@" > /dev/null; } || rc=$?
-  if [ -n "$placed" ]; then rm -f "$policy"; fi
-  return "$rc"
-}
+# apt-get install without starting the package's own system-wide service (scripts/apt-install.sh).
+apt_install() { sh "$root/scripts/apt-install.sh" "$@"; }
 
 # 1. Node >= 22 (installs Node 24 from the npm registry when the system Node is older) and npm ci.
 #    node.sh needs some npm (to fetch Node 24 and run npm ci); a bare machine gets the distribution's.

@@ -47,6 +47,11 @@ export function trackTempDir(dir: string): void {
   janitor.stdin?.write(`${dir}\n`);
 }
 
+/** Every server process still running (started and not yet exited), e.g. to stop them all at once. */
+export function liveServers(): ServerProcess[] {
+  return [...live];
+}
+
 export function removeTempDir(dir: string): void {
   tempDirs.delete(dir);
   if (!process.env.JUNCTION_KEEP_TEMP) rmSync(dir, { recursive: true, force: true });
@@ -61,6 +66,12 @@ export interface SpawnSpec {
   env?: NodeJS.ProcessEnv;
   /** Removed by the watchdog if this Node process dies without running its exit hooks. */
   tempDir?: string;
+  /**
+   * Start it as the leader of a process group of its own and signal the whole group (the sandbox:
+   * a terminal's Ctrl-C then reaches only the sandbox, which stops each server in turn, and a
+   * server's own children go with it).
+   */
+  processGroup?: boolean;
 }
 
 export class ServerProcess {
@@ -81,6 +92,7 @@ export class ServerProcess {
         cwd: spec.cwd,
         env: spec.env ?? process.env,
         stdio: ["ignore", log, log],
+        detached: spec.processGroup ?? false,
       });
     } finally {
       closeSync(log);
@@ -106,9 +118,10 @@ export class ServerProcess {
     const pid = this.child.pid ?? 0;
     // On a hard death of this process the watchdog also removes the server's temp dir (it may be
     // on /dev/shm, i.e. memory), unless JUNCTION_KEEP_TEMP asks to keep it.
-    const script = `read line; [ "$line" = done ] && exit 0; kill -KILL "$1" 2>/dev/null; sleep 0.3; [ -n "$2" ] && rm -rf -- "$2"`;
+    const script = `read line; [ "$line" = done ] && exit 0; kill -s KILL -- "$1" 2>/dev/null; sleep 0.3; [ -n "$2" ] && rm -rf -- "$2"`;
     const dir = spec.tempDir && !process.env.JUNCTION_KEEP_TEMP ? spec.tempDir : "";
-    this.watchdog = spawn("sh", ["-c", script, "watchdog", String(pid), dir], {
+    const target = spec.processGroup ? `-${pid}` : String(pid);
+    this.watchdog = spawn("sh", ["-c", script, "watchdog", target, dir], {
       stdio: ["pipe", "ignore", "ignore"],
       detached: true,
     });
@@ -125,20 +138,36 @@ export class ServerProcess {
   /** SIGTERM, then SIGKILL if it has not exited after graceMs. Resolves once it has exited. */
   async stop(graceMs = 10_000): Promise<void> {
     if (!this.running) return this.exited;
-    this.child.kill("SIGTERM");
-    const timer = setTimeout(() => this.child.kill("SIGKILL"), graceMs);
+    this.signal("SIGTERM");
+    const timer = setTimeout(() => this.signal("SIGKILL"), graceMs);
     await this.exited;
     clearTimeout(timer);
+    // With a group of its own, whatever it started and left behind goes too.
+    if (this.spec.processGroup) this.signal("SIGKILL");
   }
 
   /** SIGKILL, as a crash would. Resolves once it has exited. */
   async kill(): Promise<void> {
-    if (this.running) this.child.kill("SIGKILL");
+    if (this.running) this.signal("SIGKILL");
     return this.exited;
   }
 
   killNow(): void {
-    if (this.running) this.child.kill("SIGKILL");
+    if (this.running) this.signal("SIGKILL");
+  }
+
+  /** Signals the process, or its whole group when it has one. */
+  private signal(signal: NodeJS.Signals): void {
+    const pid = this.child.pid;
+    if (this.spec.processGroup && pid !== undefined) {
+      try {
+        process.kill(-pid, signal);
+      } catch {
+        // the group is gone already
+      }
+    } else {
+      this.child.kill(signal);
+    }
   }
 
   whenExited(): Promise<void> {

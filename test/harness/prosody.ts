@@ -26,6 +26,8 @@ export interface ProsodyOptions {
   extraGlobalConfig?: string;
   extraMucConfig?: string;
   startTimeoutMs?: number; // default 10 s
+  /** Run it in a process group of its own (see SpawnSpec.processGroup). */
+  processGroup?: boolean;
 }
 
 export interface ProsodyServer {
@@ -107,6 +109,7 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodySe
       cwd: dir,
       tempDir: dir,
       logFile: join(dir, "prosody.out"),
+      processGroup: opts.processGroup,
     });
     proc = p;
     try {

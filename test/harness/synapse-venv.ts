@@ -26,8 +26,11 @@ export function venvPython(venv = synapseVenvDir()): string {
 
 const MARKER = ".junction-ready";
 
-/** Returns the venv's python, creating the venv first when needed (about a minute). */
-export async function ensureSynapseVenv(log: (line: string) => void = () => {}): Promise<string> {
+/**
+ * Returns the venv's python, creating the venv first when needed (about a minute). An abort
+ * (the sandbox's Ctrl-C) kills the step under way, pip and all its children.
+ */
+export async function ensureSynapseVenv(log: (line: string) => void = () => {}, signal?: AbortSignal): Promise<string> {
   const venv = synapseVenvDir();
   if (await isReady(venv)) return venvPython(venv);
   mkdirSync(junctionCache(), { recursive: true });
@@ -38,9 +41,9 @@ export async function ensureSynapseVenv(log: (line: string) => void = () => {}):
     rmSync(venv, { recursive: true, force: true });
     const python3 = process.env.JUNCTION_PYTHON ?? "python3";
     await runStep(python3, ["-m", "venv", venv], `${python3} -m venv ${venv}`,
-      "Install Python 3 with venv support (Debian: apt-get install -y python3 python3-venv).");
+      "Install Python 3 with venv support (Debian: apt-get install -y python3 python3-venv).", signal);
     await runStep(venvPython(venv), ["-m", "pip", "install", "--quiet", "--disable-pip-version-check", SYNAPSE_SPEC],
-      `pip install ${SYNAPSE_SPEC}`, "Check that PyPI is reachable, or create the venv by hand with that command.");
+      `pip install ${SYNAPSE_SPEC}`, "Check that PyPI is reachable, or create the venv by hand with that command.", signal);
     writeFileSync(join(venv, MARKER), `${SYNAPSE_SPEC}\n`);
     return venvPython(venv);
   } finally {
@@ -64,7 +67,13 @@ async function acquireLock(lockDir: string, log: (line: string) => void): Promis
     try {
       mkdirSync(lockDir, { recursive: false });
       writeFileSync(join(lockDir, "pid"), String(process.pid));
-      return () => rmSync(lockDir, { recursive: true, force: true });
+      // Also on an exit half-way (the sandbox's Ctrl-C exits without unwinding this build).
+      const release = (): void => rmSync(lockDir, { recursive: true, force: true });
+      process.once("exit", release);
+      return () => {
+        process.off("exit", release);
+        release();
+      };
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== "EEXIST") throw err;
     }
@@ -105,10 +114,21 @@ function exitsZero(cmd: string, args: string[]): Promise<boolean> {
   });
 }
 
-function runStep(cmd: string, args: string[], what: string, hint: string): Promise<void> {
+function runStep(cmd: string, args: string[], what: string, hint: string, signal?: AbortSignal): Promise<void> {
   return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(new Error(`${what}: interrupted`));
     let output = "";
-    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"] });
+    // With a signal, a group of its own, so that an abort reaches pip's children (wheel builds) too.
+    const child = spawn(cmd, args, { stdio: ["ignore", "pipe", "pipe"], detached: signal !== undefined });
+    const abort = (): void => {
+      try {
+        if (child.pid !== undefined) process.kill(-child.pid, "SIGKILL");
+      } catch {
+        // gone already
+      }
+    };
+    signal?.addEventListener("abort", abort, { once: true });
+    child.once("exit", () => signal?.removeEventListener("abort", abort));
     child.stdout.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
     child.stderr.on("data", (d: Buffer) => (output = (output + d.toString()).slice(-4000)));
     child.on("error", (err) => reject(new Error(`Could not create the Synapse virtualenv: ${what} failed to start (${err.message}). ${hint}`)));

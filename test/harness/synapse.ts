@@ -17,6 +17,8 @@ export interface SynapseOptions {
   /** Top-level homeserver.yaml keys to add or override. */
   extraConfig?: Record<string, unknown>;
   startTimeoutMs?: number; // default 60 s
+  /** Run it in a process group of its own (see SpawnSpec.processGroup). */
+  processGroup?: boolean;
 }
 
 export interface RegisteredUser {
@@ -78,6 +80,7 @@ export async function startSynapse(opts: SynapseOptions = {}): Promise<SynapseSe
       cwd: dir,
       tempDir: dir,
       logFile,
+      processGroup: opts.processGroup,
     });
     proc = p;
     try {

@@ -79,6 +79,7 @@ describe("junction CLI", () => {
   it.each([
     [["--help"], 0, /^Usage: junction COMMAND --config FILE/],
     [["-h"], 0, /check-config/],
+    [["--help"], 0, /sandbox {15}try Junction/],
     [["--version"], 0, /^junction \d+\.\d+\.\d+\n$/],
   ])("%j exits %i", (args, status, out) => {
     const run = junction(args);
@@ -92,6 +93,7 @@ describe("junction CLI", () => {
     [["check-config"], /check-config needs --config FILE/],
     [["check-config", "--config", "x", "--bogus"], /Unknown option '--bogus'/],
     [["check-config", "--config", "x", "--force"], /only apply to matrix-registration/],
+    [["sandbox", "--config", "x"], /sandbox takes no options/],
   ])("usage error %j exits 2 with help", (args, message) => {
     const run = junction(args);
     expect(run.status).toBe(2);

@@ -1,0 +1,45 @@
+/** What the sandbox prints once it is ready: the accounts, and how to connect real clients. */
+
+export interface SandboxInfo {
+  xmpp: { port: number; domain: string; account: string; password: string; room: string };
+  matrix: { url: string; userId: string; user: string; password: string; accessToken: string; alias: string; roomId: string };
+  discord: { person: string; channel: string };
+  dir: string;
+  junctionLog: string;
+}
+
+export function instructions(i: SandboxInfo): string {
+  const { xmpp: x, matrix: m } = i;
+  const send = `${m.url}/_matrix/client/v3/rooms/${encodeURIComponent(m.roomId)}/send/m.room.message/sandbox-$(date +%s%N)`;
+  return `
+Junction is running: one link, "sandbox", joins an XMPP room, a Matrix room and a Discord channel.
+Everything listens on 127.0.0.1 only. Data lives in ${i.dir} and is deleted when you stop.
+
+XMPP (Prosody ${x.domain}; TLS is off: the connection is plain, on loopback only)
+  server 127.0.0.1, port ${x.port}
+  account ${x.account}, password ${x.password}
+  room    ${x.room}
+  Profanity:  /connect ${x.account} server 127.0.0.1 port ${x.port} tls disable
+              then: /join ${x.room}
+  Gajim:      Add account → ${x.account} / ${x.password}; under "Advanced" (Connection): custom host
+              127.0.0.1, port ${x.port}, connection type "Plain"; then join ${x.room}
+  Dino and Conversations insist on TLS and cannot use this plain sandbox server.
+
+Matrix (Synapse, server name localhost, plain HTTP on loopback)
+  homeserver ${m.url}
+  account ${m.user} (${m.userId}), password ${m.password}
+  room    ${m.alias} (${m.roomId}), already joined
+  Element (Desktop, or Web on this machine): "Sign in" → "Edit" the homeserver → ${m.url},
+              then ${m.user} / ${m.password}
+  curl:       curl -X PUT -H 'Authorization: Bearer ${m.accessToken}' \\
+                -d '{"msgtype":"m.text","body":"hello from curl"}' \\
+                "${send}"
+
+Discord (an emulator: no Discord client can reach it, so you chat as ${i.discord.person} below)
+  channel #${i.discord.channel}. A line you type here appears in the XMPP and Matrix rooms;
+  what is said there appears here.
+
+Junction's log: ${i.junctionLog}
+Ctrl-C stops everything the sandbox started.
+`;
+}
