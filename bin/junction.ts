@@ -140,7 +140,7 @@ async function writeRegistration(config: Config, configFile: string, url: string
 
 async function start(config: Config): Promise<number> {
   const { createLogger } = await import("../core/log.ts");
-  const log = createLogger(config.log.level);
+  const log = createLogger(config.log.level, { format: config.log.format });
   // URLs, not literal specifiers: these modules are the lead's and may not exist yet.
   // Literal paths, so the build (dist/) rewrites them to .js like every other import.
   const registry = (await import("../bridges/registry.ts")) as RegistryModule;

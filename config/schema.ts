@@ -133,7 +133,8 @@ const httpSchema = z.strictObject({
     (s, ctx) => parseHostPort(s) ?? fail(ctx, `expected host:port like 127.0.0.1:8080, got ${show(s)}`),
   ),
   publicUrl: httpUrl("the public base URL of Junction's HTTP server, like https://junction.example.org"),
-}, { error: (iss) => `expected the http section (listen, publicUrl), got ${show(iss.input)}` });
+  adminToken: secret("a long random string that the status page, /metrics and /health ask for where publicUrl is public").optional(),
+}, { error: (iss) => `expected the http section (listen, publicUrl, adminToken), got ${show(iss.input)}` });
 
 const storeSchema = z.strictObject({
   path: text("a database file path or :memory:").default("./junction.db"),
@@ -180,12 +181,16 @@ const mediaSchema = z.strictObject({
 
 export const LOG_LEVELS = ["trace", "debug", "info", "warn", "error"] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
+export const LOG_FORMATS = ["auto", "pretty", "json"] as const;
 
 const logSchema = z.strictObject({
   level: z.enum(LOG_LEVELS, {
     error: (iss) => `expected one of ${LOG_LEVELS.join(", ")}, got ${show(iss.input)}`,
   }).default("info"),
-}, { error: (iss) => `expected the log section (level), got ${show(iss.input)}` });
+  format: z.enum(LOG_FORMATS, {
+    error: (iss) => `expected one of ${LOG_FORMATS.join(", ")}, got ${show(iss.input)}`,
+  }).default("auto"),
+}, { error: (iss) => `expected the log section (level, format), got ${show(iss.input)}` });
 
 const linkSchema = z.strictObject({
   xmpp: rooms(checkXmppRoom),

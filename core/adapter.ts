@@ -151,6 +151,32 @@ export interface AdapterHost {
    * section is configured (or the reference cannot be one).
    */
   publicMedia(origin: Network, url: string, name?: string): string | undefined;
+  /**
+   * Progress of a long operation (joining many rooms, a catch-up): `done` of `total` steps so far.
+   * The core logs it with counts (the first and last call, and at most every few seconds between)
+   * and shows it in the metrics. Call with done = 0 first and done = total at the end.
+   */
+  progress(operation: Operation, done: number, total: number, extra?: Readonly<Record<string, number>>): void;
+}
+
+/** The long operations whose progress is reported. */
+export type Operation = "join" | "catch-up";
+
+/** One linked room as its adapter sees it. */
+export interface RoomStatus {
+  readonly room: string;
+  /** Whether the bridge (its bot) is in the room and can post there. */
+  readonly joined: boolean;
+  /** Why not, when it is not (the last join failure or removal). */
+  readonly error?: string;
+}
+
+/** What an adapter says about itself for /health and the status page. */
+export interface AdapterStatus {
+  /** The last connection failure, said as the log says it; absent when connected. */
+  readonly lastError?: string;
+  /** The linked rooms it knows about; a room it leaves out counts as joined while the network is connected. */
+  readonly rooms: readonly RoomStatus[];
 }
 
 /**
@@ -236,6 +262,8 @@ export interface Adapter {
    * form: fetched from even where their address is private, as if the operator had listed them.
    */
   readonly mediaHosts?: readonly string[];
+  /** Its connection and rooms, for /health and the status page (read on each request: cheap). */
+  status?(): AdapterStatus;
 }
 
 export { DeliveryError, NotReadyError, PermanentDeliveryError, TransientDeliveryError } from "./errors.ts";

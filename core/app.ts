@@ -7,14 +7,17 @@ import { LinkIndex } from "./links.ts";
 import { Ingest } from "./ingest.ts";
 import { mediaFetcher, mediaHttp, type MediaConfig } from "./media/fetcher.ts";
 import { HttpServer, type HttpServerConfig } from "./http.ts";
+import { mountAdmin } from "./admin-http.ts";
 import { Metrics } from "./metrics.ts";
 import { Pacer, type Rate } from "./pacing.ts";
+import { Progress } from "./progress.ts";
 import { PublicMedia } from "./public-media.ts";
 import { DEFAULT_RETRY, Queues, type Pace } from "./queues.ts";
 import { registerAdapters } from "./registry.ts";
 import { RoomResolver } from "./resolve.ts";
 import { Router } from "./router.ts";
 import type { Pruned } from "./store/retention.ts";
+import { Status } from "./status.ts";
 import { Store } from "./store/store.ts";
 
 /** The part of the config the core reads (config/schema.ts's Config satisfies it). */
@@ -30,7 +33,7 @@ export interface CoreConfig {
   readonly links: Readonly<Record<string, Readonly<Partial<Record<Network, readonly string[]>>>>>;
   /** Defaults (no allowances, 100 MiB) when absent. */
   readonly media?: MediaConfig;
-  /** Junction's one HTTP server (signed media URLs now; metrics and health later). */
+  /** Junction's one HTTP server: signed media URLs, the status page, /metrics and /health. */
   readonly http?: HttpServerConfig | undefined;
 }
 
@@ -45,6 +48,8 @@ export interface RunningJunction {
   connected(): ReadonlyMap<Network, boolean>;
   /** Deletes what is older than the retention now (it also runs hourly). */
   prune(now?: number): Promise<Pruned>;
+  /** Networks, rooms and failures, as /health and the status page show them. */
+  readonly status: Status;
   stop(): Promise<void>;
 }
 
@@ -87,9 +92,13 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     const saveLinks = () => store.saveLinks(links.all().flatMap((l) => l.rooms.map((r) => ({ name: l.name, network: r.network, configured: r.room, room: r.room }))));
     saveLinks();
     const router = new Router(store, links, log);
-    // The depth gauge reads the queues, and the queues report into the metrics.
+    // The gauges read the queues and the status, and the queues report into the metrics.
     let queues: Queues;
-    const metrics = new Metrics({ outboxDepth: () => queues.depth(), puppets: () => store.puppets.count() });
+    let status: Status;
+    const metrics = new Metrics({
+      outboxDepth: () => queues.depth(), puppets: (n) => store.puppets.count(n), networks: () => [...adapters.keys()],
+      rooms: () => status.snapshot().links.flatMap((l) => l.rooms),
+    });
     store.onDeferredError = (err) => {
       metrics.storeErrors.inc({ what: "deferred write" });
       log.error({ err }, "a deferred store write failed; it was skipped");
@@ -104,12 +113,15 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     const puppetsPerSecond = config.delivery?.puppetsPerSecond ?? PUPPETS_PER_SECOND;
     const joinsPerSecond = config.delivery?.joinsPerSecond ?? JOINS_PER_SECOND;
     queues = new Queues(deliverer, store, log, metrics, policy, pacing(store, { perSecond: puppetsPerSecond, burst: puppetsPerSecond * 4 }));
+    status = new Status({ adapters, links, queues, failed: (limit) => store.outbox.failed(limit) });
+    const progress = new Progress(log, metrics);
     let http: HttpServer | undefined;
     let publicMedia: PublicMedia | undefined;
     if (config.http) {
       http = new HttpServer(config.http, log.child({ part: "http" }));
       const pm = new PublicMedia(http.publicUrl, store.secret("public-media"), fetchMedia);
       http.mount(pm.prefix, (req, res, rest) => pm.serve(req, res, rest));
+      mountAdmin(http, status, metrics, config.http);
       await http.listen();
       publicMedia = pm;
     }
@@ -130,6 +142,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       },
       setReady(ready) {
         connected.set(network, ready);
+        status.setConnected(network, ready);
         metrics.connected.set({ network }, ready ? 1 : 0);
         log.info({ network, ready }, ready ? "network ready" : "network not ready");
         queues.setReady(network, ready);
@@ -172,6 +185,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       avatars: store.avatars,
       media,
       publicMedia: (origin, url, name) => publicMedia?.urlFor(origin, url, name),
+      progress: (operation, done, total, extra) => progress.report(network, operation, done, total, extra),
     });
 
     resolver.start(({ link, room }) => {
@@ -181,7 +195,11 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       const adapter = adapters.get(room.network);
       adapter?.linkRoom?.(room.room).catch((err: unknown) => log.error({ err, network: room.network, room: room.room }, "the adapter could not take up a room that joined its link"));
     });
-    for (const a of adapters.values()) connected.set(a.network, false);
+    for (const a of adapters.values()) {
+      connected.set(a.network, false);
+      status.setConnected(a.network, false);
+      metrics.connected.set({ network: a.network }, 0);
+    }
     await Promise.all([...adapters.values()].map(async (a) => {
       try {
         await a.start(hostFor(a.network));
@@ -228,7 +246,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     };
 
     return {
-      store, queues, links, metrics, http,
+      store, queues, links, metrics, http, status,
       connected: () => connected,
       prune,
       async stop() {

@@ -1,7 +1,7 @@
 /**
  * Junction's one HTTP server (`http.listen`, `http.publicUrl`). Parts of Junction mount a handler
  * under a path prefix: today the signed media URLs (core/public-media.ts) that Discord needs for
- * avatars and large files; metrics, health and the status page join it later. Plain node:http:
+ * avatars and large files, and the status page, /metrics and /health (core/admin-http.ts). Plain node:http:
  * a prefix table is all the routing there is.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
@@ -11,6 +11,8 @@ import type { Logger } from "pino";
 export interface HttpServerConfig {
   readonly listen: { readonly host: string; readonly port: number };
   readonly publicUrl: string;
+  /** Required on /, /metrics and /health where publicUrl is public (core/admin-http.ts). */
+  readonly adminToken?: string | undefined;
 }
 
 /** Answers one request whose path starts with the handler's prefix; `rest` is the path after it. */

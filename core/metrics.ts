@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry, Summary } from "prom-client";
+import type { Network } from "./events.ts";
 
 /**
  * Junction's measurements, in Prometheus form. One registry per running Junction (not the
@@ -6,7 +7,12 @@ import { Counter, Gauge, Histogram, Registry, Summary } from "prom-client";
  */
 export interface MetricSources {
   outboxDepth(): number;
-  puppets(): number;
+  /** Puppets known on `network`. */
+  puppets(network: Network): number;
+  /** The networks configured. */
+  networks(): readonly Network[];
+  /** Every linked room and whether the bridge is in it. */
+  rooms(): readonly { readonly network: Network; readonly joined: boolean }[];
 }
 
 export class Metrics {
@@ -35,9 +41,25 @@ export class Metrics {
   });
   readonly connected = new Gauge({ name: "junction_network_connected", help: "1 when the network's adapter is connected and ready", labelNames: ["network"], registers: [this.registry] });
   readonly puppets: Gauge = new Gauge({
-    name: "junction_puppets", help: "Puppets known, all networks", registers: [this.registry],
-    collect: (): void => this.puppets.set(this.#sources.puppets()),
+    name: "junction_puppets", help: "Puppets known, by the network they appear on", labelNames: ["network"], registers: [this.registry],
+    collect: (): void => { for (const network of this.#sources.networks()) this.puppets.set({ network }, this.#sources.puppets(network)); },
   });
+  readonly rooms: Gauge = new Gauge({
+    name: "junction_rooms", help: "Linked rooms, by network and whether the bridge is in them (state: joined, not_joined)", labelNames: ["network", "state"], registers: [this.registry],
+    collect: (): void => {
+      const rooms = this.#sources.rooms();
+      for (const network of this.#sources.networks()) {
+        const here = rooms.filter((r) => r.network === network);
+        const joined = here.filter((r) => r.joined).length;
+        this.rooms.set({ network, state: "joined" }, joined);
+        this.rooms.set({ network, state: "not_joined" }, here.length - joined);
+      }
+    },
+  });
+  /** A long operation's progress (core/progress.ts): steps done and steps in all, for the current run of it. */
+  readonly progressDone = new Gauge({ name: "junction_progress_done", help: "Steps done of a long operation (join: rooms, catch-up: rooms), by network and operation", labelNames: ["network", "operation"], registers: [this.registry] });
+  readonly progressTotal = new Gauge({ name: "junction_progress_total", help: "Steps in all of a long operation's current run, by network and operation", labelNames: ["network", "operation"], registers: [this.registry] });
+  readonly caughtUp = new Counter({ name: "junction_catchup_events_total", help: "Events bridged by catch-ups after an outage, by origin network", labelNames: ["network"], registers: [this.registry] });
 
   constructor(sources: MetricSources) {
     this.#sources = sources;

@@ -38,6 +38,9 @@ class RoomQueue {
   timer: NodeJS.Timeout | undefined;
   readonly network: Network;
   readonly room: string;
+  /** When a delivery to this room last succeeded, and the last failure (either kind). */
+  lastDelivery: number | undefined;
+  lastFailure: RoomFailure | undefined;
   constructor(network: Network, room: string) {
     this.network = network;
     this.room = room;
@@ -45,6 +48,20 @@ class RoomQueue {
 }
 
 export interface QueueStats { delivered: number; retried: number; failed: number }
+
+/** One destination room's queue, for the status page. */
+export interface RoomQueueState {
+  readonly depth: number;
+  readonly lastDelivery?: number;
+  readonly lastFailure?: RoomFailure;
+}
+
+/** A room's last failed delivery: retried (`retrying`), or given up and why (the metric's cause). */
+export interface RoomFailure {
+  readonly at: number;
+  readonly reason: string;
+  readonly cause: "retrying" | "permanent" | "gave-up" | "bounced";
+}
 
 /**
  * One ordered queue per destination room drains the outbox. A room waits on its head row, so an
@@ -91,6 +108,8 @@ export class Queues {
     row.nextTry = Date.now() + (failure === "not-ready" ? 0 : backoff(row.attempts));
     this.#write(row, () => this.#store.outbox.restore(row, "pending", reason));
     this.stats.retried++;
+    const q = this.#rooms.get(roomKey(row.network, row.room));
+    if (q) q.lastFailure = { at: Date.now(), reason, cause: "retrying" };
     this.#metrics?.retries.inc({ network: row.network });
     this.#log.warn({ ...whereOf(row), reason, attempt: row.attempts }, "the room bounced a delivery; sending it again");
     this.enqueue([row]);
@@ -129,6 +148,17 @@ export class Queues {
     let n = 0;
     for (const q of this.#rooms.values()) n += q.items.length;
     return n;
+  }
+
+  /** One room's depth, last delivery and last failure (nothing yet: depth 0). */
+  roomState(network: Network, room: string): RoomQueueState {
+    const q = this.#rooms.get(roomKey(network, room));
+    if (!q) return { depth: 0 };
+    return {
+      depth: q.items.length,
+      ...(q.lastDelivery !== undefined ? { lastDelivery: q.lastDelivery } : {}),
+      ...(q.lastFailure !== undefined ? { lastFailure: q.lastFailure } : {}),
+    };
   }
 
   /** Stops starting deliveries and waits (bounded) for those in flight. */
@@ -212,6 +242,7 @@ export class Queues {
       try {
         await this.#deliverer.deliver(row, { lastAttempt: this.#isLastAttempt(row) });
         q.items.shift();
+        q.lastDelivery = Date.now();
         this.stats.delivered++;
       } catch (err) {
         if (this.#settleFailure(q, row, err)) continue;
@@ -240,6 +271,7 @@ export class Queues {
     row.nextTry = Date.now() + backoff(row.attempts);
     this.#write(row, () => this.#store.outbox.retryLater(row, reason));
     this.stats.retried++;
+    q.lastFailure = { at: Date.now(), reason, cause: "retrying" };
     this.#metrics?.retries.inc({ network: row.network });
     this.#log.warn({ ...whereOf(row), reason, attempt: row.attempts, retryInMs: row.nextTry - Date.now() }, "delivery failed; will retry");
     this.#later(q, row.nextTry - Date.now());
@@ -265,6 +297,8 @@ export class Queues {
   #givenUp(row: OutboxRow, reason: string, cause: "permanent" | "gave-up" | "bounced"): void {
     this.#deliverer.forget(row.id);
     this.stats.failed++;
+    const q = this.#rooms.get(roomKey(row.network, row.room));
+    if (q) q.lastFailure = { at: Date.now(), reason, cause };
     this.#metrics?.eventsOut.inc({ network: row.network, kind: kindOf(row), outcome: "failed" });
     this.#metrics?.failures.inc({ network: row.network, cause });
     this.#log.warn({ ...whereOf(row), kind: kindOf(row), attempts: row.attempts, cause, reason }, "delivery failed for good; recorded and skipped");

@@ -6,7 +6,7 @@ import { Client, DiscordAPIError, Events, REST, Routes, type GuildBasedChannel }
 import type { Logger } from "pino";
 import type { DiscordConfig } from "../../config/schema.ts";
 import {
-  NotReadyError, type Adapter, type AdapterHost, type Capabilities, type DeliveryContext, type Media, type RemoteIds,
+  NotReadyError, type Adapter, type AdapterHost, type AdapterStatus, type Capabilities, type DeliveryContext, type Media, type RemoteIds,
 } from "../../core/adapter.ts";
 import { roomRef, type BridgeEvent, type RoomRef } from "../../core/events.ts";
 import { Delivery } from "./delivery.ts";
@@ -49,6 +49,7 @@ export class DiscordAdapter implements Adapter {
   #stopped = false;
   #unreachableAtStart = false;
   #attempts = 0;
+  #lastError: string | undefined;
   #retry: NodeJS.Timeout | undefined;
 
   constructor(config: DiscordConfig, log: Logger) {
@@ -81,6 +82,7 @@ export class DiscordAdapter implements Adapter {
       client.on(Events.ShardReconnecting, () => this.#setReady(false));
       client.on(Events.ShardDisconnect, (ev) => {
         if (ev.code === 4014) this.#report("intent:4014", "Discord refused a privileged intent (close code 4014): check the Privileged Gateway Intents switches in the developer portal (Bot page)");
+        this.#lastError = `the gateway connection closed (code ${ev.code}); discord.js reconnects`;
         this.#setReady(false);
       });
       client.on(Events.Error, (err) => this.#log.error({ err: err.message }, "discord client error"));
@@ -141,6 +143,7 @@ export class DiscordAdapter implements Adapter {
   #retryLater(err: unknown): void {
     if (this.#stopped) return;
     const wait = Math.min(2_000 * 2 ** this.#attempts++, 60_000);
+    this.#lastError = `cannot connect to Discord: ${(err as Error).message}`;
     this.#log.warn({ err: (err as Error).message, attempt: this.#attempts, retryInMs: wait }, "cannot connect to Discord; retrying");
     this.#retry = setTimeout(() => {
       this.#retry = undefined;
@@ -156,6 +159,7 @@ export class DiscordAdapter implements Adapter {
     const host = this.#host;
     if (!host || this.#stopped) return;
     this.#attempts = 0;
+    this.#lastError = undefined;
     const webhooks = new Webhooks(client.rest, () => host.puppets, () => this.#applicationId, this.#log);
     const everyone = new Set(this.#config.everyone);
     this.#delivery = new Delivery({
@@ -204,7 +208,18 @@ export class DiscordAdapter implements Adapter {
     this.#receiver?.onDispatch(p);
   }
 
+  status(): AdapterStatus {
+    const client = this.#client;
+    return {
+      ...(this.#lastError && !this.#ready ? { lastError: this.#lastError } : {}),
+      rooms: client ? (this.#host?.rooms() ?? []).map((room) => this.#channel(room)
+        ? { room, joined: true }
+        : { room, joined: false, error: "the bot cannot see this channel (not in its server, or no View Channel permission)" }) : [],
+    };
+  }
+
   #setReady(ready: boolean): void {
+    if (ready) this.#lastError = undefined;
     if (this.#ready === ready || !this.#host) return;
     this.#ready = ready;
     this.#host.setReady(ready);

@@ -74,11 +74,21 @@ export class Receiver {
 
   /** Catches up every linked channel (after start, and after a session that could not be resumed). */
   async catchUpAll(): Promise<void> {
-    await Promise.all([...this.#linked].map((room) => this.catchUp(room)));
+    const rooms = [...this.#linked];
+    let done = 0;
+    let events = 0;
+    this.#d.host.progress("catch-up", 0, rooms.length);
+    await Promise.all(rooms.map(async (room) => {
+      const n = await this.catchUp(room);
+      events += n;
+      this.#d.host.progress("catch-up", ++done, rooms.length, { events: n });
+    }));
+    if (events > 0) this.#d.log.info({ channels: rooms.length, messages: events }, "caught up on missed Discord messages");
   }
 
-  async catchUp(room: string): Promise<void> {
-    if (this.#held.has(room)) return;
+  /** Resolves to the number of missed messages bridged. */
+  async catchUp(room: string): Promise<number> {
+    if (this.#held.has(room)) return 0;
     this.#held.set(room, []);
     try {
       const cursor = this.#d.host.cursor(roomRef(room));
@@ -87,7 +97,7 @@ export class Receiver {
         const newest = await missedMessages(this.#d.client.rest, room, "0", 1);
         const last = newest.messages.at(-1);
         if (last) await this.#d.host.emit([], { cursor: { room: roomRef(room), value: last.id } });
-        return;
+        return 0;
       }
       const missed = await missedMessages(this.#d.client.rest, room, cursor, this.#d.catchUpCap);
       if (missed.messages.length > 0) this.#d.log.info({ room, messages: missed.messages.length, gap: missed.gap }, "catching up on missed Discord messages");
@@ -98,8 +108,10 @@ export class Receiver {
         if (c) commits.push(c);
       }
       await Promise.all(commits);
+      return missed.messages.length;
     } catch (err) {
       this.#d.log.warn({ room, err: (err as Error).message }, "could not catch up on this channel's missed messages");
+      return 0;
     } finally {
       const held = this.#held.get(room) ?? [];
       this.#held.delete(room);

@@ -7,7 +7,7 @@ import type { Logger } from "pino";
 import type { MatrixConfig } from "../../config/schema.ts";
 import {
   NotReadyError,
-  type Adapter, type AdapterHost, type Capabilities, type DeliveryContext, type Media, type RemoteIds,
+  type Adapter, type AdapterHost, type AdapterStatus, type Capabilities, type DeliveryContext, type Media, type RemoteIds,
 } from "../../core/adapter.ts";
 import { roomRef, type BridgeEvent, type RoomRef } from "../../core/events.ts";
 import { DEFAULT_CATCH_UP } from "./catchup.ts";
@@ -154,7 +154,13 @@ export class MatrixAdapter implements Adapter {
       const { hs, reg } = this.#init();
       await this.#listen(this.#parts(host).server);
       await this.#checkToken(hs);
-      for (const room of this.#linked) await this.#init().rooms.joinBot(roomRef(room));
+      const { rooms } = this.#init();
+      const linked = [...this.#linked];
+      host.progress("join", 0, linked.length);
+      for (const [i, room] of linked.entries()) {
+        await rooms.joinBot(roomRef(room));
+        host.progress("join", i + 1, linked.length, { joined: [...rooms.botIn.values()].filter((j) => j.joined).length });
+      }
       try {
         // Makes the homeserver retry queued transactions now instead of after its backoff (up to 512 s).
         await hs.request("POST", `/_matrix/client/v1/appservice/${enc(reg.id)}/ping`, { body: { transaction_id: `junction-ping-${Date.now()}` } });
@@ -164,7 +170,12 @@ export class MatrixAdapter implements Adapter {
       }
       this.#reconnect.connected();
       this.#setReady(true);
-      for (const room of this.#linked) await this.#catchUp(roomRef(room));
+      const caughtUp = [...this.#linked];
+      host.progress("catch-up", 0, caughtUp.length);
+      for (const [i, room] of caughtUp.entries()) {
+        const events = await this.#catchUp(roomRef(room));
+        host.progress("catch-up", i + 1, caughtUp.length, { events });
+      }
       // A request found the homeserver gone while this attempt ran, yet the attempt got through:
       // the rooms are held and not ready again, so one more attempt sets them right.
       if (this.#lostMeanwhile) this.#reconnect.soon();
@@ -189,17 +200,27 @@ export class MatrixAdapter implements Adapter {
   }
 
   /** Catches up on one room, then lets its held live events through (unless the homeserver is gone again). */
-  async #catchUp(room: RoomRef): Promise<void> {
+  async #catchUp(room: RoomRef): Promise<number> {
     const receiver = this.#receiver;
-    if (!receiver) return;
+    if (!receiver) return 0;
+    let events = 0;
     try {
       await this.#init().power.load(room);
-      if ((this.#config.catchUp ?? DEFAULT_CATCH_UP) > 0) await receiver.catchUp(room);
+      if ((this.#config.catchUp ?? DEFAULT_CATCH_UP) > 0) events = await receiver.catchUp(room);
     } catch (err) {
       if (err instanceof NotReadyError) throw err;
       this.#log.warn({ room, err: (err as Error).message }, "could not catch up on this room's recent events");
     }
     receiver.release(room);
+    return events;
+  }
+
+  status(): AdapterStatus {
+    const failing = this.#ready ? undefined : this.#reconnect.failing;
+    return {
+      ...(failing ? { lastError: failing } : {}),
+      rooms: [...(this.#rooms?.botIn ?? [])].map(([room, j]) => ({ room, ...j })),
+    };
   }
 
   /** From now until the next catch-up, the linked rooms' live events wait (Receiver.hold). */

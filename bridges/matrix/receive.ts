@@ -91,8 +91,8 @@ export class Receiver {
     gate?.open();
   }
 
-  /** Bridges what the homeserver may have dropped while we or it were down (see catchup.ts). */
-  async catchUp(room: RoomRef): Promise<void> {
+  /** Bridges what the homeserver may have dropped while we or it were down (see catchup.ts); resolves to how many events. */
+  async catchUp(room: RoomRef): Promise<number> {
     const { host, hs, log, naming, catchUpLimit } = this.#d;
     const cursor = host.cursor(room);
     const c = await missedEvents(hs, room, {
@@ -103,7 +103,7 @@ export class Receiver {
     if (c.first) {
       // Nothing to catch up on the first time; from here on the room has a cursor.
       if (c.newest !== undefined) await host.emit([], { cursor: { room, value: c.newest } });
-      return;
+      return 0;
     }
     const commits: Promise<void>[] = [];
     if (c.lost > 0 || c.lostAtLeast) {
@@ -119,6 +119,7 @@ export class Receiver {
       if (handed) commits.push(handed.commit);
     }
     await Promise.all(commits);
+    return c.events.length;
   }
 
   /** Junction's own notice about this room (events.ts `bridgeNotice`), said by the bridge bot. */
@@ -138,6 +139,13 @@ export class Receiver {
       // Invited into a room it could not join at start: nothing was bridged from it, nothing to catch up on.
       if (await rooms.joinBot(room)) await power.load(room).catch(() => undefined);
       this.release(room);
+      return;
+    }
+    if (ev.type === "m.room.member" && ev.state_key === bot && linked.has(room)
+      && (ev.content.membership === "leave" || ev.content.membership === "ban")) {
+      const by = typeof ev.sender === "string" ? ev.sender : "someone";
+      rooms.botRemoved(room, `the bot was ${ev.content.membership === "ban" ? "banned" : "removed"} by ${by}`);
+      log.error({ room, by, membership: ev.content.membership }, "the bridge bot is no longer in this linked matrix room; invite it back (or unban it)");
       return;
     }
     if (!linked.has(room) || isOurs(naming, ev.sender)) return;

@@ -34,6 +34,11 @@ export class Reconnect {
     return Math.min(FIRST_RETRY_MS * 2 ** Math.min(this.#failures, 16), MAX_RETRY_MS);
   }
 
+  /** Why the homeserver is not usable, as the log said it; undefined while connected. */
+  get failing(): string | undefined {
+    return this.#failing;
+  }
+
   connected(): void {
     if (this.#failing !== undefined) this.#log.info({ after: this.#failing }, "matrix: homeserver usable again");
     this.#failing = undefined;

@@ -39,17 +39,27 @@ export class Rooms {
     }
   }
 
+  /** Each linked room the bot tried to join: in or not, and why not (for the adapter's status). */
+  readonly botIn = new Map<string, { readonly joined: boolean; readonly error?: string }>();
+
+  /** The bot was kicked or banned from `room` (its membership event says so). */
+  botRemoved(room: RoomRef, reason: string): void {
+    this.botIn.set(room, { joined: false, error: reason });
+  }
+
   /** The bot joins a linked room; false (and a clear log line) when it cannot. */
   async joinBot(room: RoomRef): Promise<boolean> {
     try {
       await this.#hs.request("POST", `/_matrix/client/v3/join/${enc(room)}`, { body: {} });
       await this.loadMembers(room);
+      this.botIn.set(room, { joined: true });
       return true;
     } catch (err) {
       const code = errcodeOf(err);
       if (code === undefined) throw err; // transport trouble: the caller retries the whole start
       this.#log.error({ room, errcode: code, reason: (err as Error).message },
         "the bridge bot cannot join this linked matrix room (invite it, or make the room joinable); other rooms keep working");
+      this.botIn.set(room, { joined: false, error: `${code}: ${(err as Error).message}` });
       return false;
     }
   }

@@ -5,7 +5,7 @@
  */
 import type { Logger } from "pino";
 import type {
-  Adapter, AdapterHost, Capabilities, DeliveryContext, EmitOptions, MappedMessage, Media, RemoteIds,
+  Adapter, AdapterHost, AdapterStatus, Capabilities, DeliveryContext, EmitOptions, MappedMessage, Media, RemoteIds,
 } from "../../core/adapter.ts";
 import { NotReadyError, PermanentDeliveryError } from "../../core/adapter.ts";
 import type { BridgeEvent, RoomRef } from "../../core/events.ts";
@@ -168,6 +168,14 @@ export class XmppAdapter implements Adapter {
     return this.#watch?.status() ?? [];
   }
 
+  status(): AdapterStatus {
+    const lastError = this.#conn.lastError;
+    return {
+      ...(lastError ? { lastError } : {}),
+      rooms: this.roomStatus().map((r) => ({ room: r.room, joined: r.phase === "joined", ...(r.reason ? { error: r.reason } : {}) })),
+    };
+  }
+
   async fetchMedia(url: string): Promise<Media> {
     if (url.startsWith("xmpp-vcard:")) return fetchVcardPhoto(this.#conn, this.#botFull, url.slice("xmpp-vcard:".length));
     if (!this.#host) throw new NotReadyError("the XMPP adapter has not started");
@@ -260,7 +268,10 @@ export class XmppAdapter implements Adapter {
     // A new stream: Prosody may still list our puppets, but they rejoin (same JID, same nick) on need.
     for (const state of this.#rooms.all()) for (const p of state.puppets.values()) p.joined = false;
     // Rooms that fail keep being retried by the watch, with backoff.
-    await watch.joinAll(this.#rooms.all());
+    const rooms = this.#rooms.all();
+    let settled = 0;
+    host.progress("join", 0, rooms.length);
+    await watch.joinAll(rooms, () => host.progress("join", ++settled, rooms.length, { joined: rooms.filter((r) => r.botJoined).length }));
     if (!this.#conn.online) return;
     await this.#resendUnconfirmed(this.#rooms.all());
     host.setReady(true);

@@ -14,6 +14,7 @@ import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
 import type { Logger } from "pino";
 import { NotReadyError } from "../../core/adapter.ts";
+import { FailureReporter } from "./connect-failure.ts";
 import { sanitizeStanza } from "./xml-safe.ts";
 import { DeliveryError } from "../../core/errors.ts";
 
@@ -63,11 +64,20 @@ export class XmppConnection {
   #keepalive: NodeJS.Timeout | undefined;
   #lastReceived = 0;
   readonly #pendingIq = new Map<string, PendingIq>();
+  readonly #failures: FailureReporter;
+  /** The last stream error since the stream opened: said with "offline", not on its own. */
+  #streamError: string | undefined;
 
   constructor(o: ConnectionOptions, log: Logger, on: ConnectionEvents) {
     this.#o = o;
     this.#log = log;
     this.#on = on;
+    this.#failures = new FailureReporter(log);
+  }
+
+  /** Why the last attempt to connect failed, said for a person; undefined once connected. */
+  get lastError(): string | undefined {
+    return this.#failures.last;
   }
 
   get online(): boolean {
@@ -128,13 +138,14 @@ export class XmppConnection {
     const entity = new Component({ service: this.#o.service, domain: this.#o.domain });
     this.#entity = entity;
     entity.on("open", (el: Element) => {
-      entity.authenticate(el.attrs.id ?? "", this.#o.secret).catch((err: Error) => {
-        if (/conflict/.test(err.message)) this.#log.error({ err: err.message }, "the XMPP server already has a connection for this component (another Junction with the same xmpp.component?, or the server has not yet noticed the old one is gone)");
-        else this.#log.error({ err: err.message }, "the XMPP server refused the component handshake: check xmpp.secret and xmpp.component against the server's component config");
-        entity.emit("error", err);
-      });
+      // A refused handshake rejects start() below, which says what to check.
+      entity.authenticate(el.attrs.id ?? "", this.#o.secret).catch((err: Error) => entity.emit("error", err));
     });
-    entity.on("error", (err: Error) => this.#log.warn({ err: err.message }, "XMPP stream error"));
+    // Said once, by the failed attempt (before it is online) or by "offline" (after).
+    entity.on("error", (err: Error) => {
+      this.#streamError = (err as { condition?: string }).condition ?? err.message;
+      this.#log.debug({ err: err.message }, "XMPP stream error");
+    });
     entity.on("stanza", (el: Element) => this.#onStanza(el));
     entity.on("disconnect", () => {
       if (this.#entity !== entity) return;
@@ -145,13 +156,16 @@ export class XmppConnection {
       await entity.start();
       if (this.#entity !== entity) return;
       this.#delay = BACKOFF_MIN_MS;
+      this.#failures.connected();
+      this.#streamError = undefined;
       (entity.socket as { setNoDelay?(v: boolean): void } | null)?.setNoDelay?.(true);
       this.#online = true;
       this.#log.info({ service: this.#o.service, domain: this.#o.domain }, "XMPP component online");
       this.#startKeepalive(entity);
       this.#on.online();
     } catch (err) {
-      this.#log.warn({ err: (err as Error).message, service: this.#o.service, retryInMs: this.#delay }, "XMPP component could not connect; retrying");
+      this.#failures.failed(err as Error, { service: this.#o.service, domain: this.#o.domain }, this.#delay);
+      this.#streamError = undefined;
       if (this.#entity === entity) {
         await entity.disconnect(1000).catch(() => undefined);
         this.#setOffline();
@@ -221,7 +235,8 @@ export class XmppConnection {
     this.#pendingIq.clear();
     if (!this.#online) return;
     this.#online = false;
-    this.#log.warn("XMPP component offline");
+    this.#log.warn({ ...(this.#streamError ? { err: this.#streamError } : {}) }, "XMPP component offline; reconnecting");
+    this.#streamError = undefined;
     this.#on.offline();
   }
 

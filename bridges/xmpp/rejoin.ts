@@ -61,10 +61,13 @@ export class RoomWatch {
     return [...this.#watch].map(([s, w]) => ({ room: s.room, phase: w.phase, attempts: w.attempts, ...(w.reason ? { reason: w.reason } : {}) }));
   }
 
-  /** The stream is up: join every room (the first try for each at once). */
-  async joinAll(states: readonly RoomState[]): Promise<void> {
+  /** The stream is up: join every room (the first try for each at once); `settled` after each try. */
+  async joinAll(states: readonly RoomState[], settled?: () => void): Promise<void> {
     this.#startPinger(states);
-    await Promise.all(states.map((s) => this.#attempt(s, this.#entry(s))));
+    await Promise.all(states.map(async (s) => {
+      await this.#attempt(s, this.#entry(s));
+      settled?.();
+    }));
   }
 
   /** The bot is out of `state`'s room, for `reason`: join again after the backoff. */

@@ -44,7 +44,8 @@ export class PuppetStore implements PuppetDirectory {
     return this.#handles.get(network)?.has(handle) ?? false;
   }
 
-  count(): number { return this.#cache.size; }
+  /** Puppets known, on one network or on all. */
+  count(network?: Network): number { return network === undefined ? this.#cache.size : (this.#handles.get(network)?.size ?? 0); }
 
   #remember(r: PuppetRecord): void {
     this.#cache.set(`${r.network}\u0000${r.actor}`, r);

@@ -62,6 +62,7 @@ class FakeHost implements AdapterHost {
   avatars = { put: () => "", get: () => undefined };
   readonly failed: { room: string; remoteId: string; reason: string }[] = [];
   deliveryFailed(room: string, remoteId: string, err: Error) { this.failed.push({ room, remoteId, reason: err.message }); }
+  progress() {}
   puppets = {
     get: (network: string, actor: string) => this.puppetMap.get(`${network}|${actor}`),
     put: (r: PuppetRecord) => { this.puppetMap.set(`${r.network}|${r.actor}`, r); },

@@ -56,7 +56,7 @@ describe("valid configs", () => {
       },
       store: { path: join(base, "junction.db"), retentionDays: 90 },
       delivery: { maxAttempts: 10, maxAgeHours: 24, puppetsPerSecond: 5, joinsPerSecond: 20 },
-      log: { level: "info" },
+      log: { level: "info", format: "auto" },
       media: { allowHosts: [], maxBytes: 104857600, timeouts: { connect: 10, headers: 30, total: 120 } },
       links: { lobby: { xmpp: ["lobby@conference.localhost"], matrix: ["#lobby:localhost"], discord: [] } },
     });
