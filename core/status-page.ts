@@ -40,7 +40,7 @@ export function renderStatusPage(snap: Snapshot, problems: readonly Problem[]): 
     : `<p class="bad" id="verdict">${problems.length} problem${problems.length === 1 ? "" : "s"}: ${problems.map((p) => e(p.room ? `${p.network} room ${p.room} ${p.state}` : `${p.network} ${p.state}`)).join("; ")}</p>`;
   const networks = snap.networks.map((n) =>
     `<tr class="${n.connected ? "ok" : "bad"}"><td>${e(n.network)}</td><td>${n.connected ? "connected" : "disconnected"}</td>` +
-    `<td>${when(n.since, now)}</td><td>${e(clip(n.lastError ?? ""))}</td></tr>`).join("\n");
+    `<td>${when(n.since, now)}</td><td>${e(clip(n.lastError ?? "", 400))}</td></tr>`).join("\n");
   const links = snap.links.map((link) => {
     const rows = link.rooms.map((r) => {
       const failure = r.lastFailure ? `${when(r.lastFailure.at, now)}: ${e(clip(r.lastFailure.reason))}${r.lastFailure.cause === "retrying" ? " (retrying)" : ` (given up: ${r.lastFailure.cause})`}` : "none";
