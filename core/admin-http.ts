@@ -35,7 +35,8 @@ export function isPublicUrl(url: string): boolean {
 export function mountAdmin(http: HttpServer, status: Status, metrics: Metrics, opts: AdminHttpOptions): void {
   const guard = new Guard(opts);
   http.mount("/metrics", async (req, res, rest) => {
-    if (rest !== "" || !guard.allow(req, res)) return;
+    if (rest !== "") return notFound(res);
+    if (!guard.allow(req, res)) return;
     const body = await metrics.registry.metrics();
     res.writeHead(200, { "content-type": metrics.registry.contentType, "cache-control": "no-store" }).end(req.method === "HEAD" ? undefined : body);
   });

@@ -29,6 +29,8 @@ export class Progress {
     this.#metrics?.progressDone.set(labels, done);
     this.#metrics?.progressTotal.set(labels, total);
     if (operation === "catch-up" && extra.events) this.#metrics?.caughtUp.inc({ network }, extra.events);
+    // A run of one step is over as soon as it starts: only longer ones are worth lines.
+    if (total <= 1) return;
     const key = `${network}:${operation}`;
     const now = this.#now();
     let run = this.#runs.get(key);
@@ -38,13 +40,7 @@ export class Progress {
     if (!first && !last && now - run!.logged < PROGRESS_LOG_MS) return;
     run!.logged = now;
     const fields = { network, operation, done, total, ...extra, elapsedMs: now - run!.started };
-    if (last) {
-      this.#runs.delete(key);
-      // A one-step operation that is over at once says nothing: only a long one is worth a line.
-      if (first && total <= 1) return;
-      this.#log.info(fields, `${network}: ${WORDS[operation]}: done, ${done} of ${total}`);
-    } else {
-      this.#log.info(fields, `${network}: ${WORDS[operation]}: ${done} of ${total}`);
-    }
+    if (last) this.#runs.delete(key);
+    this.#log.info(fields, `${network}: ${WORDS[operation]}: ${last ? "done, " : ""}${done} of ${total}`);
   }
 }

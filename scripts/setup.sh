@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Prepares this machine for `npm test`: Node >= 22 with the project's dependencies, Prosody (from
-# the distribution), and the Synapse virtualenv the end-to-end tests start. Idempotent: when
+# Prepares this machine for `npm test`: Node >= 22 with the project's dependencies, Prosody and
+# Chromium (from the distribution), and the Synapse virtualenv the end-to-end tests start. Idempotent: when
 # everything is in place it prints nothing and takes about a second.
 set -euo pipefail
 root=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
@@ -31,6 +31,17 @@ if ! command -v prosody > /dev/null 2>&1 || ! command -v prosodyctl > /dev/null 
     apt_install prosody
   else
     echo "setup: Prosody is not installed. As root: apt-get update && apt-get install -y prosody" >&2
+    exit 1
+  fi
+fi
+
+# 2b. Headless Chromium (Debian's package), which renders the status page in an end-to-end test.
+if ! command -v chromium > /dev/null 2>&1 && ! command -v chromium-browser > /dev/null 2>&1; then
+  if is_root && command -v apt-get > /dev/null 2>&1; then
+    echo "setup: installing Chromium (apt-get install chromium)" >&2
+    apt_install chromium
+  else
+    echo "setup: Chromium is not installed. As root: apt-get update && apt-get install -y chromium" >&2
     exit 1
   fi
 fi
