@@ -73,7 +73,7 @@ beforeAll(async () => {
   base = `http://127.0.0.1:${port}`;
   const log = pino({ level: "debug" }, { write: (s: string) => { lines.push(JSON.parse(s) as Record<string, unknown>); } });
   const xmpp = new XmppAdapter({
-    server: prosody.componentService, component: prosody.componentDomain, secret: prosody.componentSecret, nick: "Junction",
+    server: prosody.componentService, component: prosody.componentDomain, secret: prosody.componentSecret, nick: "Junction", history: 0,
   }, log.child({ network: "xmpp" }));
   const matrix = new MatrixAdapter(syn.matrixConfig, log.child({ network: "matrix" }));
   junction = await runJunction({
