@@ -29,6 +29,8 @@ const CAPABILITIES: Capabilities = {
 };
 
 const enc = encodeURIComponent;
+/** How often a connected adapter checks that the homeserver still answers. */
+const LIVENESS_MS = 10_000;
 
 export class MatrixAdapter implements Adapter {
   readonly network = "matrix" as const;
@@ -47,6 +49,7 @@ export class MatrixAdapter implements Adapter {
   #receiver: Receiver | undefined;
   readonly #linked = new Set<string>();
   #ready = false;
+  #liveness: NodeJS.Timeout | undefined;
   #stopped = false;
   readonly #reconnect: Reconnect;
   #connecting: Promise<void> | undefined;
@@ -121,6 +124,7 @@ export class MatrixAdapter implements Adapter {
 
   async stop(): Promise<void> {
     this.#stopped = true;
+    clearInterval(this.#liveness);
     this.#reconnect.stop();
     await this.#server?.close();
     this.#server = undefined;
@@ -252,6 +256,10 @@ export class MatrixAdapter implements Adapter {
   #setReady(ready: boolean): void {
     if (this.#ready === ready) return;
     this.#ready = ready;
+    clearInterval(this.#liveness);
+    // The homeserver only pushes: without a request now and then, nobody would notice it gone
+    // while the rooms are quiet (and /health would say all is well). A failed probe reconnects.
+    if (ready) this.#liveness = setInterval(() => void this.#hs?.request("GET", "/_matrix/client/versions", { timeoutMs: LIVENESS_MS }).catch(() => undefined), LIVENESS_MS).unref();
     this.#host?.setReady(ready);
     if (ready) this.#log.info("connected to the homeserver");
   }

@@ -2,7 +2,8 @@
  * Watching Junction run, end to end: real Prosody and Synapse, the real core with its HTTP
  * listener. Prosody is killed and started again: /health turns 503 naming the XMPP network (since
  * when, and the refused connection as the last error), /metrics shows it disconnected, the status
- * page (rendered by headless Chromium) says so; then everything turns back. The log says the
+ * page (rendered by headless Chromium) says so; then everything turns back. Synapse is stopped
+ * and started too (noticed while the rooms are quiet). The log says the
  * refused connection with its cause, not once per attempt.
  */
 import { mkdtempSync } from "node:fs";
@@ -163,6 +164,24 @@ describe("metrics, health and the status page", () => {
     expect(dom2).toMatch(/<td>xmpp<\/td><td>connected<\/td>/);
     await screenshot(`${base}/`, "status-page-all-well.png");
   }, 150_000);
+
+  it("Synapse stopped while the rooms are quiet: noticed within seconds, named by /health, and back after a start", async () => {
+    const stoppedAt = Date.now();
+    await syn.stop({ keepData: true });
+    const down = await until("health names matrix", async () => {
+      const r = await health();
+      return r.code === 503 && r.body.problems?.some((p) => p.network === "matrix" && p.lastError) ? r : undefined;
+    }, 40_000, 500);
+    const p = down.body.problems!.find((q) => q.network === "matrix")!;
+    expect(p).toMatchObject({ network: "matrix", state: "disconnected" });
+    expect(p.lastError).toMatch(/unreachable/);
+    expect(Date.parse(p.since)).toBeGreaterThanOrEqual(stoppedAt - 1000);
+    expect(down.body.problems!.filter((q) => q.network === "xmpp")).toEqual([]);
+    expect(sample(await metrics(), "junction_network_connected", { network: "matrix" })).toBe(0);
+    await syn.start();
+    await until("health 200 after Synapse is back", async () => (await health()).code === 200, 90_000, 500);
+    expect(sample(await metrics(), "junction_network_connected", { network: "matrix" })).toBe(1);
+  }, 180_000);
 
   it("a request naming another host (DNS rebinding) gets nothing", async () => {
     const { request } = await import("node:http");
