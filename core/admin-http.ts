@@ -13,6 +13,7 @@
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { IncomingMessage, ServerResponse } from "node:http";
 import ipaddr from "ipaddr.js";
+import type { Logger } from "pino";
 import type { HttpServer } from "./http.ts";
 import type { Metrics } from "./metrics.ts";
 import { renderStatusPage } from "./status-page.ts";
@@ -32,8 +33,11 @@ export function isPublicUrl(url: string): boolean {
   return !["loopback", "private", "uniqueLocal", "linkLocal"].includes(range);
 }
 
-export function mountAdmin(http: HttpServer, status: Status, metrics: Metrics, opts: AdminHttpOptions): void {
+export function mountAdmin(http: HttpServer, status: Status, metrics: Metrics, opts: AdminHttpOptions, log?: Logger): void {
   const guard = new Guard(opts);
+  if (isPublicUrl(opts.publicUrl) && !opts.adminToken) {
+    log?.warn({ publicUrl: opts.publicUrl }, "http.publicUrl is public and http.adminToken is not set: the status page and /metrics answer 403 (and /health only its status code) until you set one (openssl rand -hex 32)");
+  }
   http.mount("/metrics", async (req, res, rest) => {
     if (rest !== "") return notFound(res);
     if (!guard.allow(req, res)) return;

@@ -121,7 +121,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       http = new HttpServer(config.http, log.child({ part: "http" }));
       const pm = new PublicMedia(http.publicUrl, store.secret("public-media"), fetchMedia);
       http.mount(pm.prefix, (req, res, rest) => pm.serve(req, res, rest));
-      mountAdmin(http, status, metrics, config.http);
+      mountAdmin(http, status, metrics, config.http, log.child({ part: "http" }));
       await http.listen();
       publicMedia = pm;
     }
