@@ -5,27 +5,15 @@ import type { BridgeEvent, Network } from "./events.ts";
 import { roomKey } from "./links.ts";
 import type { Metrics } from "./metrics.ts";
 import type { EphemeralDelivery } from "./router.ts";
+import { backoff, DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
 import type { OutboxRow } from "./store/outbox-store.ts";
 import type { Store } from "./store/store.ts";
 
 type Item = { readonly row: OutboxRow } | { readonly ephemeral: EphemeralDelivery };
 
-/** Waits grow 1 s, 2 s, 4 s … up to 5 min, with jitter so that many rooms do not retry in step. */
-export function backoff(attempt: number): number {
-  const base = Math.min(1000 * 2 ** Math.max(0, attempt - 1), 300_000);
-  return Math.round(base * (0.8 + Math.random() * 0.4));
-}
-
 const EPHEMERAL_BACKLOG = 50; // beyond this a room is behind; typing and presence would be stale
 const NOT_READY_RETRY = 1000;
 const BOOKKEEPING_RETRY_MS = 5000;
-
-/** How long a transient failure is retried before the row is failed with its reason. */
-export interface RetryPolicy {
-  readonly maxAttempts: number;
-  readonly maxAgeMs: number;
-}
-export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 10, maxAgeMs: 24 * 3600_000 };
 
 /** Decides how long a delivery must wait before it may start (puppet creation, membership churn). */
 export type Pace = (network: Network, room: string, event: BridgeEvent) => number;

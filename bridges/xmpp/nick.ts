@@ -17,6 +17,8 @@
  */
 import saslprep from "@mongodb-js/saslprep";
 import unhomoglyph from "unhomoglyph";
+import type { Network } from "../../core/events.ts";
+import type { RoomState } from "./rooms.ts";
 import { xmlSafe } from "./xml-safe.ts";
 
 const MAX_NICK = 64;
@@ -101,4 +103,31 @@ export function skeleton(nick: string): string {
 /** Whether two different nicks would render alike. */
 export function looksAlike(a: string, b: string): boolean {
   return a !== b && skeleton(a) === skeleton(b);
+}
+
+/**
+ * The nicks a puppet tries, in order: the one it held here before (if it still fits the name),
+ * its name, its name marked with its network, numbered ones, then its plain nick (ASCII, from its
+ * id) for a room that refuses the others. A candidate that would look like a native occupant's
+ * nick is skipped (the marked one is what such a puppet gets), and so is one a server would refuse.
+ */
+export function nickCandidates(state: RoomState, wanted: string, plain: string, origin: Network, stored?: string): string[] {
+  const natives = [...state.occupants.values()].filter((o) => !o.ours).map((o) => o.nick);
+  const marked = (base: string) => [`${base} (${origin})`, ...[2, 3, 4, 5, 6, 7, 8, 9].map((n) => `${base} (${origin} ${n})`)];
+  const all = [
+    ...(stored && (stored === wanted || stored.startsWith(`${wanted} (`)) ? [stored] : []),
+    wanted, ...marked(wanted), plain, ...marked(plain),
+  ];
+  // A suffix can make a valid name invalid (a right-to-left name must end in a right-to-left
+  // letter): such a candidate is skipped, and the plain ones come later.
+  return [...new Set(all)]
+    .filter((n) => isValidNick(n))
+    .filter((n) => !natives.some((native) => looksAlike(n, native)));
+}
+
+/** An ASCII nick from a person's id on their network (`@bob:example.org` → `bob`), never empty. */
+export function plainNick(origin: Network, id: string): string {
+  const local = id.replace(/^@/, "").split(/[:@/]/)[0] ?? "";
+  const ascii = local.normalize("NFKD").replace(/[^A-Za-z0-9._ -]/g, "").replace(/\s+/g, " ").trim().slice(0, 32);
+  return ascii || `${origin} person`;
 }

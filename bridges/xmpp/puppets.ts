@@ -14,7 +14,7 @@ import { NETWORKS, type ActorId, type Network, type Sender } from "../../core/ev
 import type { XmppConnection } from "./connection.ts";
 import type { PuppetProfile } from "./iq.ts";
 import { puppetJid } from "./jid-escape.ts";
-import { isValidNick, looksAlike, safeNick } from "./nick.ts";
+import { nickCandidates, plainNick, safeNick } from "./nick.ts";
 import { joinPresence, puppetPresence } from "./presence-out.ts";
 import type { PuppetOccupant, RoomState } from "./rooms.ts";
 import { bareJid, roomKey } from "./stanza.ts";
@@ -277,33 +277,6 @@ export class Puppets {
     this.#host?.puppets.put(r);
     return r;
   }
-}
-
-/**
- * The nicks a puppet tries, in order: the one it held here before (if it still fits the name),
- * its name, its name marked with its network, numbered ones, then its plain nick (ASCII, from its
- * id) for a room that refuses the others. A candidate that would look like a native occupant's
- * nick is skipped (the marked one is what such a puppet gets), and so is one a server would refuse.
- */
-export function nickCandidates(state: RoomState, wanted: string, plain: string, origin: Network, stored?: string): string[] {
-  const natives = [...state.occupants.values()].filter((o) => !o.ours).map((o) => o.nick);
-  const marked = (base: string) => [`${base} (${origin})`, ...[2, 3, 4, 5, 6, 7, 8, 9].map((n) => `${base} (${origin} ${n})`)];
-  const all = [
-    ...(stored && (stored === wanted || stored.startsWith(`${wanted} (`)) ? [stored] : []),
-    wanted, ...marked(wanted), plain, ...marked(plain),
-  ];
-  // A suffix can make a valid name invalid (a right-to-left name must end in a right-to-left
-  // letter): such a candidate is skipped, and the plain ones come later.
-  return [...new Set(all)]
-    .filter((n) => isValidNick(n))
-    .filter((n) => !natives.some((native) => looksAlike(n, native)));
-}
-
-/** An ASCII nick from a person's id on their network (`@bob:example.org` → `bob`), never empty. */
-export function plainNick(origin: Network, id: string): string {
-  const local = id.replace(/^@/, "").split(/[:@/]/)[0] ?? "";
-  const ascii = local.normalize("NFKD").replace(/[^A-Za-z0-9._ -]/g, "").replace(/\s+/g, " ").trim().slice(0, 32);
-  return ascii || `${origin} person`;
 }
 
 /** The puppet's avatar bytes, read from the store only when a vCard asks for them. */

@@ -1,8 +1,7 @@
 import xml from "@xmpp/xml";
 import { describe, expect, it } from "vitest";
 import { actorId, roomRef } from "../../core/events.ts";
-import { isValidNick, looksAlike, safeNick } from "../../bridges/xmpp/nick.ts";
-import { nickCandidates, plainNick } from "../../bridges/xmpp/puppets.ts";
+import { isValidNick, looksAlike, nickCandidates, plainNick, safeNick } from "../../bridges/xmpp/nick.ts";
 import { RoomState } from "../../bridges/xmpp/rooms.ts";
 import { Unconfirmed } from "../../bridges/xmpp/unconfirmed.ts";
 import { sanitizeStanza, xmlSafe } from "../../bridges/xmpp/xml-safe.ts";
