@@ -19,6 +19,7 @@ import { CannotDeliver, outboundStanzas } from "./outbound.ts";
 import { leavePresence, puppetPresence } from "./presence-out.ts";
 import { PUPPET_RESOURCE, Puppets } from "./puppets.ts";
 import { onRoomMessage, receive, type ReceiveDeps } from "./receive.ts";
+import { resendUnconfirmed } from "./resend.ts";
 import { RoomWatch, type RoomStatus } from "./rejoin.ts";
 import { Rooms, type RoomState } from "./rooms.ts";
 import { bareJid, resourceOf } from "./stanza.ts";
@@ -28,10 +29,6 @@ import { VERSION } from "./version.ts";
 /** The xmpp section as loaded; the keepalive, rejoin and catch-up keys may be left to their defaults. */
 export type XmppConfig = Omit<LoadedXmppConfig, keyof typeof XMPP_DEFAULTS> & Partial<Pick<LoadedXmppConfig, keyof typeof XMPP_DEFAULTS>>;
 
-/** Unconfirmed deliveries older than this are not sent again after a reconnect: stale by then. */
-const RESEND_MAX_AGE_MS = 10 * 60_000;
-/** Writes of one unconfirmed delivery, the first included; then given up (it may be what kills the stream). */
-const MAX_SENDS = 3;
 const STANZA_ID_WAIT_MS = 2000;
 
 export class XmppAdapter implements Adapter {
@@ -277,37 +274,8 @@ export class XmppAdapter implements Adapter {
     host.setReady(true);
   }
 
-  /**
-   * After a reconnect, and after the catch-up (which brings the reflections of what did get in):
-   * what the room never reflected was lost with the old connection. Send it again, in order,
-   * under the same ids, before anything newer.
-   */
-  async #resendUnconfirmed(rooms: readonly RoomState[]): Promise<void> {
-    for (const state of rooms) {
-      if (!state.botJoined) continue; // kept for the next successful join
-      const { resend, givenUp } = state.unconfirmed.takeForResend(RESEND_MAX_AGE_MS, MAX_SENDS);
-      for (const e of givenUp) {
-        this.#log.warn({ room: state.room, ids: e.ids, sends: e.sends, ageMs: Date.now() - e.at },
-          e.sends >= MAX_SENDS
-            ? "the room never confirmed a message sent this often (each time the stream went down after it); given up"
-            : "an unconfirmed message is too old to send again; given up");
-        // Recorded as failed in the outbox too, and forgotten as a copy in this room.
-        for (const id of e.ids) this.#host?.deliveryFailed(state.room, id, new PermanentDeliveryError(`${state.room} never confirmed the message (sent ${e.sends} times)`));
-      }
-      if (resend.length === 0) continue;
-      this.#log.info({ room: state.room, count: resend.length }, "sending again what the room never confirmed before the connection dropped");
-      for (const { value: r, at, sends } of resend) {
-        try {
-          await this.#puppets.ensureJoined(state, r.origin, r.sender, r.ctx);
-          const ids = r.stanzas.map((st) => st.attrs.id).filter((id): id is string => typeof id === "string");
-          for (const id of ids) state.sent(id); // a bounce of the resend is still ours
-          state.unconfirmed.add(ids, r, at, sends + 1);
-          await this.#conn.send(...r.stanzas);
-        } catch (err) {
-          this.#log.warn({ room: state.room, err: (err as Error).message }, "could not send an unconfirmed message again");
-        }
-      }
-    }
+  #resendUnconfirmed(rooms: readonly RoomState[]): Promise<void> {
+    return resendUnconfirmed(rooms, { log: this.#log, host: this.#host, puppets: this.#puppets, conn: this.#conn });
   }
 
   #offline(): void {
