@@ -7,7 +7,7 @@ import * as z from "zod";
 import type { Network } from "../core/events.ts";
 import { parseAllowEntry } from "../core/media/policy.ts";
 import {
-  checkDiscordChannel, checkMatrixRoom, checkXmppRoom, isHost, isServerName, normaliseXmppServer, parseHostPort, show,
+  checkDiscordChannel, checkMatrixPerson, checkMatrixRoom, checkXmppPerson, checkXmppRoom, isHost, isServerName, normaliseXmppServer, parseHostPort, show,
 } from "./values.ts";
 
 type Ctx = z.core.$RefinementCtx;
@@ -198,6 +198,15 @@ const linkSchema = z.strictObject({
   discord: rooms(checkDiscordChannel),
 }, { error: (iss) => `expected a link: a mapping of xmpp, matrix and/or discord rooms, got ${show(iss.input)}` });
 
+const adminSchema = z.strictObject({
+  xmpp: rooms(checkXmppPerson),
+  matrix: rooms(checkMatrixPerson),
+  matrixRoom: text(`the Matrix admin room, like #junction-admin:example.org or !roomid:example.org`).transform((s, ctx) => {
+    const checked = checkMatrixRoom(s);
+    return "room" in checked ? checked.room : fail(ctx, checked.error);
+  }).optional(),
+}, { error: (iss) => `expected the admin section (xmpp, matrix, matrixRoom), got ${show(iss.input)}` });
+
 const LINK_NETWORKS = ["xmpp", "matrix", "discord"] as const satisfies readonly Network[];
 
 export const configSchema = z
@@ -210,6 +219,7 @@ export const configSchema = z
     delivery: deliverySchema.prefault({}),
     log: logSchema.prefault({}),
     media: mediaSchema.prefault({}),
+    admin: adminSchema.optional(),
     links: z.record(z.string(), linkSchema, {
       error: (iss) => `expected a mapping of link names to rooms, got ${show(iss.input)}`,
     }).default({}),
@@ -227,6 +237,7 @@ export type DeliveryConfig = Config["delivery"];
 export type LogConfig = Config["log"];
 export type MediaSectionConfig = Config["media"];
 export type LinkConfig = Config["links"][string];
+export type AdminConfig = Config["admin"];
 
 /** What the cross-link check can rely on when other fields failed: possibly anything. */
 type LooseConfig = Partial<Record<Network, unknown>> & { links?: Record<string, Partial<Record<Network, unknown>> | undefined> } | undefined;
@@ -237,6 +248,16 @@ function checkLinks(config: LooseConfig, ctx: Ctx): void {
     ctx.addIssue({ code: "custom", message: "no network is configured: add an xmpp and a matrix (or discord) section", path: [] });
   }
   const links = typeof config.links === "object" && config.links !== null ? config.links : {};
+  const adminRoom = (config as { admin?: { matrixRoom?: unknown } }).admin?.matrixRoom;
+  if (typeof adminRoom === "string" && config.matrix === undefined) {
+    ctx.addIssue({ code: "custom", path: ["admin", "matrixRoom"], message: "there is a Matrix admin room but no matrix section: add one or remove admin.matrixRoom" });
+  }
+  for (const [name, link] of Object.entries(links)) {
+    const list = link && Array.isArray(link.matrix) ? (link.matrix as unknown[]) : [];
+    if (typeof adminRoom === "string" && list.includes(adminRoom.trim())) {
+      ctx.addIssue({ code: "custom", path: ["admin", "matrixRoom"], message: `the admin room is also in link "${name}": give the admin commands a room of their own` });
+    }
+  }
   const owner = new Map<string, string>();
   for (const [name, link] of Object.entries(links)) {
     if (typeof link !== "object" || link === null) continue;

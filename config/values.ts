@@ -57,6 +57,28 @@ export function checkXmppRoom(value: unknown): { room: string } | { error: strin
   return { room: jid };
 }
 
+export const XMPP_ADMIN_EXAMPLE = "admin@example.org";
+export const MATRIX_ADMIN_EXAMPLE = "@admin:example.org";
+
+/** A person's bare JID (an admin), lowercased: local@domain, no resource. */
+export function checkXmppPerson(value: unknown): { room: string } | { error: string } {
+  const jid = typeof value === "string" ? value.trim().toLowerCase() : "";
+  const at = jid.indexOf("@");
+  const ok = at > 0 && !JID_LOCAL_FORBIDDEN.test(jid.slice(0, at)) && isHost(jid.slice(at + 1));
+  if (!ok) {
+    const resource = typeof value === "string" && value.includes("/") ? " (a bare JID, without /resource)" : "";
+    return { error: `expected a bare JID like ${XMPP_ADMIN_EXAMPLE}${resource}, got ${show(value)}` };
+  }
+  return { room: jid };
+}
+
+/** A Matrix user id (an admin), kept as written (user ids compare exactly). */
+export function checkMatrixPerson(value: unknown): { room: string } | { error: string } {
+  const ok = typeof value === "string" && /^@[^:\s]+:(.+)$/.test(value) && isServerName(value.slice(value.indexOf(":") + 1));
+  if (!ok) return { error: `expected a Matrix user id like ${MATRIX_ADMIN_EXAMPLE}, got ${show(value)}` };
+  return { room: value };
+}
+
 /** A Matrix room alias or room id; kept as written (both are case-sensitive). */
 export function checkMatrixRoom(value: unknown): { room: string } | { error: string } {
   const ok = typeof value === "string" && /^[#!][^:\s]+:(.+)$/.test(value) && isServerName(value.slice(value.indexOf(":") + 1));

@@ -3,6 +3,7 @@
  * bridges implement this and receive an AdapterHost from the core at start.
  */
 import type { Logger } from "pino";
+import type { AdminDesk } from "./admin.ts";
 import type { DeliveryError } from "./errors.ts";
 import type {
   ActorId, Attachment, BridgeEvent, Network, RemoteMessageId, RoomRef,
@@ -157,6 +158,11 @@ export interface AdapterHost {
    * and shows it in the metrics. Call with done = 0 first and done = total at the end.
    */
   progress(operation: Operation, done: number, total: number, extra?: Readonly<Record<string, number>>): void;
+  /**
+   * The admin commands (core/admin.ts): the adapter says who asked, as their server vouches for
+   * it; the desk decides whether they may, runs the command and logs it. Absent in unit tests.
+   */
+  readonly admin?: AdminDesk;
 }
 
 /** The long operations whose progress is reported. */

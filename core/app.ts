@@ -8,6 +8,7 @@ import { Ingest } from "./ingest.ts";
 import { mediaFetcher, mediaHttp, type MediaConfig } from "./media/fetcher.ts";
 import { HttpServer, type HttpServerConfig } from "./http.ts";
 import { mountAdmin } from "./admin-http.ts";
+import { AdminDesk, type AdminList } from "./admin.ts";
 import { Metrics } from "./metrics.ts";
 import { Pacer, type Rate } from "./pacing.ts";
 import { Progress } from "./progress.ts";
@@ -19,6 +20,7 @@ import { RoomResolver } from "./resolve.ts";
 import { Router } from "./router.ts";
 import type { Pruned } from "./store/retention.ts";
 import { Status } from "./status.ts";
+import { CoreSteering, type Steering } from "./steering.ts";
 import { Store } from "./store/store.ts";
 
 /** The part of the config the core reads (config/schema.ts's Config satisfies it). */
@@ -36,6 +38,8 @@ export interface CoreConfig {
   readonly media?: MediaConfig;
   /** Junction's one HTTP server: signed media URLs, the status page, /metrics and /health. */
   readonly http?: HttpServerConfig | undefined;
+  /** Who may use the admin commands, per network (XMPP bare JIDs, Matrix user ids). */
+  readonly admin?: AdminList | undefined;
 }
 
 export interface RunningJunction {
@@ -51,6 +55,8 @@ export interface RunningJunction {
   prune(now?: number): Promise<Pruned>;
   /** Networks, rooms and failures, as /health and the status page show them. */
   readonly status: Status;
+  /** What the admin commands do (list, status, retry, pause, resume, reload). */
+  readonly steering: Steering;
   stop(): Promise<void>;
 }
 
@@ -130,6 +136,10 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     let stopping = false;
 
     const ingest = new Ingest(store, router, queues, new Pacer({ perSecond: joinsPerSecond, burst: joinsPerSecond * 5 }));
+    const steering = new CoreSteering({ links, queues, store, status });
+    const admin = new AdminDesk(config.admin, steering, log.child({ part: "admin" }));
+    const paused = steering.restorePaused();
+    if (paused.length > 0) log.warn({ links: paused }, "links paused by an admin stay paused: their deliveries wait for a resume");
     const pending = store.outbox.pending();
     if (pending.length > 0) log.info({ pending: pending.length }, "resuming deliveries left in the outbox");
     queues.enqueue(pending);
@@ -187,6 +197,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       media,
       publicMedia: (origin, url, name) => publicMedia?.urlFor(origin, url, name),
       progress: (operation, done, total, extra) => progress.report(network, operation, done, total, extra),
+      admin,
     });
 
     resolver.start(({ link, room }) => {
@@ -247,7 +258,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     };
 
     return {
-      store, queues, links, metrics, http, status,
+      store, queues, links, metrics, http, status, steering,
       connected: () => connected,
       prune,
       async stop() {

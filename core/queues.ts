@@ -29,6 +29,8 @@ class RoomQueue {
   /** When a delivery to this room last succeeded, and the last failure (either kind). */
   lastDelivery: number | undefined;
   lastFailure: RoomFailure | undefined;
+  /** The link of the rows queued here (a room is in one link). */
+  link: string | undefined;
   constructor(network: Network, room: string) {
     this.network = network;
     this.room = room;
@@ -64,6 +66,8 @@ export class Queues {
   readonly #metrics: Metrics | undefined;
   readonly #policy: RetryPolicy;
   readonly #pace: Pace;
+  /** Links an admin paused: their rows stay queued (and in the outbox) until resumed. */
+  readonly #paused = new Set<string>();
   #stopped = false;
   readonly stats: QueueStats = { delivered: 0, retried: 0, failed: 0 };
 
@@ -108,11 +112,13 @@ export class Queues {
     for (const row of rows) {
       const q = this.#queue(row.network, row.room);
       q.items.push({ row });
+      q.link = row.link;
       touched.add(q);
     }
     for (const e of ephemeral) {
       const q = this.#queue(e.network, e.room);
-      if (!this.#isReady(e.network) || q.items.length > EPHEMERAL_BACKLOG) continue;
+      // Typing and presence in a paused link would be stale by the time it resumes.
+      if (!this.#isReady(e.network) || q.items.length > EPHEMERAL_BACKLOG || (q.link !== undefined && this.#paused.has(q.link))) continue;
       q.items.push({ ephemeral: e });
       touched.add(q);
     }
@@ -130,6 +136,25 @@ export class Queues {
     }
   }
 
+
+  /** Holds a link's deliveries where they are (the row in flight, if any, finishes). */
+  pause(link: string): void {
+    this.#paused.add(link);
+  }
+
+  /** Lets a paused link's held deliveries go, in order; resolves to how many were waiting. */
+  resume(link: string): number {
+    if (!this.#paused.delete(link)) return 0;
+    let held = 0;
+    for (const q of this.#rooms.values()) {
+      if (q.link !== link) continue;
+      held += q.items.length;
+      this.#kick(q);
+    }
+    return held;
+  }
+
+  isPaused(link: string): boolean { return this.#paused.has(link); }
 
   /** Pending items across rooms (memory view). */
   depth(): number {
@@ -223,6 +248,7 @@ export class Queues {
         continue;
       }
       const row = item.row;
+      if (this.#paused.has(row.link)) return; // resume() kicks the queue
       const wait = row.nextTry - Date.now();
       if (wait > 0) return this.#later(q, wait);
       const paced = this.#pace(row.network, row.room, JSON.parse(row.event) as BridgeEvent);

@@ -37,6 +37,9 @@ export class OutboxStore {
   readonly #depth;
   readonly #put;
   readonly #purgeFailed;
+  readonly #failedOf;
+  readonly #failedCount;
+  readonly #requeue;
 
   constructor(db: Db) {
     this.#insert = db.prepare<[string, string, string, number | null, string, number]>(
@@ -58,6 +61,11 @@ export class OutboxStore {
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
     this.#purgeFailed = db.prepare<[number]>(`DELETE FROM outbox WHERE message_id = ? AND state = 'failed'`);
+    this.#failedOf = db.prepare<[string, number], Raw>(
+      `SELECT id, link, network, room, message_id, event, created, attempts, next_try FROM outbox WHERE state = 'failed' AND link = ? ORDER BY id LIMIT ?`,
+    );
+    this.#failedCount = db.prepare<[string], { n: number }>(`SELECT count(*) AS n FROM outbox WHERE state = 'failed' AND link = ?`);
+    this.#requeue = db.prepare<[number, number]>(`UPDATE outbox SET state = 'pending', attempts = 0, next_try = 0, created = ? WHERE id = ? AND state = 'failed'`);
   }
 
   add(link: string, network: Network, room: string, messageId: number | null, event: string, now: number): OutboxRow {
@@ -81,6 +89,17 @@ export class OutboxStore {
   pending(): OutboxRow[] { return this.#pending.all().map(toRow); }
   failed(limit = 50): FailedRow[] {
     return this.#failed.all(limit).map((r) => ({ id: r.id, link: r.link, network: r.network, room: r.room, error: r.last_error ?? "", attempts: r.attempts }));
+  }
+  /** A link's failed deliveries, oldest first (an admin's retry). */
+  failedOf(link: string, limit: number): OutboxRow[] { return this.#failedOf.all(link, limit).map(toRow); }
+  failedCount(link: string): number { return this.#failedCount.get(link)?.n ?? 0; }
+  /**
+   * A failed row pending again under its old id (its idempotency key; parts that landed stay
+   * recorded), with a fresh budget: its attempts and age count from now.
+   */
+  requeue(row: OutboxRow, now: number): OutboxRow {
+    this.#requeue.run(now, row.id);
+    return { ...row, created: now, attempts: 0, nextTry: 0 };
   }
   depth(): number { return this.#depth.get()?.n ?? 0; }
 }

@@ -4,6 +4,7 @@ import { openDb, type Db } from "./db.ts";
 import { MessageStore } from "./messages.ts";
 import { OutboxStore } from "./outbox-store.ts";
 import { AvatarStore } from "./avatars.ts";
+import { PausedStore } from "./paused.ts";
 import { PuppetStore } from "./puppets.ts";
 import { Retention } from "./retention.ts";
 
@@ -23,6 +24,7 @@ export class Store {
   readonly puppets: PuppetStore;
   readonly avatars: AvatarStore;
   readonly retention: Retention;
+  readonly paused: PausedStore;
   readonly #getCursor;
   readonly #setCursor;
   readonly #seen;
@@ -40,6 +42,7 @@ export class Store {
     this.puppets = new PuppetStore(this.db);
     this.avatars = new AvatarStore(this.db);
     this.retention = new Retention(this.db);
+    this.paused = new PausedStore(this.db);
     this.#getCursor = this.db.prepare<[string, string], { value: string }>(`SELECT value FROM cursors WHERE network = ? AND room = ?`);
     this.#setCursor = this.db.prepare<[string, string, string]>(
       `INSERT INTO cursors (network, room, value) VALUES (?, ?, ?) ON CONFLICT (network, room) DO UPDATE SET value = excluded.value`,

@@ -46,6 +46,11 @@ function load(yaml: string, env: Record<string, string> = {}): { config: Config;
 }
 
 describe("valid configs", () => {
+  it("reads admins: bare JIDs lowercased, Matrix ids as written", () => {
+    const { config } = load(`${NETWORKS}admin:\n  xmpp: Root@Localhost\n  matrix: ["@Admin:localhost"]\n  matrixRoom: "#junction-admin:localhost"\n`);
+    expect(config.admin).toEqual({ xmpp: ["root@localhost"], matrix: ["@Admin:localhost"], matrixRoom: "#junction-admin:localhost" });
+  });
+
   it("fills defaults and resolves paths against the config file's directory", () => {
     const { config, dir: base } = load(`${NETWORKS}links:\n  lobby:\n    xmpp: Lobby@Conference.localhost\n    matrix: "#lobby:localhost"\n`);
     expect(config).toEqual({
@@ -149,7 +154,7 @@ describe("refused configs", () => {
     ["unknown keys, with a suggestion", `${NETWORKS}lnks: {}\nxmpp_: 1\nfoo: 2\n`, {}, [
       'junction.yaml: lnks: unknown key: did you mean "links"? (line 10)',
       'junction.yaml: xmpp_: unknown key: did you mean "xmpp"? (line 11)',
-      "junction.yaml: foo: unknown key: expected one of xmpp, matrix, discord, http, store, delivery, log, media, links (line 12)",
+      "junction.yaml: foo: unknown key: expected one of xmpp, matrix, discord, http, store, delivery, log, media, admin, links (line 12)",
     ]],
     ["media entries that are not hosts, and a zero limit", `${NETWORKS}media:\n  allowHosts: ["http://files.lan/", 10.0.0.0/40]\n  maxBytes: 0\n`, {}, [
       'junction.yaml: media.allowHosts[0]: expected a host name, host:port, IP address, [IPv6]:port or CIDR, got "http://files.lan/" (line 11)',
@@ -179,6 +184,11 @@ describe("refused configs", () => {
     ]],
     ["no network at all", "log:\n  level: info\n", {}, [
       "junction.yaml: no network is configured: add an xmpp and a matrix (or discord) section",
+    ]],
+    ["admins that are not a bare JID or a user id, and an admin room that is a link's", `${NETWORKS}admin:\n  xmpp: [root@localhost/laptop]\n  matrix: "admin:localhost"\n  matrixRoom: "#lobby:localhost"\nlinks:\n  lobby:\n    xmpp: lobby@conference.localhost\n    matrix: "#lobby:localhost"\n`, {}, [
+      'junction.yaml: admin.xmpp[0]: expected a bare JID like admin@example.org (a bare JID, without /resource), got "root@localhost/laptop" (line 11)',
+      'junction.yaml: admin.matrix: expected a Matrix user id like @admin:example.org, got "admin:localhost" (line 12)',
+      'junction.yaml: admin.matrixRoom: the admin room is also in link "lobby": give the admin commands a room of their own (line 13)',
     ]],
     ["an empty file", "", {}, ["junction.yaml: the file is empty: start from config/example.yaml"]],
     ["a file that is not a mapping", "- a\n- b\n", {}, [

@@ -1,0 +1,117 @@
+/**
+ * Who may steer Junction, and the one record of every time someone tried. The bridges decide who
+ * a person is from what their server vouches for (the `from` the XMPP server stamps on the
+ * component stream, the homeserver's `sender`) and hand that here as an Actor; this desk compares
+ * it with `admin` in the config, runs the action on the Steering, and logs who did what and how
+ * it ended. A refusal is logged too.
+ */
+import type { Logger } from "pino";
+import type { Network } from "./events.ts";
+import { reasonOf } from "./errors.ts";
+import { UnknownLink, type LinkSummary, type PauseOutcome, type ReloadOutcome, type RetryOutcome, type Steering, type StatusReport } from "./steering.ts";
+
+/** A person as their server vouches for them: an XMPP bare JID, a Matrix user id. */
+export interface Actor {
+  readonly network: Network;
+  readonly id: string;
+  /** Where the command came from (the admin room, a DM, the component), for the log. */
+  readonly via?: string;
+}
+
+/** Admins by network, as config's `admin` section lists them. */
+export type AdminList = Readonly<Partial<Record<Network, readonly string[]>>>;
+
+interface Results {
+  help: undefined;
+  links: LinkSummary[];
+  status: StatusReport;
+  retry: RetryOutcome;
+  pause: PauseOutcome;
+  resume: PauseOutcome;
+  reload: ReloadOutcome;
+}
+export type Action = keyof Results;
+export const ACTIONS = ["help", "links", "status", "retry", "pause", "resume", "reload"] as const satisfies readonly Action[];
+/** The actions that name a link (status may, the others must). */
+export const NEEDS_LINK: ReadonlySet<Action> = new Set<Action>(["retry", "pause", "resume"]);
+
+export type Answer<A extends Action> =
+  | { readonly ok: true; readonly value: Results[A] }
+  /** Not an admin: `refused` is what to tell them. */
+  | { readonly ok: false; readonly refused: string }
+  /** An admin asked for something that cannot be done (an unknown link): `error` says why. */
+  | { readonly ok: false; readonly error: string };
+
+/** Compares ids as their network does: JIDs case-insensitively (bare), Matrix ids exactly. */
+export function sameActor(network: Network, a: string, b: string): boolean {
+  return network === "xmpp" ? a.toLowerCase() === b.toLowerCase() : a === b;
+}
+
+export class AdminDesk {
+  readonly #admins: AdminList;
+  readonly #steering: Steering;
+  readonly #log: Logger;
+
+  constructor(admins: AdminList | undefined, steering: Steering, log: Logger) {
+    this.#admins = admins ?? {};
+    this.#steering = steering;
+    this.#log = log;
+  }
+
+  isAdmin(actor: Actor): boolean {
+    return (this.#admins[actor.network] ?? []).some((id) => sameActor(actor.network, id, actor.id));
+  }
+
+  /** The link names, for a form's choices (only shown to admins). */
+  linkNames(): string[] {
+    return this.#steering.links().map((l) => l.name);
+  }
+
+  async run<A extends Action>(actor: Actor, action: A, link?: string): Promise<Answer<A>> {
+    const who = { admin: actor.id, network: actor.network, ...(actor.via ? { via: actor.via } : {}), action, ...(link !== undefined ? { link } : {}) };
+    if (!this.isAdmin(actor)) {
+      const configured = (this.#admins[actor.network] ?? []).length > 0;
+      this.#log.warn({ ...who, outcome: "refused" }, "admin command refused: not an admin");
+      return {
+        ok: false,
+        refused: configured
+          ? `${actor.id} is not one of Junction's admins; ask an admin to add you to admin.${actor.network} in its config`
+          : `Junction has no ${actor.network} admins configured (admin.${actor.network} in its config), so nobody may steer it from ${actor.network}`,
+      };
+    }
+    try {
+      const value = await this.#do(action, link, actor.id);
+      this.#log.info({ ...who, outcome: summary(action, value) }, `admin command: ${action}${link !== undefined ? ` ${link}` : ""}`);
+      return { ok: true, value };
+    } catch (err) {
+      const error = reasonOf(err);
+      if (err instanceof UnknownLink) this.#log.info({ ...who, outcome: "error", error }, `admin command failed: ${action}`);
+      else this.#log.error({ ...who, outcome: "error", err }, `admin command failed: ${action}`);
+      return { ok: false, error };
+    }
+  }
+
+  async #do<A extends Action>(action: A, link: string | undefined, by: string): Promise<Results[A]> {
+    const s = this.#steering;
+    if (NEEDS_LINK.has(action) && (link === undefined || link === "")) throw new UnknownLink(`${action} needs a link name; the links are: ${this.linkNames().join(", ")}`);
+    const l = link ?? "";
+    const r: { [K in Action]: () => Results[K] | Promise<Results[K]> } = {
+      help: () => undefined,
+      links: () => s.links(),
+      status: () => s.status(link === "" ? undefined : link),
+      retry: () => s.retry(l),
+      pause: () => s.pause(l, by),
+      resume: () => s.resume(l),
+      reload: () => s.reload(),
+    };
+    return r[action]() as Results[A];
+  }
+}
+
+/** What the log line says came of it (never the whole status, which may be long). */
+function summary(action: Action, value: unknown): unknown {
+  switch (action) {
+    case "help": case "links": case "status": return "shown";
+    default: return value;
+  }
+}

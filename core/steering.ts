@@ -1,0 +1,166 @@
+/**
+ * What an admin can do to a running Junction: look at its links, retry a link's failed
+ * deliveries, pause and resume a link, reload the config. The bridges' admin commands (XMPP
+ * ad-hoc commands, Matrix `!junction`) are front ends to this; who may use it is decided in
+ * core/admin.ts, which also logs every use.
+ */
+import type { Network } from "./events.ts";
+import type { LinkIndex } from "./links.ts";
+import type { Queues } from "./queues.ts";
+import type { NetworkState, RoomState, Status } from "./status.ts";
+import type { Store } from "./store/store.ts";
+
+export interface LinkSummary {
+  readonly name: string;
+  readonly paused: boolean;
+  readonly rooms: readonly { readonly network: Network; readonly room: string }[];
+  /** Deliveries waiting in its rooms' queues (held ones too, while paused). */
+  readonly queued: number;
+  /** Deliveries given up on (permanent failures, gave-ups, bounces) that a retry would send again. */
+  readonly failed: number;
+}
+
+export interface LinkStatus extends LinkSummary {
+  readonly rooms: readonly RoomState[];
+  /** Who paused it and when, while it is paused. */
+  readonly pausedBy?: { readonly by: string; readonly at: number };
+}
+
+export interface StatusReport {
+  readonly networks: readonly NetworkState[];
+  readonly links: readonly LinkStatus[];
+}
+
+export interface RetryOutcome { readonly link: string; readonly requeued: number; readonly more: boolean }
+export interface PauseOutcome { readonly link: string; readonly paused: boolean; readonly changed: boolean; readonly queued: number }
+
+/** What a reload did: the links it added, removed and changed, or why it refused the new config. */
+export type ReloadOutcome =
+  | { readonly outcome: "applied"; readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] }
+  | { readonly outcome: "refused"; readonly reason: string }
+  | { readonly outcome: "unavailable"; readonly reason: string };
+
+export interface Steering {
+  links(): LinkSummary[];
+  /** Every link, or the one named. */
+  status(link?: string): StatusReport;
+  retry(link: string): RetryOutcome;
+  pause(link: string, by: string): PauseOutcome;
+  resume(link: string): PauseOutcome;
+  reload(): Promise<ReloadOutcome>;
+}
+
+/** A link name that is not configured: said back to the admin with the names there are. */
+export class UnknownLink extends Error {
+  override readonly name = "UnknownLink";
+}
+
+/** At most this many failed deliveries are put back per retry (the rest on the next one). */
+export const RETRY_BATCH = 1000;
+
+export interface SteeringSources {
+  readonly links: LinkIndex;
+  readonly queues: Queues;
+  readonly store: Store;
+  readonly status: Status;
+  /** Undefined while this Junction cannot reload (the reply says so). */
+  readonly reload?: () => Promise<ReloadOutcome>;
+  now?(): number;
+}
+
+export class CoreSteering implements Steering {
+  readonly #s: SteeringSources;
+
+  constructor(sources: SteeringSources) {
+    this.#s = sources;
+  }
+
+  /** Holds the links paused before a restart (call before the outbox is enqueued). */
+  restorePaused(): string[] {
+    const names = new Set(this.#s.links.all().map((l) => l.name));
+    const out: string[] = [];
+    for (const p of this.#s.store.paused.all()) {
+      if (!names.has(p.link)) continue;
+      this.#s.queues.pause(p.link);
+      out.push(p.link);
+    }
+    return out;
+  }
+
+  links(): LinkSummary[] {
+    return this.#s.links.all().map((l) => this.#summary(l.name));
+  }
+
+  status(link?: string): StatusReport {
+    if (link !== undefined) this.#check(link);
+    const snap = this.#s.status.snapshot();
+    const pausedBy = new Map(this.#s.store.paused.all().map((p) => [p.link, p]));
+    return {
+      networks: snap.networks,
+      links: snap.links.filter((l) => link === undefined || l.name === link).map((l) => {
+        const by = pausedBy.get(l.name);
+        return { ...this.#summary(l.name), rooms: l.rooms, ...(by && this.#s.queues.isPaused(l.name) ? { pausedBy: { by: by.by, at: by.at } } : {}) };
+      }),
+    };
+  }
+
+  retry(link: string): RetryOutcome {
+    this.#check(link);
+    const { store, queues } = this.#s;
+    store.flush();
+    const now = this.#now();
+    const rows = store.tx(() => store.outbox.failedOf(link, RETRY_BATCH).map((r) => store.outbox.requeue(r, now)));
+    queues.enqueue(rows);
+    return { link, requeued: rows.length, more: store.outbox.failedCount(link) > 0 };
+  }
+
+  pause(link: string, by: string): PauseOutcome {
+    this.#check(link);
+    const { store, queues } = this.#s;
+    const changed = !queues.isPaused(link);
+    if (changed) {
+      store.paused.add({ link, by, at: this.#now() });
+      queues.pause(link);
+    }
+    return { link, paused: true, changed, queued: this.#queued(link) };
+  }
+
+  resume(link: string): PauseOutcome {
+    this.#check(link);
+    const { store, queues } = this.#s;
+    const changed = queues.isPaused(link);
+    store.paused.remove(link);
+    const queued = changed ? queues.resume(link) : this.#queued(link);
+    return { link, paused: false, changed, queued };
+  }
+
+  async reload(): Promise<ReloadOutcome> {
+    if (!this.#s.reload) return { outcome: "unavailable", reason: "this Junction cannot reload its config while running: restart it to apply a new config" };
+    return this.#s.reload();
+  }
+
+  #summary(name: string): LinkSummary {
+    const link = this.#s.links.all().find((l) => l.name === name);
+    return {
+      name,
+      paused: this.#s.queues.isPaused(name),
+      rooms: (link?.rooms ?? []).map((r) => ({ network: r.network, room: r.room })),
+      queued: this.#queued(name),
+      failed: this.#s.store.outbox.failedCount(name),
+    };
+  }
+
+  #queued(name: string): number {
+    const link = this.#s.links.all().find((l) => l.name === name);
+    return (link?.rooms ?? []).reduce((n, r) => n + this.#s.queues.roomState(r.network, r.room).depth, 0);
+  }
+
+  #check(link: string): void {
+    const names = this.#s.links.all().map((l) => l.name);
+    if (!names.includes(link)) {
+      throw new UnknownLink(`there is no link named "${link}"${names.length > 0 ? `; the links are: ${names.join(", ")}` : " (no links are configured)"}`);
+    }
+  }
+
+  #now(): number { return this.#s.now?.() ?? Date.now(); }
+}
