@@ -21,7 +21,7 @@ export interface Actor {
 /** Admins by network, as config's `admin` section lists them. */
 export type AdminList = Readonly<Partial<Record<Network, readonly string[]>>>;
 
-interface Results {
+export interface AdminResults {
   help: undefined;
   links: LinkSummary[];
   status: StatusReport;
@@ -30,13 +30,16 @@ interface Results {
   resume: PauseOutcome;
   reload: ReloadOutcome;
 }
-export type Action = keyof Results;
+export type Action = keyof AdminResults;
+/** An action that ran, with what came of it (a union the answer's formatting can switch on). */
+export type Done = { [A in Action]: { readonly action: A; readonly value: AdminResults[A] } }[Action];
+
 export const ACTIONS = ["help", "links", "status", "retry", "pause", "resume", "reload"] as const satisfies readonly Action[];
 /** The actions that name a link (status may, the others must). */
 export const NEEDS_LINK: ReadonlySet<Action> = new Set<Action>(["retry", "pause", "resume"]);
 
 export type Answer<A extends Action> =
-  | { readonly ok: true; readonly value: Results[A] }
+  | { readonly ok: true; readonly value: AdminResults[A] }
   /** Not an admin: `refused` is what to tell them. */
   | { readonly ok: false; readonly refused: string }
   /** An admin asked for something that cannot be done (an unknown link): `error` says why. */
@@ -91,11 +94,11 @@ export class AdminDesk {
     }
   }
 
-  async #do<A extends Action>(action: A, link: string | undefined, by: string): Promise<Results[A]> {
+  async #do<A extends Action>(action: A, link: string | undefined, by: string): Promise<AdminResults[A]> {
     const s = this.#steering;
     if (NEEDS_LINK.has(action) && (link === undefined || link === "")) throw new UnknownLink(`${action} needs a link name; the links are: ${this.linkNames().join(", ")}`);
     const l = link ?? "";
-    const r: { [K in Action]: () => Results[K] | Promise<Results[K]> } = {
+    const r: { [K in Action]: () => AdminResults[K] | Promise<AdminResults[K]> } = {
       help: () => undefined,
       links: () => s.links(),
       status: () => s.status(link === "" ? undefined : link),
@@ -104,7 +107,7 @@ export class AdminDesk {
       resume: () => s.resume(l),
       reload: () => s.reload(),
     };
-    return r[action]() as Results[A];
+    return r[action]() as AdminResults[A];
   }
 }
 

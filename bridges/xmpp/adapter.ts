@@ -11,6 +11,7 @@ import { NotReadyError, PermanentDeliveryError } from "../../core/adapter.ts";
 import type { BridgeEvent, RoomRef } from "../../core/events.ts";
 import { remoteId, roomRef } from "../../core/events.ts";
 import { XMPP_DEFAULTS, type XmppConfig as LoadedXmppConfig } from "../../config/schema.ts";
+import { AdHocCommands } from "./adhoc.ts";
 import { Bot } from "./bot.ts";
 import { XmppConnection } from "./connection.ts";
 import { fetchLink, fetchVcardPhoto } from "./media.ts";
@@ -109,6 +110,7 @@ export class XmppAdapter implements Adapter {
       emit: (events, opts) => this.#emit(events, opts),
       botRemoved: (state, reason) => this.#watch?.removed(state, reason),
       bounce: (el) => onBounce(el, { rooms: this.#rooms, puppets: this.#puppets, host, log: this.#log }),
+      ...(host.admin ? { adhoc: new AdHocCommands(this.#config.component, host.admin) } : {}),
     };
     await this.#conn.start();
   }

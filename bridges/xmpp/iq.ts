@@ -32,7 +32,7 @@ export const MESSAGE_FEATURES = [
 ] as const;
 
 export const COMPONENT_FEATURES = [
-  NS.discoInfo, NS.discoItems, NS.muc, NS.vcard, NS.ping, NS.version, ...MESSAGE_FEATURES,
+  NS.discoInfo, NS.discoItems, "http://jabber.org/protocol/commands", NS.muc, NS.vcard, NS.ping, NS.version, ...MESSAGE_FEATURES,
 ] as const;
 
 export const PUPPET_FEATURES = [NS.discoInfo, NS.vcard, NS.ping, NS.version, ...MESSAGE_FEATURES] as const;

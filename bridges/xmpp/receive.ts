@@ -14,6 +14,7 @@ import { remoteId } from "../../core/events.ts";
 import type { Bot } from "./bot.ts";
 import type { XmppConnection } from "./connection.ts";
 import { inboundMessage, type InboundContext } from "./inbound.ts";
+import type { AdHocCommands } from "./adhoc.ts";
 import { answerIq, type IqContext } from "./iq.ts";
 import { MAM, unwrapArchived } from "./mam.ts";
 import { inboundPresence, removalReason, type PresenceContext } from "./presence.ts";
@@ -36,6 +37,8 @@ export interface ReceiveDeps {
   botRemoved(state: RoomState, reason: string): void;
   /** A message error stanza: true when it was a room's bounce of one of our deliveries. */
   bounce?(el: Element): boolean;
+  /** The admin commands (XEP-0050) on the component's domain. */
+  readonly adhoc?: AdHocCommands;
 }
 
 /** The shape of our outbound ids. Anybody can send one: it means "ours" only from our own occupant. */
@@ -82,6 +85,12 @@ function onArchived(el: Element, state: RoomState, d: ReceiveDeps): void {
 }
 
 function onIq(el: Element, d: ReceiveDeps): void {
+  if (d.adhoc?.handles(el)) {
+    d.adhoc.answer(el)
+      .then((reply) => d.conn.send(reply))
+      .catch((err: Error) => d.log.warn({ err: err.message, from: el.attrs.from }, "could not answer an ad-hoc command"));
+    return;
+  }
   const { reply, reason } = answerIq(el, d.iq);
   if (reason) d.log.debug({ from: el.attrs.from, to: el.attrs.to, reason }, "iq");
   if (reply) d.conn.send(reply).catch((err: Error) => d.log.debug({ err: err.message }, "could not answer an iq"));
