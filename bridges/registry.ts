@@ -15,7 +15,7 @@ export async function buildAdapters(config: Config, log: Logger): Promise<Adapte
   }
   if (config.matrix) {
     const { MatrixAdapter } = await import("./matrix/adapter.ts");
-    adapters.push(new MatrixAdapter(config.matrix, log.child({ network: "matrix" })));
+    adapters.push(new MatrixAdapter(config.matrix, log.child({ network: "matrix" }), { adminRoom: config.admin?.matrixRoom }));
   }
   if (config.discord) {
     const { DiscordAdapter } = await import("./discord/adapter.ts");

@@ -70,18 +70,23 @@ export class AdminDesk {
     return this.#steering.links().map((l) => l.name);
   }
 
+  /**
+   * Undefined for an admin; for anyone else the refusal to tell them, logged. For what is not a
+   * command but is kept for admins all the same (a Matrix bot that joins a DM on an invite).
+   */
+  refusal(actor: Actor, what: string, link?: string): string | undefined {
+    if (this.isAdmin(actor)) return undefined;
+    const who = { admin: actor.id, network: actor.network, ...(actor.via ? { via: actor.via } : {}), action: what, ...(link !== undefined ? { link } : {}) };
+    this.#log.warn({ ...who, outcome: "refused" }, `admin command refused: ${actor.id} is not an admin`);
+    return (this.#admins[actor.network] ?? []).length > 0
+      ? `${actor.id} is not one of Junction's admins; ask an admin to add you to admin.${actor.network} in its config`
+      : `Junction has no ${actor.network} admins configured (admin.${actor.network} in its config), so nobody may steer it from ${actor.network}`;
+  }
+
   async run<A extends Action>(actor: Actor, action: A, link?: string): Promise<Answer<A>> {
     const who = { admin: actor.id, network: actor.network, ...(actor.via ? { via: actor.via } : {}), action, ...(link !== undefined ? { link } : {}) };
-    if (!this.isAdmin(actor)) {
-      const configured = (this.#admins[actor.network] ?? []).length > 0;
-      this.#log.warn({ ...who, outcome: "refused" }, "admin command refused: not an admin");
-      return {
-        ok: false,
-        refused: configured
-          ? `${actor.id} is not one of Junction's admins; ask an admin to add you to admin.${actor.network} in its config`
-          : `Junction has no ${actor.network} admins configured (admin.${actor.network} in its config), so nobody may steer it from ${actor.network}`,
-      };
-    }
+    const refused = this.refusal(actor, action, link);
+    if (refused !== undefined) return { ok: false, refused };
     try {
       const value = await this.#do(action, link, actor.id);
       this.#log.info({ ...who, outcome: summary(action, value) }, `admin command: ${action}${link !== undefined ? ` ${link}` : ""}`);

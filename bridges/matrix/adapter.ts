@@ -11,6 +11,7 @@ import {
 } from "../../core/adapter.ts";
 import { roomRef, type BridgeEvent, type RoomRef } from "../../core/events.ts";
 import { DEFAULT_CATCH_UP } from "./catchup.ts";
+import { MatrixCommands } from "./commands.ts";
 import { errcodeOf, Homeserver } from "./client.ts";
 import { Delivery } from "./delivery.ts";
 import { Ghosts } from "./ghosts.ts";
@@ -57,8 +58,13 @@ export class MatrixAdapter implements Adapter {
   /** Set when a request finds the homeserver unreachable while a connection attempt is running. */
   #lostMeanwhile = false;
 
-  constructor(config: MatrixConfig, log: Logger) {
+  readonly #adminRoom: string | undefined;
+  #commands: MatrixCommands | undefined;
+
+  /** `adminRoom`: config's `admin.matrixRoom`, where `!junction` commands are taken. */
+  constructor(config: MatrixConfig, log: Logger, opts: { adminRoom?: string | undefined } = {}) {
     this.#config = config;
+    this.#adminRoom = opts.adminRoom;
     this.#log = log;
     this.#naming = { prefix: config.ghostPrefix || DEFAULT_GHOST_PREFIX, domain: config.domain };
     this.#bot = botUserId(this.#naming);
@@ -95,9 +101,10 @@ export class MatrixAdapter implements Adapter {
     if (!this.#receiver || !this.#server) {
       const { hs, rooms, power, reg } = this.#init();
       this.#delivery = new Delivery(hs, new Ghosts(hs, this.#naming, () => host.puppets, this.#log), this.#naming, this.#log);
+      if (host.admin) this.#commands = new MatrixCommands({ hs, rooms, desk: host.admin, bot: this.#bot, adminRoom: this.#adminRoom, log: this.#log.child({ part: "admin" }) });
       const receiver = new Receiver({
         host, hs, rooms, power, naming: this.#naming, bot: this.#bot, linked: this.#linked, log: this.#log,
-        catchUpLimit: this.#config.catchUp ?? DEFAULT_CATCH_UP,
+        catchUpLimit: this.#config.catchUp ?? DEFAULT_CATCH_UP, ...(this.#commands ? { commands: this.#commands } : {}),
       });
       this.#holdAll(receiver);
       this.#receiver = receiver;
@@ -172,6 +179,7 @@ export class MatrixAdapter implements Adapter {
         if (err instanceof NotReadyError) throw err;
         this.#log.warn({ err: (err as Error).message }, "appservice ping failed; the homeserver may take a while to send what it queued");
       }
+      await this.#commands?.connect();
       this.#reconnect.connected();
       this.#setReady(true);
       const caughtUp = [...this.#linked];

@@ -9,6 +9,7 @@ import { NotReadyError, type AdapterHost } from "../../core/adapter.ts";
 import { actorId, roomRef, type BridgeEvent, type RoomRef } from "../../core/events.ts";
 import { gapNotice, missedEvents } from "./catchup.ts";
 import type { Homeserver } from "./client.ts";
+import type { MatrixCommands } from "./commands.ts";
 import { diffTyping, presenceFromMatrix } from "./ephemeral.ts";
 import { isOurs, parseGhost, type GhostNaming } from "./ids.ts";
 import { fromRoomEvent, senderOf, type InboundContext } from "./inbound.ts";
@@ -29,6 +30,8 @@ export interface ReceiveDeps {
   readonly log: Logger;
   /** The most events read back per room after an outage (config `matrix.catchUp`). */
   readonly catchUpLimit: number;
+  /** The admin commands: they take what happens in rooms that are not linked. */
+  readonly commands?: MatrixCommands;
 }
 
 type Handed = { commit: Promise<void> } | undefined;
@@ -135,6 +138,10 @@ export class Receiver {
   async #bridge(ev: RoomEvent, fromTimeline: boolean): Promise<Handed> {
     const { host, rooms, power, naming, bot, linked, log } = this.#d;
     const room = roomRef(ev.room_id);
+    if (!linked.has(room) && this.#d.commands && !fromTimeline) {
+      this.#d.commands.take(ev);
+      return;
+    }
     if (ev.type === "m.room.member" && ev.state_key === bot && ev.content.membership === "invite" && linked.has(room)) {
       // Invited into a room it could not join at start: nothing was bridged from it, nothing to catch up on.
       if (await rooms.joinBot(room)) await power.load(room).catch(() => undefined);

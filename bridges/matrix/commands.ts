@@ -1,0 +1,158 @@
+/**
+ * `!junction …` admin commands (core/admin.ts) for Matrix, taken in two kinds of room: the admin
+ * room config names (`admin.matrixRoom`), and a direct chat: an unlinked room whose only joined
+ * members are the bridge bot and the sender. Who asks is the homeserver's `sender`; the desk
+ * decides whether that is an admin and logs every command and refusal. The bot accepts an invite
+ * to the admin room, and to any other room only from an admin (that is how a DM starts); anyone
+ * else's invite is declined with the reason. Answers are m.notice from the bot.
+ */
+import type { Logger } from "pino";
+import { ACTIONS, NEEDS_LINK, type Action, type Actor, type AdminDesk, type Answer, type Done } from "../../core/admin.ts";
+import { linksText, pauseText, reloadText, retryText, statusText } from "../../core/admin-text.ts";
+import { roomRef } from "../../core/events.ts";
+import { errcodeOf, type Homeserver } from "./client.ts";
+import type { Rooms } from "./rooms.ts";
+import { isObject, str, type RoomEvent } from "./types.ts";
+
+const enc = encodeURIComponent;
+const PREFIX = "!junction";
+/** Event ids already answered: a transaction sent again must not run a command twice. */
+const REMEMBERED = 1000;
+
+export const HELP = [
+  "Junction admin commands:",
+  "!junction help: this list",
+  "!junction status [link]: the networks, and each link's rooms (joined, queued, last delivery and failure)",
+  "!junction links: the links, paused or not, with their queued and failed deliveries",
+  "!junction retry <link>: send a link's failed deliveries again",
+  "!junction pause <link>: hold a link's deliveries (kept, not dropped) until resume",
+  "!junction resume <link>: deliver what a pause held, in order",
+  "!junction reload: read the config file again",
+].join("\n");
+
+/** `!junction pause lobby` → its action and link; undefined when it is not a command at all. */
+export function parseCommand(body: string): { action: Action; link?: string } | { unknown: string } | undefined {
+  const words = body.trim().split(/\s+/);
+  if (words[0]?.toLowerCase() !== PREFIX) return undefined;
+  const verb = (words[1] ?? "help").toLowerCase();
+  const action = ACTIONS.find((a) => a === verb);
+  if (!action) return { unknown: verb };
+  return { action, ...(words[2] !== undefined ? { link: words[2] } : {}) };
+}
+
+export function answerText(action: Action, answer: Answer<Action>): string {
+  if (!answer.ok) return "refused" in answer ? `Refused: ${answer.refused}.` : `${answer.error}.`;
+  const done = { action, value: answer.value } as Done;
+  switch (done.action) {
+    case "help": return HELP;
+    case "links": return linksText(done.value);
+    case "status": return statusText(done.value);
+    case "retry": return retryText(done.value);
+    case "pause": case "resume": return pauseText(done.value);
+    case "reload": return reloadText(done.value);
+  }
+}
+
+export interface CommandDeps {
+  readonly hs: Homeserver;
+  readonly rooms: Rooms;
+  readonly desk: AdminDesk;
+  /** The bridge bot's mxid. */
+  readonly bot: string;
+  /** `admin.matrixRoom` as configured (alias or room id). */
+  readonly adminRoom: string | undefined;
+  readonly log: Logger;
+}
+
+export class MatrixCommands {
+  readonly #d: CommandDeps;
+  #adminRoomId: string | undefined;
+  readonly #answered = new Set<string>();
+  #txn = 0;
+
+  constructor(d: CommandDeps) {
+    this.#d = d;
+  }
+
+  /** The bot joins the admin room (on each connect: it may have been invited meanwhile). */
+  async connect(): Promise<void> {
+    const configured = this.#d.adminRoom;
+    if (configured === undefined) return;
+    try {
+      this.#adminRoomId = await this.#d.rooms.resolve(configured);
+      await this.#d.hs.request("POST", `/_matrix/client/v3/join/${enc(this.#adminRoomId)}`, { body: {} });
+      this.#d.log.info({ room: configured }, "the bridge bot is in the admin room");
+    } catch (err) {
+      if (errcodeOf(err) === undefined && this.#adminRoomId === undefined) throw err; // the homeserver is gone: the reconnect tries again
+      this.#d.log.error({ room: configured, err: (err as Error).message }, "the bridge bot cannot join the admin room (invite it there); the admin commands work in a DM meanwhile");
+    }
+  }
+
+  /** An event in a room that is not linked: an invite for the bot, or perhaps a command. Never throws. */
+  take(ev: RoomEvent): void {
+    const work = this.#take(ev);
+    if (work) work.catch((err: unknown) => this.#d.log.warn({ room: ev.room_id, event: ev.event_id, err: (err as Error).message }, "could not handle an admin command"));
+  }
+
+  #take(ev: RoomEvent): Promise<void> | undefined {
+    const { bot } = this.#d;
+    if (ev.sender === bot) return undefined;
+    if (ev.type === "m.room.member" && ev.state_key === bot && ev.content.membership === "invite") return this.#invited(ev);
+    if (ev.type !== "m.room.message" || this.#answered.has(ev.event_id)) return undefined;
+    const body = str(ev.content.body);
+    if (body === undefined || isObject(ev.content["m.relates_to"]) && str(ev.content["m.relates_to"].rel_type) === "m.replace") return undefined;
+    const command = parseCommand(body);
+    if (!command) return undefined;
+    this.#remember(ev.event_id);
+    return this.#command(ev, command);
+  }
+
+  async #invited(ev: RoomEvent): Promise<void> {
+    const { hs, desk, log } = this.#d;
+    if (this.#adminRoomId === undefined && this.#d.adminRoom !== undefined) await this.connect().catch(() => undefined);
+    const actor: Actor = { network: "matrix", id: ev.sender, via: `invite to ${ev.room_id}` };
+    const refused = ev.room_id === this.#adminRoomId ? undefined : desk.refusal(actor, "invite the bot");
+    if (refused !== undefined) {
+      await hs.request("POST", `/_matrix/client/v3/rooms/${enc(ev.room_id)}/leave`, { body: { reason: refused } });
+      return;
+    }
+    await hs.request("POST", `/_matrix/client/v3/join/${enc(ev.room_id)}`, { body: {} });
+    log.info({ admin: ev.sender, network: "matrix", room: ev.room_id, action: "invite the bot", outcome: "joined" }, "the bridge bot joined a room on an admin's invite");
+  }
+
+  async #command(ev: RoomEvent, command: NonNullable<ReturnType<typeof parseCommand>>): Promise<void> {
+    const room = ev.room_id;
+    const where = room === this.#adminRoomId ? "the admin room" : await this.#isDirect(room, ev.sender) ? "a DM" : undefined;
+    if (where === undefined) {
+      this.#d.log.debug({ room, sender: ev.sender }, "a !junction command outside the admin room and DMs; ignored");
+      return;
+    }
+    const actor: Actor = { network: "matrix", id: ev.sender, via: `${where} ${room}` };
+    if ("unknown" in command) {
+      const refused = this.#d.desk.refusal(actor, command.unknown);
+      return this.#notice(room, refused !== undefined ? `Refused: ${refused}.` : `There is no command "${command.unknown}".\n${HELP}`);
+    }
+    if (NEEDS_LINK.has(command.action) && command.link === undefined && this.#d.desk.isAdmin(actor)) {
+      return this.#notice(room, `!junction ${command.action} needs a link: ${this.#d.desk.linkNames().join(", ")}`);
+    }
+    const answer = await this.#d.desk.run(actor, command.action, command.link);
+    await this.#notice(room, answerText(command.action, answer));
+  }
+
+  /** Only the bot and this sender are joined. */
+  async #isDirect(room: string, sender: string): Promise<boolean> {
+    const res = await this.#d.hs.request<{ joined?: unknown }>("GET", `/_matrix/client/v3/rooms/${enc(room)}/joined_members`);
+    const members = isObject(res.joined) ? Object.keys(res.joined) : [];
+    return members.length === 2 && members.includes(this.#d.bot) && members.includes(sender);
+  }
+
+  async #notice(room: string, text: string): Promise<void> {
+    const txn = `junction-admin-${Date.now()}-${++this.#txn}`;
+    await this.#d.hs.request("PUT", `/_matrix/client/v3/rooms/${enc(roomRef(room))}/send/m.room.message/${enc(txn)}`, { body: { msgtype: "m.notice", body: text } });
+  }
+
+  #remember(id: string): void {
+    if (this.#answered.size >= REMEMBERED) this.#answered.delete(this.#answered.values().next().value!);
+    this.#answered.add(id);
+  }
+}
