@@ -4,7 +4,7 @@
  * members are the bridge bot and the sender. Who asks is the homeserver's `sender`; the desk
  * decides whether that is an admin and logs every command and refusal. The bot accepts an invite
  * to the admin room, and to any other room only from an admin (that is how a DM starts); anyone
- * else's invite is declined with the reason. Answers are m.notice from the bot.
+ * else's DM invite (`is_direct`) is declined with the reason. Answers are m.notice from the bot.
  */
 import type { Logger } from "pino";
 import { ACTIONS, NEEDS_LINK, type Action, type Actor, type AdminDesk, type Answer, type Done } from "../../core/admin.ts";
@@ -111,7 +111,11 @@ export class MatrixCommands {
     const { hs, desk, log } = this.#d;
     if (this.#adminRoomId === undefined && this.#d.adminRoom !== undefined) await this.connect().catch(() => undefined);
     const actor: Actor = { network: "matrix", id: ev.sender, via: `invite to ${ev.room_id}` };
-    const refused = ev.room_id === this.#adminRoomId ? undefined : desk.refusal(actor, "invite the bot");
+    const admitted = ev.room_id === this.#adminRoomId || desk.isAdmin(actor);
+    // Someone else's invite to a group room is left alone, as before there were admin commands
+    // (it may be a room config is about to link); a DM invite is declined, saying why.
+    if (!admitted && ev.content.is_direct !== true) return;
+    const refused = admitted ? undefined : desk.refusal(actor, "invite the bot");
     if (refused !== undefined) {
       await hs.request("POST", `/_matrix/client/v3/rooms/${enc(ev.room_id)}/leave`, { body: { reason: refused } });
       return;
