@@ -48,7 +48,8 @@ export function renderStatusPage(snap: Snapshot, problems: readonly Problem[]): 
         `<td>${r.joined ? "joined" : `not joined${r.error ? `: ${e(clip(r.error))}` : ""}`} (${when(r.since, now)})</td>` +
         `<td>${r.depth}</td><td>${when(r.lastDelivery, now)}</td><td>${failure}</td></tr>`;
     }).join("\n");
-    return `<h3>${e(link.name)}</h3>\n<table><thead><tr><th>Network</th><th>Room</th><th>State</th><th>Queued</th><th>Last delivery</th><th>Last failure</th></tr></thead>\n<tbody>\n${rows}\n</tbody></table>`;
+    const paused = link.paused ? ` <small class="paused">(paused by an admin: deliveries wait until resumed)</small>` : "";
+    return `<h3>${e(link.name)}${paused}</h3>\n<table><thead><tr><th>Network</th><th>Room</th><th>State</th><th>Queued</th><th>Last delivery</th><th>Last failure</th></tr></thead>\n<tbody>\n${rows}\n</tbody></table>`;
   }).join("\n");
   const failures = snap.failures.length === 0 ? "<p>None.</p>"
     : `<table><thead><tr><th>Outbox id</th><th>Link</th><th>Network</th><th>Room</th><th>Attempts</th><th>Reason</th></tr></thead>\n<tbody>\n${

@@ -30,7 +30,8 @@ export interface RoomState extends RoomQueueState {
 export interface Snapshot {
   readonly at: number;
   readonly networks: readonly NetworkState[];
-  readonly links: readonly { readonly name: string; readonly rooms: readonly RoomState[] }[];
+  /** `paused`: an admin paused the link; its deliveries wait (core/steering.ts). */
+  readonly links: readonly { readonly name: string; readonly paused: boolean; readonly rooms: readonly RoomState[] }[];
   readonly failures: readonly FailedRow[];
 }
 
@@ -86,6 +87,7 @@ export class Status {
     }
     const links = this.#s.links.all().map((link) => ({
       name: link.name,
+      paused: this.#s.queues.isPaused(link.name),
       rooms: link.rooms.map((r): RoomState => {
         const seen = roomsSeen.get(`${r.network}:${r.room}`);
         const joined = this.isConnected(r.network) && (seen?.joined ?? true);

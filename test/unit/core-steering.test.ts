@@ -5,6 +5,7 @@ import { pino } from "pino";
 import { afterAll, afterEach, describe, expect, it } from "vitest";
 import { runJunction, type CoreConfig, type RunningJunction } from "../../core/app.ts";
 import { PermanentDeliveryError } from "../../core/errors.ts";
+import { renderStatusPage } from "../../core/status-page.ts";
 import { FakeAdapter } from "../support/fake-adapter.ts";
 
 const dir = mkdtempSync(join(tmpdir(), "junction-steering-"));
@@ -42,6 +43,9 @@ describe("steering a running Junction", () => {
     expect(texts(matrix)).toEqual(["elsewhere"]);
     expect(app.store.outbox.pending().map((r) => r.link)).toEqual(["lobby", "lobby"]);
     expect(app.steering.links().find((l) => l.name === "lobby")).toMatchObject({ paused: true, queued: 2 });
+    const snap = app.status.snapshot();
+    expect(snap.links.map((l) => [l.name, l.paused])).toEqual([["lobby", true], ["dev", false]]);
+    expect(renderStatusPage(snap, [])).toContain("<h3>lobby <small class=\"paused\">(paused by an admin");
     expect(app.steering.resume("lobby")).toMatchObject({ paused: false, changed: true, queued: 2 });
     await app.queues.idle();
     expect(texts(matrix)).toEqual(["elsewhere", "one", "two"]);
