@@ -2,7 +2,7 @@
  * The admin commands' answers in words, one wording for every network: Matrix replies with these
  * lines, XMPP ad-hoc commands put them in their notes and forms.
  */
-import type { LinkStatus, LinkSummary, PauseOutcome, ReloadOutcome, RetryOutcome, StatusReport } from "./steering.ts";
+import { RELOAD_UNAVAILABLE, type LinkStatus, type LinkSummary, type PauseOutcome, type ReloadOutcome, type RetryOutcome, type StatusReport } from "./steering.ts";
 import { ago } from "./status-page.ts";
 
 export function linkLine(l: LinkSummary): string {
@@ -49,13 +49,8 @@ export function pauseText(p: PauseOutcome): string {
 }
 
 export function reloadText(r: ReloadOutcome): string {
-  switch (r.outcome) {
-    case "applied": {
-      const parts = [["added", r.added], ["removed", r.removed], ["changed", r.changed]] as const;
-      const said = parts.filter(([, names]) => names.length > 0).map(([what, names]) => `${what} ${names.join(", ")}`);
-      return `Config reloaded: ${said.length > 0 ? said.join("; ") : "no link changed"}.`;
-    }
-    case "refused": return `The new config was refused; the running one stays:\n${r.reason}`;
-    case "unavailable": return `Reload is not available: ${r.reason}.`;
-  }
+  if (!r.applied) return r.reason === RELOAD_UNAVAILABLE ? `Not reloaded: ${r.reason}.` : `The new config was refused; the running one stays:\n${r.reason}`;
+  const parts = [["added", r.added], ["removed", r.removed], ["changed", r.changed]] as const;
+  const said = parts.filter(([, names]) => names.length > 0).map(([what, names]) => `${what} ${names.join(", ")}`);
+  return `Config reloaded: ${said.length > 0 ? said.join("; ") : "no link changed"}.`;
 }

@@ -34,11 +34,16 @@ export interface StatusReport {
 export interface RetryOutcome { readonly link: string; readonly requeued: number; readonly more: boolean }
 export interface PauseOutcome { readonly link: string; readonly paused: boolean; readonly changed: boolean; readonly queued: number }
 
-/** What a reload did: the links it added, removed and changed, or why it refused the new config. */
+/**
+ * What a reload did: the links it added, removed and changed, or why it refused the new config
+ * (check-config's message). The same shape as `RunningJunction.reload()` of the reload work.
+ */
 export type ReloadOutcome =
-  | { readonly outcome: "applied"; readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] }
-  | { readonly outcome: "refused"; readonly reason: string }
-  | { readonly outcome: "unavailable"; readonly reason: string };
+  | { readonly applied: true; readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] }
+  | { readonly applied: false; readonly reason: string };
+
+/** Said when this Junction has no reload to call. */
+export const RELOAD_UNAVAILABLE = "reload is not available in this Junction: restart it to apply a new config";
 
 export interface Steering {
   links(): LinkSummary[];
@@ -135,7 +140,7 @@ export class CoreSteering implements Steering {
   }
 
   async reload(): Promise<ReloadOutcome> {
-    if (!this.#s.reload) return { outcome: "unavailable", reason: "this Junction cannot reload its config while running: restart it to apply a new config" };
+    if (!this.#s.reload) return { applied: false, reason: RELOAD_UNAVAILABLE };
     return this.#s.reload();
   }
 

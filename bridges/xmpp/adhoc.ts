@@ -140,7 +140,7 @@ function resultOf(done: Done): Element[] {
       return [note("info", pauseText(p)), form(field("link", p.link, "Link"), field("state", p.paused ? "paused" : "active", "State"), field("queued", String(p.queued), "Queued"))];
     }
     case "reload":
-      return [note(done.value.outcome === "applied" ? "info" : "warn", reloadText(done.value)), form(field("outcome", done.value.outcome, "Outcome"))];
+      return [note(done.value.applied ? "info" : "warn", reloadText(done.value)), form(field("applied", done.value.applied ? "yes" : "no", "Applied"))];
     case "help":
       return [];
   }

@@ -96,7 +96,7 @@ describe("steering a running Junction", () => {
     const matrixOutsider = await host.run({ network: "matrix", id: "@Admin:hs" }, "links");
     expect(matrixOutsider).toMatchObject({ ok: false }); // Matrix ids compare exactly
     const reload = await host.run({ network: "matrix", id: "@admin:hs" }, "reload");
-    expect(reload).toMatchObject({ ok: true, value: { outcome: "unavailable" } });
+    expect(reload).toMatchObject({ ok: true, value: { applied: false, reason: "reload is not available in this Junction: restart it to apply a new config" } });
     const admin = lines.filter((l) => l.part === "admin");
     expect(admin.map((l) => [l.admin, l.action, l.link, l.outcome === "refused" || l.outcome === "error" ? l.outcome : "done"])).toEqual([
       ["mallory@localhost", "pause", "lobby", "refused"],

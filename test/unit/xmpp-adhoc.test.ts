@@ -20,7 +20,7 @@ function setup() {
     },
     pause: (link): PauseOutcome => { paused.push(link); return { link, paused: true, changed: true, queued: 3 }; },
     resume: (link) => ({ link, paused: false, changed: true, queued: 3 }),
-    reload: async () => ({ outcome: "unavailable", reason: "not yet" }),
+    reload: async () => ({ applied: false, reason: "the file is gone" }),
   };
   const adhoc = new AdHocCommands(COMPONENT, new AdminDesk({ xmpp: ["root@localhost"] }, steering, pino({ level: "silent" })));
   return { adhoc, paused };
@@ -87,7 +87,7 @@ describe("XEP-0050 admin commands", () => {
       ["lobby", "active", "xmpp lobby@muc", "0", "2"], ["dev", "active", "", "0", "0"],
     ]);
     const reload = (await adhoc.answer(iq(ADMIN, "set", command("reload")))).getChild("command")!;
-    expect(reload.getChildText("note")).toBe("Reload is not available: not yet.");
+    expect(reload.getChildText("note")).toBe("The new config was refused; the running one stays:\nthe file is gone");
   });
 
   it("leaves IQs to the bot, to puppets and other namespaces alone", () => {
