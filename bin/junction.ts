@@ -110,7 +110,9 @@ function summary(config: Config): string {
     return `${name} (${n} rooms)`;
   });
   const count = links.length === 1 ? "1 link" : `${links.length} links`;
-  return `${count}${links.length > 0 ? `: ${links.join(", ")}` : ""}; networks: ${networks.join(", ")}`;
+  const admin = config.admin;
+  const admins = admin ? `; admins: ${admin.xmpp.length} xmpp, ${admin.matrix.length} matrix${admin.matrixRoom ? ` (admin room ${admin.matrixRoom})` : ""}` : "";
+  return `${count}${links.length > 0 ? `: ${links.join(", ")}` : ""}; networks: ${networks.join(", ")}${admins}`;
 }
 
 async function writeRegistration(config: Config, configFile: string, url: string | undefined, force: boolean): Promise<number> {

@@ -62,6 +62,8 @@ describe("junction CLI", () => {
     const run = junction(["check-config", "--config", good]);
     expect(run).toMatchObject({ status: 0, stderr: "" });
     expect(run.stdout).toMatch(/^.*good\.yaml: ok: 1 link: lobby \(2 rooms\); networks: xmpp, matrix\n$/);
+    const admins = file("withreg/admins.yaml", `${GOOD}admin:\n  xmpp: root@localhost\n  matrixRoom: "#junction-admin:localhost"\n`);
+    expect(junction(["check-config", "--config", admins]).stdout).toMatch(/; networks: xmpp, matrix; admins: 1 xmpp, 0 matrix \(admin room #junction-admin:localhost\)\n$/);
   });
 
   it("config/example.yaml passes check-config with its variables set", () => {
