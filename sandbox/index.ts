@@ -119,6 +119,8 @@ export async function runSandbox(root: string): Promise<number> {
       http: { listen: `127.0.0.1:${httpPort}`, publicUrl: `http://127.0.0.1:${httpPort}` },
       store: { path: join(dir, "junction.db") },
       log: { level: "info" },
+      // Both test accounts may try the admin commands (docs/operations.md, Admin commands).
+      admin: { xmpp: [accounts.xmppAccount], matrix: [accounts.mx.userId] },
       links: { [ROOM]: { xmpp: xmppRoom, matrix: `#${ROOM}:localhost`, discord: emulator.channel.id } },
     }), { mode: 0o600 });
     check();
@@ -140,6 +142,8 @@ export async function runSandbox(root: string): Promise<number> {
       discord: { person: DISCORD_PERSON, channel: ROOM },
       dir,
       junctionLog,
+      component: prosody.componentDomain,
+      bot: `@${matrixConfig.ghostPrefix}bot:localhost`,
     }));
     say("Sandbox ready.");
     prompt = discordPrompt({

@@ -6,6 +6,9 @@ export interface SandboxInfo {
   discord: { person: string; channel: string };
   dir: string;
   junctionLog: string;
+  /** The component's domain (its ad-hoc commands) and the Matrix bridge bot. */
+  component: string;
+  bot: string;
 }
 
 export function instructions(i: SandboxInfo): string {
@@ -38,6 +41,10 @@ Matrix (Synapse, server name localhost, plain HTTP on loopback)
 Discord (an emulator: no Discord client can reach it, so you chat as ${i.discord.person} below)
   channel #${i.discord.channel}. A line you type here appears in the XMPP and Matrix rooms;
   what is said there appears here.
+
+Admin commands (both accounts above are admins): on XMPP, the ad-hoc commands of ${i.component}
+  (Gajim: Execute command; Profanity: /cmd list ${i.component}); on Matrix, invite
+  ${i.bot} to a direct chat and write "!junction help".
 
 Junction's log: ${i.junctionLog}
 Ctrl-C stops everything the sandbox started.
