@@ -10,7 +10,8 @@ import type { Logger } from "pino";
 import { ACTIONS, NEEDS_LINK, type Action, type Actor, type AdminDesk, type Answer, type Done } from "../../core/admin.ts";
 import { linksText, pauseText, reloadText, retryText, statusText } from "../../core/admin-text.ts";
 import { roomRef } from "../../core/events.ts";
-import { errcodeOf, type Homeserver } from "./client.ts";
+import { NotReadyError } from "../../core/adapter.ts";
+import type { Homeserver } from "./client.ts";
 import type { Rooms } from "./rooms.ts";
 import { isObject, str, type RoomEvent } from "./types.ts";
 
@@ -83,7 +84,7 @@ export class MatrixCommands {
       await this.#d.hs.request("POST", `/_matrix/client/v3/join/${enc(this.#adminRoomId)}`, { body: {} });
       this.#d.log.info({ room: configured }, "the bridge bot is in the admin room");
     } catch (err) {
-      if (errcodeOf(err) === undefined && this.#adminRoomId === undefined) throw err; // the homeserver is gone: the reconnect tries again
+      if (err instanceof NotReadyError) throw err; // the homeserver is gone: the reconnect tries again
       this.#d.log.error({ room: configured, err: (err as Error).message }, "the bridge bot cannot join the admin room (invite it there); the admin commands work in a DM meanwhile");
     }
   }
