@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
-import { answerText, HELP, parseCommand } from "../../bridges/matrix/commands.ts";
+import { pino } from "pino";
+import { answerText, HELP, MatrixCommands, parseCommand, type CommandDeps } from "../../bridges/matrix/commands.ts";
+import { NotReadyError } from "../../core/errors.ts";
 
 describe("!junction commands", () => {
   it.each([
@@ -21,5 +23,27 @@ describe("!junction commands", () => {
     expect(answerText("retry", { ok: false, error: 'there is no link named "x"' })).toBe('there is no link named "x".');
     expect(answerText("retry", { ok: true, value: { link: "lobby", requeued: 1, more: false } })).toBe("1 failed delivery of lobby put back in their queues.");
     expect(answerText("reload", { ok: true, value: { applied: true, added: ["new"], removed: [], changed: ["lobby"] } })).toBe("Config reloaded: added new; changed lobby.");
+  });
+});
+
+describe("the admin room at connect", () => {
+  const commands = (resolve: () => Promise<string>, joined: string[]) => new MatrixCommands({
+    hs: { request: async (_m: string, path: string) => { joined.push(path); return {}; } },
+    rooms: { resolve },
+    desk: {},
+    bot: "@_junction_bot:hs",
+    adminRoom: "#admins:hs",
+    log: pino({ level: "silent" }),
+  } as unknown as CommandDeps);
+
+  it("joins it by its room id", async () => {
+    const joined: string[] = [];
+    await commands(async () => "!a:hs", joined).connect();
+    expect(joined).toEqual(["/_matrix/client/v3/join/!a%3Ahs"]);
+  });
+
+  it("one that does not exist is logged and does not hold up the connection; a lost homeserver does", async () => {
+    await expect(commands(async () => { throw new Error("matrix room alias #admins:hs does not exist"); }, []).connect()).resolves.toBeUndefined();
+    await expect(commands(async () => { throw new NotReadyError("homeserver unreachable"); }, []).connect()).rejects.toThrow("homeserver unreachable");
   });
 });
