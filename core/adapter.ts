@@ -90,6 +90,9 @@ export interface Media {
   readonly data: Uint8Array;
   readonly mime: string;
   readonly name?: string;
+  /** An image's size in pixels, as its bytes say (core/media/measure.ts); absent for other files. */
+  readonly width?: number;
+  readonly height?: number;
 }
 
 /** One id a delivery produced in the destination room. `part`/`role` default to the index and "text". */

@@ -14,12 +14,22 @@ export const MEDIA_ATTEMPTS = 3;
 
 /**
  * An attachment that cannot be moved (gone, too large, refused) becomes a line of text in its
- * place, with its link where it has a public one, rather than holding the room's queue.
- * `reason` must be safe to show in a room (see publicReasonOf).
+ * place, with a link where there is one, rather than holding the room's queue: `link` (a signed
+ * URL through Junction's HTTP server, core/public-media.ts) when the file can still be had that
+ * way, else its own URL when that is public. `reason` must be safe to show in a room (see
+ * publicReasonOf).
  */
-export function attachmentNote(a: Attachment, reason: string): string {
-  const link = /^https?:\/\//i.test(a.url) ? `: ${a.url}` : "";
-  return `📎 ${a.name || "attachment"}${link} (not copied by the bridge: ${reason})`;
+export function attachmentNote(a: Attachment, reason: string, link?: string): string {
+  const url = link ?? (/^https?:\/\//i.test(a.url) ? a.url : undefined);
+  const size = a.size !== undefined ? ` (${formatSize(a.size)})` : "";
+  return `📎 ${a.name || "attachment"}${size}${url ? `: ${url}` : ""} (not copied by the bridge: ${reason})`;
+}
+
+/** A file's size as people read it: 512 B, 3.4 KiB, 12.0 MiB. */
+export function formatSize(bytes: number): string {
+  if (bytes < 1024) return `${bytes} B`;
+  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
+  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
 }
 
 /** Why a file could not be moved, in words that say nothing about addresses or names. */

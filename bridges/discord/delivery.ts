@@ -12,7 +12,7 @@ import {
 import {
   actorId, assertNever, remoteId, type BridgeEvent, type EditEvent, type MessageEvent, type ReactionEvent, type RoomRef,
 } from "../../core/events.ts";
-import { degradesNow } from "../../core/fallbacks.ts";
+import { degradesNow, publicReasonOf } from "../../core/fallbacks.ts";
 import { codeOf, deliveryErrorOf, DiscordCode } from "./errors.ts";
 import { ChannelNames, compareSnowflakes, jumpLink } from "./ids.ts";
 import { allowedMentions, editText, fileLine, messageText, reactionRoute, replyLine, withMentions } from "./outbound.ts";
@@ -40,6 +40,8 @@ export interface DeliveryDeps {
 interface SentMessage { id: string }
 
 const TYPING_EVERY_MS = 8_000;
+/** Why a file is a link on Discord when it would not fit the upload. */
+const OVER_LIMIT = "over this channel's upload limit";
 const REACTION_ID = /^reaction:(\d+):(.+):[^:]+$/;
 
 export class Delivery {
@@ -114,6 +116,7 @@ export class Delivery {
     let total = 0;
     for (const att of e.attachments) {
       let media;
+      let reason = OVER_LIMIT;
       if (att.size === undefined || att.size <= limit - total) {
         try {
           media = await ctx.fetchMedia(att.url);
@@ -121,15 +124,19 @@ export class Delivery {
           // A passing failure is retried with the delivery (its file part was not sent yet), but a
           // file never holds its channel for long (degradesNow): then it goes as a link.
           if (!degradesNow(err, ctx)) throw err;
+          reason = `not copied by the bridge: ${publicReasonOf(err)}`;
           this.#d.log.warn({ room, file: att.name, err: (err as Error).message, attempt: ctx.attempt }, "could not fetch an attachment; linking it instead");
         }
       }
+      const link = this.#d.publicMedia(e.origin, att.url, att.name);
       if (media && total + media.data.byteLength <= limit && files.length < 10) {
         total += media.data.byteLength;
         files.push({ name: att.name || media.name || "file", data: Buffer.from(media.data), contentType: media.mime });
-        instead.push(fileLine(att.name, media.data.byteLength, this.#d.publicMedia(e.origin, att.url, att.name)));
+        instead.push(fileLine(att.name, media.data.byteLength, link, OVER_LIMIT));
       } else {
-        text += `\n${fileLine(att.name, media?.data.byteLength ?? att.size, this.#d.publicMedia(e.origin, att.url, att.name))}`;
+        if (media && files.length >= 10) reason = "more than 10 files in one message";
+        else if (media) this.#d.log.info({ room, file: att.name, bytes: media.data.byteLength, limit }, "a file over the channel's upload limit; linked through Junction's HTTP server");
+        text += `${text ? "\n" : ""}${fileLine(att.name, media?.data.byteLength ?? att.size, link, reason)}`;
       }
     }
     const plan = planMessage(text, files.length > 0);

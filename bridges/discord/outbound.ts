@@ -4,6 +4,7 @@
  */
 import type { MappedMessage } from "../../core/adapter.ts";
 import type { Body, MessageEvent } from "../../core/events.ts";
+import { formatSize } from "../../core/fallbacks.ts";
 import { docOf } from "../../core/richtext/body.ts";
 import { isSnowflake } from "./ids.ts";
 import { markdown, type MarkdownOutContext } from "./markdown-out.ts";
@@ -157,14 +158,14 @@ export function reactionRoute(emoji: string, custom: { name: string } | undefine
   return { emoji };
 }
 
-/** A file Discord will not take inline, as text: its name and size, and the link if there is one. */
-export function fileLine(name: string, size: number | undefined, url: string | undefined): string {
+/**
+ * A file Discord will not take inline, as text: its name and size, the link if there is one, and
+ * why it is a link (`reason`, safe to show) when it is not simply one.
+ */
+export function fileLine(name: string, size: number | undefined, url: string | undefined, reason?: string): string {
   const label = `${escapeMarkdown(name)}${size !== undefined ? ` (${formatSize(size)})` : ""}`;
-  return url ? `📎 [${label}](<${url}>)` : `📎 ${label} (too large to bridge)`;
+  const why = reason ? ` (${escapeMarkdown(reason)})` : "";
+  return url ? `📎 [${label}](<${url}>)${why}` : `📎 ${label} (${reason ? escapeMarkdown(reason) : "too large to bridge"})`;
 }
 
-export function formatSize(bytes: number): string {
-  if (bytes < 1024) return `${bytes} B`;
-  if (bytes < 1024 * 1024) return `${(bytes / 1024).toFixed(1)} KiB`;
-  return `${(bytes / 1024 / 1024).toFixed(1)} MiB`;
-}
+

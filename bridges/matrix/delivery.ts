@@ -19,10 +19,13 @@ import { botUserId, ghostUserId, isOurs, type GhostNaming } from "./ids.ts";
 import { isMxid } from "./pills.ts";
 import { upload } from "./media.ts";
 import {
-  editContent, mediaContent, messageContent, reactionContent, redactionContent, typingContent, unavailableContent, type Content, type MxidOf,
+  captionEditContent, editContent, mediaContent, messageContent, reactionContent, redactionContent, typingContent, unavailableContent, withCaption,
+  type Content, type MxidOf,
 } from "./outbound.ts";
 
 const enc = encodeURIComponent;
+
+type PublicMediaOf = (origin: Network, url: string, name?: string) => string | undefined;
 
 /**
  * The Matrix transaction id of a delivery: the same on every retry (so the homeserver answers a
@@ -41,8 +44,11 @@ export class Delivery {
   readonly #naming: GhostNaming;
   readonly #bot: string;
   readonly #log: Logger;
+  readonly #publicMedia: PublicMediaOf;
 
-  constructor(hs: Homeserver, ghosts: Ghosts, naming: GhostNaming, log: Logger) {
+  /** `publicMedia`: a link through Junction's HTTP server for a file the homeserver will not take. */
+  constructor(hs: Homeserver, ghosts: Ghosts, naming: GhostNaming, log: Logger, publicMedia: PublicMediaOf = () => undefined) {
+    this.#publicMedia = publicMedia;
     this.#hs = hs;
     this.#ghosts = ghosts;
     this.#naming = naming;
@@ -93,11 +99,16 @@ export class Delivery {
           ids.push(p);
         };
         const text = messageContent(event, ctx.replyTo, this.#mxidOf(event.origin));
-        if (text) await land(0, "text", () => this.#sendEvent(as, room, "m.room.message", text, txn));
+        // Text with files is one captioned media event (the first file's), as Matrix clients post
+        // it; only a delivery whose text part landed before (an older Junction) keeps them apart.
+        const caption = text && event.attachments.length > 0 && !done.has(0) ? text : undefined;
+        if (text && !caption) await land(0, "text", () => this.#sendEvent(as, room, "m.room.message", text, txn));
         for (const [i, att] of event.attachments.entries()) {
-          const replyTo = !text && i === 0 ? ctx.replyTo : undefined;
-          await land(i + 1, "file", async () =>
-            this.#sendEvent(as, room, "m.room.message", await this.#attachment(as, room, att, replyTo, ctx), i === 0 && !text ? txn : `${txn}-${i + 1}`));
+          const first = i === 0 && (!text || caption !== undefined);
+          await land(i + 1, "file", async () => {
+            const file = await this.#attachment(as, room, event.origin, att, first ? ctx.replyTo : undefined, ctx);
+            return this.#sendEvent(as, room, "m.room.message", i === 0 && caption ? withCaption(file, caption) : file, first ? txn : `${txn}-${i + 1}`);
+          });
         }
         if (ids.length === 0) throw new PermanentDeliveryError("empty message: no text and no attachments");
         return ids;
@@ -105,7 +116,12 @@ export class Delivery {
       case "edit": {
         if (!ctx.target) throw new PermanentDeliveryError("the edited message was never bridged to this room");
         const as = await ghost();
-        return [{ id: await this.#sendEvent(as, room, "m.room.message", editContent(event, ctx.target, this.#mxidOf(event.origin)), txn), author: as }];
+        const mxidOf = this.#mxidOf(event.origin);
+        // A message whose text went as the caption of its file: the edit replaces the whole media event.
+        const content = ctx.target.role === "file"
+          ? captionEditContent(event, ctx.target, await this.#content(as, room, ctx.target.remoteId), mxidOf)
+          : editContent(event, ctx.target, mxidOf);
+        return [{ id: await this.#sendEvent(as, room, "m.room.message", content, txn), author: as }];
       }
       case "retract": {
         if (!ctx.target) throw new PermanentDeliveryError("the retracted message was never bridged to this room");
@@ -157,6 +173,13 @@ export class Delivery {
     return remoteId(res.event_id);
   }
 
+  /** The content of an event in the room (the original of a caption edit). */
+  async #content(as: string, room: RoomRef, eventId: string): Promise<Content> {
+    const path = `/_matrix/client/v3/rooms/${enc(room)}/event/${enc(eventId)}`;
+    const ev = await this.#retryOutsideRoom(as, room, () => this.#hs.request<{ content?: unknown }>("GET", path, { as }));
+    return typeof ev.content === "object" && ev.content !== null ? ev.content as Content : {};
+  }
+
   async #redact(as: string, room: RoomRef, target: string, reason: string | undefined, txnId: string): Promise<RemoteMessageId> {
     const path = `/_matrix/client/v3/rooms/${enc(room)}/redact/${enc(target)}/${enc(txnId)}`;
     const res = await this.#retryOutsideRoom(as, room, () => this.#hs.request<{ event_id?: string }>("PUT", path, { as, body: redactionContent(reason) }));
@@ -185,7 +208,7 @@ export class Delivery {
    * still arrives and the room moves on. A transient failure is thrown (the delivery is retried)
    * until the last of MEDIA_ATTEMPTS.
    */
-  async #attachment(as: string, room: RoomRef, att: Attachment, replyTo: MappedMessage | undefined, ctx: DeliveryContext): Promise<Content> {
+  async #attachment(as: string, room: RoomRef, origin: Network, att: Attachment, replyTo: MappedMessage | undefined, ctx: DeliveryContext): Promise<Content> {
     let media: Media;
     try {
       media = await ctx.fetchMedia(att.url);
@@ -200,10 +223,10 @@ export class Delivery {
     try {
       return mediaContent(att, await upload(this.#hs, { ...media, name: media.name ?? att.name }, as), replyTo);
     } catch (err) {
-      // Over the homeserver's max_upload_size: no retry makes it fit.
+      // Over the homeserver's max_upload_size: no retry makes it fit; Junction's own link still serves it.
       if (errcodeOf(err) !== "M_TOO_LARGE" && (err as { statusCode?: unknown }).statusCode !== 413) throw err;
       this.#log.warn({ room, url: att.url.slice(0, 200), bytes: media.data.byteLength }, "attachment over the homeserver's upload limit; sent as a link");
-      return unavailableContent(att, "too large to copy", replyTo);
+      return unavailableContent({ ...att, size: media.data.byteLength }, "over the homeserver's upload limit", replyTo, this.#publicMedia(origin, att.url, att.name));
     }
   }
 

@@ -117,7 +117,10 @@ function fromMessage(ev: RoomEvent, envelope: Envelope, ctx: InboundContext): Br
       return [];
     }
     const fresh = isObject(c["m.new_content"]) ? c["m.new_content"] : undefined;
-    const body = fresh ? bodyOf(fresh, false, ctx) : bodyOf({ ...c, body: str(c.body)?.replace(/^\* /, "") }, false, ctx);
+    // A media event's new content whose body is just its file name has no caption any more.
+    const uncaptioned = fresh !== undefined && str(fresh.filename) !== undefined && fresh.body === fresh.filename;
+    const body = uncaptioned ? { text: "" }
+      : fresh ? bodyOf(fresh, false, ctx) : bodyOf({ ...c, body: str(c.body)?.replace(/^\* /, "") }, false, ctx);
     if (!body) return [];
     return [{ ...envelope, kind: "edit", target: remoteId(target), body }];
   }

@@ -14,7 +14,10 @@ export async function upload(hs: Homeserver, media: Media, as?: string): Promise
     ...(as ? { as } : {}), qs, body: Buffer.from(media.data), contentType: media.mime || "application/octet-stream",
   });
   if (typeof res.content_uri !== "string") throw new Error("the media repository answered an upload without content_uri");
-  return { mxc: res.content_uri, mime: media.mime || "application/octet-stream", size: media.data.byteLength };
+  return {
+    mxc: res.content_uri, mime: media.mime || "application/octet-stream", size: media.data.byteLength,
+    ...(media.width !== undefined && media.height !== undefined ? { width: media.width, height: media.height } : {}),
+  };
 }
 
 /**

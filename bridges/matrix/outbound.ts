@@ -67,13 +67,20 @@ export interface Uploaded {
   readonly mxc: string;
   readonly mime: string;
   readonly size: number;
+  /** An image's size, as its bytes say (the attachment's own claim is only a fallback). */
+  readonly width?: number;
+  readonly height?: number;
 }
 
 /** One attachment, already uploaded to the media repository, as its own event. */
 export function mediaContent(att: Attachment, up: Uploaded, replyTo?: MappedMessage): Content {
   const info: Content = { mimetype: up.mime, size: up.size };
-  if (att.width !== undefined) info.w = att.width;
-  if (att.height !== undefined) info.h = att.height;
+  const w = up.width ?? att.width;
+  const h = up.height ?? att.height;
+  if (w !== undefined && h !== undefined) {
+    info.w = w;
+    info.h = h;
+  }
   const content: Content = {
     msgtype: msgtypeForMime(up.mime), body: att.name, filename: att.name, url: up.mxc, info,
     "m.mentions": {},
@@ -83,11 +90,29 @@ export function mediaContent(att: Attachment, up: Uploaded, replyTo?: MappedMess
 }
 
 /**
- * An attachment that could not be copied (refused address, too large, gone): a line naming it and
- * its link where it has one, in place of the file. `reason` is safe to show (see MediaFailure).
+ * A media event that carries the message's text as its caption (spec v1.10: `filename` names the
+ * file, `body` and `formatted_body` are the caption), so text and picture arrive as one event the
+ * way Matrix clients post them. The caption's mentions ping. A note in place of a file (a text
+ * event) gets the text before it instead.
  */
-export function unavailableContent(att: Attachment, reason: string, replyTo?: MappedMessage): Content {
-  const content: Content = { msgtype: "m.text", body: attachmentNote(att, reason), "m.mentions": {} };
+export function withCaption(file: Content, text: Content): Content {
+  const caption: Content = { ...file, body: text.body, "m.mentions": text["m.mentions"] ?? {} };
+  if (typeof file.url !== "string") caption.body = `${String(text.body)}\n${String(file.body)}`;
+  else if (typeof text.formatted_body === "string") {
+    caption.format = text.format;
+    caption.formatted_body = text.formatted_body;
+  }
+  if (text["m.relates_to"] !== undefined) caption["m.relates_to"] = text["m.relates_to"];
+  return caption;
+}
+
+/**
+ * An attachment that could not be copied (refused address, too large, gone): a line naming it and
+ * its link where it has one, in place of the file. `reason` is safe to show (see MediaFailure);
+ * `link` is a public URL through Junction's HTTP server, where the file can still be had.
+ */
+export function unavailableContent(att: Attachment, reason: string, replyTo?: MappedMessage, link?: string): Content {
+  const content: Content = { msgtype: "m.text", body: attachmentNote(att, reason, link), "m.mentions": {} };
   if (replyTo) content["m.relates_to"] = { "m.in_reply_to": { event_id: replyTo.remoteId } };
   return content;
 }
@@ -104,6 +129,34 @@ export function editContent(e: EditEvent, target: MappedMessage, mxidOf: MxidOf 
     "m.relates_to": { rel_type: "m.replace", event_id: target.remoteId },
   };
 }
+
+/**
+ * An edit of a captioned media event (the target is a file part): its `m.new_content` is the
+ * whole media event again (clients replace the content, not a field) with the new caption, or
+ * without one when the new text is empty. `original` is the event's content as the homeserver
+ * has it; one without a file falls back to a text edit.
+ */
+export function captionEditContent(e: EditEvent, target: MappedMessage, original: Content, mxidOf: MxidOf = matrixUsersOnly): Content {
+  if (typeof original.url !== "string") return editContent(e, target, mxidOf);
+  const filename = typeof original.filename === "string" ? original.filename : typeof original.body === "string" ? original.body : "file";
+  const fresh = textContent("m.text", e.body, mxidOf);
+  const fresher: Content = { msgtype: original.msgtype, url: original.url, filename, body: filename };
+  if (isObjectValue(original.info)) fresher.info = original.info;
+  if (e.body.text.trim() !== "") {
+    fresher.body = fresh.body;
+    if (typeof fresh.formatted_body === "string") Object.assign(fresher, { format: fresh.format, formatted_body: fresh.formatted_body });
+  }
+  const fallback: Content = { ...fresher, body: `* ${String(fresher.body)}` };
+  if (typeof fresher.formatted_body === "string") fallback.formatted_body = `* ${fresher.formatted_body}`;
+  return {
+    ...fallback,
+    "m.new_content": { ...fresher, "m.mentions": {} },
+    "m.mentions": {},
+    "m.relates_to": { rel_type: "m.replace", event_id: target.remoteId },
+  };
+}
+
+const isObjectValue = (v: unknown): v is Record<string, unknown> => typeof v === "object" && v !== null && !Array.isArray(v);
 
 export function reactionContent(target: MappedMessage, emoji: string): Content {
   return { "m.relates_to": { rel_type: "m.annotation", event_id: target.remoteId, key: emoji } };

@@ -25,6 +25,7 @@ import { RoomWatch, type RoomStatus } from "./rejoin.ts";
 import { Rooms, type RoomState } from "./rooms.ts";
 import { bareJid, resourceOf } from "./stanza.ts";
 import { attachmentUrls } from "./upload.ts";
+import { UploadServices } from "./upload-service.ts";
 import { VERSION } from "./version.ts";
 
 /** The xmpp section as loaded; the keepalive, rejoin and catch-up keys may be left to their defaults. */
@@ -46,6 +47,7 @@ export class XmppAdapter implements Adapter {
   readonly #rooms = new Rooms();
   readonly #puppets: Puppets;
   readonly #botBare: string;
+  readonly #uploads: UploadServices;
   #host: AdapterHost | undefined;
   #bot: Bot | undefined;
   #deps: ReceiveDeps | undefined;
@@ -63,6 +65,7 @@ export class XmppAdapter implements Adapter {
       stanza: (el) => { if (this.#deps) receive(el, this.#deps); },
     });
     this.#puppets = new Puppets(this.#conn, config.component, log);
+    this.#uploads = new UploadServices({ conn: this.#conn, from: this.#botFull, component: config.component, log, ...(config.upload ? { configured: config.upload } : {}) });
   }
 
   /**
@@ -203,9 +206,12 @@ export class XmppAdapter implements Adapter {
     }
     // Parts that landed on an earlier try are neither fetched nor sent again.
     const done = new Set((ctx.delivered ?? []).map((p) => p.part));
+    const host = this.#host!;
+    const service = event.kind === "message" && event.attachments.length > 0 ? await this.#uploads.get() : undefined;
     const links = event.kind === "message"
       ? await attachmentUrls(event.attachments, ctx, {
-        conn: this.#conn, http: this.#host!.media, from: this.#botFull, room: state.room, log: this.#log, ...(this.#config.upload ? { service: this.#config.upload } : {}),
+        conn: this.#conn, http: host.media, from: this.#botFull, room: state.room, log: this.#log, ...(service ? { service } : {}),
+        publicLink: (url, name) => host.publicMedia(event.origin, url, name),
         skip: new Set(event.attachments.filter((_, i) => done.has(i + 1)).map((a) => a.url)),
       })
       : undefined;
@@ -282,6 +288,7 @@ export class XmppAdapter implements Adapter {
 
   #offline(): void {
     this.#watch?.offline();
+    this.#uploads.reset();
     for (const state of this.#rooms.all()) {
       state.botJoined = false;
       for (const p of state.puppets.values()) p.joined = false;

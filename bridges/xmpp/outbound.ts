@@ -6,7 +6,7 @@ import { createHash } from "node:crypto";
 import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
 import type { DeliveryContext, MappedMessage, PartRole } from "../../core/adapter.ts";
-import { quoteOf } from "../../core/fallbacks.ts";
+import { attachmentNote, quoteOf } from "../../core/fallbacks.ts";
 import type { BridgeEvent, MessageEvent } from "../../core/events.ts";
 import { targetOf } from "../../core/events.ts";
 import { styledBody } from "./rich.ts";
@@ -101,7 +101,6 @@ function messageStanzas(event: MessageEvent, ctx: DeliveryContext, o: OutboundOp
   const body = styledBody(event.body);
   let text = event.isAction ? `/me ${body.text}` : body.text;
   const extra: Element[] = body.hint ? [body.hint] : [];
-  const unreachable: string[] = [];
 
   if (ctx.replyTo) {
     const fallback = replyFallback(ctx.replyTo);
@@ -111,21 +110,14 @@ function messageStanzas(event: MessageEvent, ctx: DeliveryContext, o: OutboundOp
       xml("fallback", { xmlns: NS.fallback, for: NS.reply }, xml("body", { start: 0, end: codePoints(fallback) })),
     );
   }
-  for (const a of event.attachments) {
-    if (!o.attachmentUrls?.get(a.url) && !o.attachmentNotes?.get(a.url)) unreachable.push(a.name);
-  }
-  if (unreachable.length > 0) {
-    // Files nobody here can fetch still show up as their names, never vanish.
-    text += (text ? "\n" : "") + unreachable.map((n) => `[file: ${n}]`).join("\n");
-  }
   if (text !== "" || extra.length > 0) {
     out.stanzas.push(groupchat(o, id, xml("body", {}, text), ...extra, xml("active", { xmlns: NS.chatStates })));
     out.ids.push({ id, altId: id, author: o.occupant, part: 0, role: "text" });
   }
   for (const [i, a] of event.attachments.entries()) {
+    // upload.ts gives every file a URL or a note; one it did not (a caller that moved none) is named.
     const url = o.attachmentUrls?.get(a.url);
-    const note = o.attachmentNotes?.get(a.url);
-    if (!url && !note) continue;
+    const note = url ? undefined : o.attachmentNotes?.get(a.url) ?? attachmentNote(a, "it was not moved");
     const partId = stanzaIdFor(ctx.deliveryId, event, i + 1);
     out.stanzas.push(url
       ? groupchat(o, partId, xml("body", {}, url), xml("x", { xmlns: NS.oob }, xml("url", {}, url), a.name ? xml("desc", {}, a.name) : null))

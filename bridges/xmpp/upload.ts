@@ -6,10 +6,11 @@ import xml from "@xmpp/xml";
 import type { Logger } from "pino";
 import type { DeliveryContext, Media, MediaHttpClient } from "../../core/adapter.ts";
 import type { Attachment } from "../../core/events.ts";
+import { failureOf } from "../../core/errors.ts";
 import { attachmentNote, degradesNow, publicReasonOf } from "../../core/fallbacks.ts";
-import type { XmppConnection } from "./connection.ts";
+import { IqError, type XmppConnection } from "./connection.ts";
+import { NS_UPLOAD, type UploadService } from "./upload-service.ts";
 
-const NS_UPLOAD = "urn:xmpp:http:upload:0";
 /** Only these headers may be copied from the slot into the PUT (XEP-0363 §5). */
 const ALLOWED_HEADERS = new Set(["authorization", "cookie", "expires"]);
 
@@ -33,34 +34,76 @@ export async function uploadMedia(conn: XmppConnection, http: MediaHttpClient, f
   return get;
 }
 
+/** What moving one file needs beyond the delivery: the connection, the service, the public links. */
+export interface MoveDeps {
+  readonly conn: XmppConnection;
+  readonly http: MediaHttpClient;
+  readonly from: string;
+  readonly room: string;
+  /** The upload service (upload-service.ts), when the server has one. */
+  readonly service?: UploadService;
+  /** A signed link through Junction's HTTP server for the file (core/public-media.ts), if it serves them. */
+  readonly publicLink: (url: string, name: string) => string | undefined;
+  readonly log: Logger;
+  /** Attachment urls whose parts were delivered already: never fetched again. */
+  readonly skip?: ReadonlySet<string>;
+}
+
 /**
- * Attachment → a URL XMPP clients can open: http(s) links as they are, anything else (mxc:,
- * data:) uploaded through XEP-0363 when an upload service is configured. One that cannot be
- * moved for good (gone, too large, refused), or still not on the last try, gets a note in its
- * place; a passing failure throws, so the delivery is tried again. `skip` are attachment urls
- * whose parts were delivered already (never fetched again). Without an upload service,
- * attachments are shown by name (see outbound.ts).
+ * Attachment → what XMPP people get for it: a URL sent as body and XEP-0066 OOB (clients show it
+ * as the file or picture), or a note with a link in its place.
+ * - With an upload service: the file is fetched through the media fetcher and uploaded to an
+ *   XEP-0363 slot (so it stays when the origin's link expires, as Discord's do). One over the
+ *   service's max-file-size, or refused by it, is a note with a signed link through Junction.
+ * - Without one: the signed link through Junction's HTTP server, or the file's own public URL when
+ *   Junction serves no links; a note naming the file when there is neither.
+ * A file that cannot be fetched for good (gone, too large, refused), or still not on the last
+ * try, is a note; a passing failure throws, so the delivery is tried again.
  */
 export async function attachmentUrls(
-  attachments: readonly Attachment[], ctx: Pick<DeliveryContext, "fetchMedia" | "lastAttempt" | "attempt">,
-  d: { conn: XmppConnection; http: MediaHttpClient; from: string; room: string; service?: string; log: Logger; skip?: ReadonlySet<string> },
+  attachments: readonly Attachment[], ctx: Pick<DeliveryContext, "fetchMedia" | "lastAttempt" | "attempt">, d: MoveDeps,
 ): Promise<{ urls: Map<string, string>; notes: Map<string, string> }> {
   const urls = new Map<string, string>();
   const notes = new Map<string, string>();
   for (const a of attachments) {
     if (d.skip?.has(a.url)) { urls.set(a.url, a.url); continue; } // its part is dropped before sending
-    if (/^https?:\/\//i.test(a.url)) {
-      urls.set(a.url, a.url);
-    } else if (d.service) {
-      try {
-        const media = await ctx.fetchMedia(a.url);
-        urls.set(a.url, await uploadMedia(d.conn, d.http, d.from, d.service, media, a.name));
-      } catch (err) {
-        if (!degradesNow(err, ctx)) throw err;
-        d.log.warn({ room: d.room, url: a.url.slice(0, 200), reason: (err as Error).message }, "an attachment cannot be moved to XMPP; a note goes in its place");
-        notes.set(a.url, attachmentNote(a, publicReasonOf(err)));
-      }
+    const link = d.publicLink(a.url, a.name);
+    const note = (reason: string, size = a.size, withLink = true) => notes.set(a.url, attachmentNote({ ...a, ...(size !== undefined ? { size } : {}) }, reason, withLink ? link : undefined));
+    const max = d.service?.maxBytes;
+    if (!d.service) {
+      const url = link ?? (/^https?:\/\//i.test(a.url) ? a.url : undefined);
+      if (url) urls.set(a.url, url);
+      else note("this XMPP server has no upload service, and Junction serves no links (http.publicUrl)");
+      continue;
+    }
+    if (max !== undefined && a.size !== undefined && a.size > max) {
+      note(OVER_LIMIT);
+      continue;
+    }
+    let media: Media;
+    try {
+      media = await ctx.fetchMedia(a.url);
+    } catch (err) {
+      if (!degradesNow(err, ctx)) throw err;
+      d.log.warn({ room: d.room, url: a.url.slice(0, 200), reason: (err as Error).message }, "an attachment cannot be moved to XMPP; a note goes in its place");
+      note(publicReasonOf(err), a.size, false);
+      continue;
+    }
+    if (max !== undefined && media.data.byteLength > max) {
+      d.log.info({ room: d.room, file: a.name, bytes: media.data.byteLength, max }, "a file over the XMPP upload service's limit; linked instead");
+      note(OVER_LIMIT, media.data.byteLength);
+      continue;
+    }
+    try {
+      urls.set(a.url, await uploadMedia(d.conn, d.http, d.from, d.service.jid, media, a.name));
+    } catch (err) {
+      // A refusal (too large, quota, not allowed) stays one; a passing failure is retried, within reason.
+      if (failureOf(err) !== "permanent" && !degradesNow(err, ctx)) throw err;
+      d.log.warn({ room: d.room, service: d.service.jid, file: a.name, reason: (err as Error).message }, "the XMPP upload service did not take a file; linked instead");
+      note(err instanceof IqError ? "the XMPP server's upload service refused it" : publicReasonOf(err), media.data.byteLength);
     }
   }
   return { urls, notes };
 }
+
+const OVER_LIMIT = "over the XMPP server's upload limit";

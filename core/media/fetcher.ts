@@ -6,6 +6,7 @@
 import type { Adapter, Media } from "../adapter.ts";
 import type { Network } from "../events.ts";
 import { DEFAULT_LIMITS, MediaHttp, type MediaLimits } from "./http.ts";
+import { measured } from "./measure.ts";
 import { AddressPolicy } from "./policy.ts";
 
 export interface MediaConfig {
@@ -33,11 +34,13 @@ export function mediaHttp(config: MediaConfig = DEFAULT_MEDIA, adapters: Iterabl
   return new MediaHttp(new AddressPolicy([...config.allowHosts, ...own]), limits);
 }
 
-/** Fetches media through the adapter that saw it; plain http(s) and data: URLs need no adapter. */
+/**
+ * Fetches media through the adapter that saw it (plain http(s) and data: URLs need no adapter),
+ * and measures what came: an image's width and height go with it to every destination.
+ */
 export function mediaFetcher(adapters: ReadonlyMap<Network, Adapter>, http: MediaHttp) {
   return async (origin: Network, url: string): Promise<Media> => {
     const adapter = adapters.get(origin);
-    if (adapter?.fetchMedia) return adapter.fetchMedia(url);
-    return http.get(url);
+    return measured(adapter?.fetchMedia ? await adapter.fetchMedia(url) : await http.get(url));
   };
 }

@@ -78,9 +78,9 @@ describe("outbound stanzas", () => {
     expect(out.stanzas[1]!.toString()).toBe(
       `<message type="groupchat" from="${FROM}" to="${ROOM}" id="${id}-1"><body>https://up.example.org/cat.png</body><x xmlns="jabber:x:oob"><url>https://up.example.org/cat.png</url><desc>cat.png</desc></x><origin-id xmlns="urn:xmpp:sid:0" id="${id}-1"/></message>`);
   });
-  it("an attachment nobody can fetch still shows by name", () => {
+  it("an attachment nobody moved still shows by name, as a note (never a bare [file: name])", () => {
     const out = outboundStanzas(msg("", { attachments: [{ url: "mxc://e/x", name: "doc.pdf" }] }), dctx(), o);
-    expect(out.stanzas.map((s) => s.getChildText("body"))).toEqual(["[file: doc.pdf]"]);
+    expect(out.stanzas.map((s) => s.getChildText("body"))).toEqual(["📎 doc.pdf (not copied by the bridge: it was not moved)"]);
   });
   it("ids are the same on a retry", () => {
     const a = outboundStanzas(msg("x"), dctx({ attempt: 0 }), o);

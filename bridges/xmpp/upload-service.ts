@@ -1,0 +1,114 @@
+/**
+ * Which XEP-0363 upload service the bridge uploads files to, and how large a file it takes. The
+ * configured `xmpp.upload` when there is one; otherwise the XMPP server's own, found through
+ * service discovery (XEP-0030) the way clients find it: the items of the component's parent
+ * domain (bridge.example.org → example.org, which lists upload.example.org), and that domain
+ * itself, asked for disco#info; the first that offers urn:xmpp:http:upload:0 is it. Its
+ * max-file-size (XEP-0363 §3) is the limit: a larger file goes as a link instead.
+ * Found once per connection (a reconnect may meet a changed server), and only from the entity we
+ * asked (connection.ts checks who answers).
+ */
+import xml from "@xmpp/xml";
+import type { Element } from "@xmpp/xml";
+import type { Logger } from "pino";
+import { NotReadyError } from "../../core/errors.ts";
+import type { XmppConnection } from "./connection.ts";
+import { NS } from "./stanza.ts";
+
+export const NS_UPLOAD = "urn:xmpp:http:upload:0";
+/** Items of the domain asked about at most: a server lists its components, a handful. */
+const MAX_ITEMS = 20;
+
+export interface UploadService {
+  readonly jid: string;
+  /** The largest file it takes, when it says (max-file-size). */
+  readonly maxBytes?: number;
+}
+
+/** The service a disco#info answer describes, if it is an upload service. */
+export function uploadServiceOf(jid: string, info: Element): UploadService | undefined {
+  const query = info.getChild("query", NS.discoInfo);
+  if (!query?.getChildren("feature").some((f) => f.attrs.var === NS_UPLOAD)) return undefined;
+  for (const form of query.getChildren("x", NS.dataForms)) {
+    const fields = form.getChildren("field");
+    if (fields.find((f) => f.attrs.var === "FORM_TYPE")?.getChildText("value") !== NS_UPLOAD) continue;
+    const max = Number(fields.find((f) => f.attrs.var === "max-file-size")?.getChildText("value"));
+    if (Number.isSafeInteger(max) && max > 0) return { jid, maxBytes: max };
+  }
+  return { jid };
+}
+
+/** The domain whose items name the server's services: the component's parent, if it has one. */
+export function parentDomain(component: string): string | undefined {
+  const dot = component.indexOf(".");
+  const parent = dot > 0 ? component.slice(dot + 1) : "";
+  return parent.includes(".") || parent === "localhost" ? parent : undefined;
+}
+
+export class UploadServices {
+  readonly #conn: XmppConnection;
+  readonly #from: string;
+  readonly #component: string;
+  readonly #configured: string | undefined;
+  readonly #log: Logger;
+  #found: Promise<UploadService | undefined> | undefined;
+
+  constructor(d: { conn: XmppConnection; from: string; component: string; configured?: string; log: Logger }) {
+    this.#conn = d.conn;
+    this.#from = d.from;
+    this.#component = d.component;
+    this.#configured = d.configured;
+    this.#log = d.log;
+  }
+
+  /** A new stream: ask again on next need. */
+  reset(): void {
+    this.#found = undefined;
+  }
+
+  /** The service, or undefined when the server has none (files then go as links). */
+  get(): Promise<UploadService | undefined> {
+    this.#found ??= this.#discover().then((s) => {
+      if (s) this.#log.info({ service: s.jid, maxBytes: s.maxBytes }, this.#configured ? "XMPP upload service (configured)" : "XMPP upload service found through service discovery");
+      else this.#log.info({ asked: parentDomain(this.#component) }, "no XMPP upload service found; files from other networks go to XMPP as links");
+      return s;
+    }, (err: unknown) => {
+      this.#found = undefined; // a passing failure (offline, timeout): ask again next time
+      throw err;
+    });
+    return this.#found;
+  }
+
+  async #discover(): Promise<UploadService | undefined> {
+    if (this.#configured) {
+      // Its limit, if it says; an answer that does not describe an upload service still leaves it configured.
+      const info = await this.#info(this.#configured);
+      return (info && uploadServiceOf(this.#configured, info)) ?? { jid: this.#configured };
+    }
+    const domain = parentDomain(this.#component);
+    if (!domain) return undefined;
+    const items = await this.#ask(xml("iq", { type: "get", from: this.#from, to: domain }, xml("query", { xmlns: NS.discoItems })));
+    const jids = items?.getChild("query", NS.discoItems)?.getChildren("item").map((i) => i.attrs.jid as unknown) ?? [];
+    const candidates = [...new Set(jids.filter((j): j is string => typeof j === "string" && j !== "" && !j.includes("@") && !j.includes("/"))
+      .map((j) => j.toLowerCase()))].slice(0, MAX_ITEMS);
+    const answers = await Promise.all([...candidates, domain].map(async (jid) => {
+      const info = await this.#info(jid);
+      return info && uploadServiceOf(jid, info);
+    }));
+    return answers.find((s) => s !== undefined);
+  }
+
+  #info(jid: string): Promise<Element | undefined> {
+    return this.#ask(xml("iq", { type: "get", from: this.#from, to: jid }, xml("query", { xmlns: NS.discoInfo })));
+  }
+
+  /** An answer, or undefined for an error or no answer; being offline is not an answer (it waits). */
+  async #ask(iq: Element): Promise<Element | undefined> {
+    try {
+      return await this.#conn.request(iq);
+    } catch (err) {
+      if (err instanceof NotReadyError) throw err;
+      return undefined;
+    }
+  }
+}
