@@ -4,6 +4,7 @@
  * would dispatch, and observers hear of it.
  */
 import { EventEmitter } from "node:events";
+import { imageSize } from "image-size";
 import type { CdnSigner } from "./cdn.ts";
 import type { Gateway } from "./gateway.ts";
 import { Intent } from "./gateway.ts";
@@ -166,7 +167,15 @@ export class Actions {
     const id = snowflake();
     const path = `attachments/${channelId}/${id}/${filename.replace(/[^A-Za-z0-9._-]/g, "_")}`;
     this.state.cdn.set(path, { bytes, contentType: contentType ?? "application/octet-stream" });
-    return { id, filename, size: bytes.length, contentType, path };
+    // Discord measures pictures it is given and says their size (width/height) on the attachment.
+    let dims: { width?: number; height?: number } = {};
+    try {
+      const found = imageSize(bytes);
+      if (found.width && found.height && found.type !== "svg") dims = { width: found.width, height: found.height };
+    } catch {
+      // not a picture
+    }
+    return { id, filename, size: bytes.length, contentType, path, ...dims };
   }
 
   private remove(m: Message): void {

@@ -17,7 +17,7 @@ export interface SeenMessage {
   /** A webhook message's avatar_url as given; a person's CDN avatar URL; else null. */
   avatarUrl: string | null;
   content: string; embeds: unknown[];
-  attachments: { id: string; filename: string; size: number; contentType: string | null; url: string }[];
+  attachments: { id: string; filename: string; size: number; contentType: string | null; url: string; width?: number; height?: number }[];
   /** Emoji as text: "👍", or "name:id" for a custom one. */
   reactions: { emoji: string; count: number; users: string[] }[];
   replyTo: string | null; edited: boolean; pinged: Pinged; stickers: string[];
@@ -46,7 +46,10 @@ export class Observer {
       id: m.id, channelId: m.channelId, authorId: m.authorId, webhookId: m.webhookId, bot: m.webhookId ? true : user?.bot ?? false,
       username: m.webhookId ? m.username ?? "" : member?.nick ?? user?.globalName ?? user?.username ?? "",
       avatarUrl: m.webhookId ? m.avatarUrl : avatar, content: m.content, embeds: m.embeds,
-      attachments: m.attachments.map((a) => ({ id: a.id, filename: a.filename, size: a.size, contentType: a.contentType, url: attachmentUrl(signer, a.path) })),
+      attachments: m.attachments.map((a) => ({
+        id: a.id, filename: a.filename, size: a.size, contentType: a.contentType, url: attachmentUrl(signer, a.path),
+        ...(a.width !== undefined ? { width: a.width, height: a.height } : {}),
+      })),
       reactions: m.reactions.map((r) => ({ emoji: emojiText(r.emoji), count: r.users.length, users: [...r.users] })),
       replyTo: m.reference?.messageId ?? null, edited: m.editedTimestamp !== null, pinged: m.pinged,
       stickers: m.stickerIds.map((id) => guild?.stickers.get(id)?.name ?? id),

@@ -98,7 +98,10 @@ export function messageJson(ctx: MessageContext, m: Message, depth = 0): Json {
     edited_timestamp: m.editedTimestamp, tts: false, mention_everyone: m.pinged.everyone, mentions,
     mention_roles: m.pinged.roles, attachments: m.attachments.map((a) => {
       const url = attachmentUrl(ctx.signer, a.path);
-      return { id: a.id, filename: a.filename, size: a.size, url, proxy_url: url, ...(a.contentType ? { content_type: a.contentType } : {}) };
+      return {
+        id: a.id, filename: a.filename, size: a.size, url, proxy_url: url, ...(a.contentType ? { content_type: a.contentType } : {}),
+        ...(a.width !== undefined ? { width: a.width, height: a.height } : {}),
+      };
     }),
     embeds: m.embeds, pinned: false, flags: m.flags, components: [],
   };

@@ -23,7 +23,7 @@ export interface Channel {
   id: string; guildId: string; type: ChannelType; name: string; position: number; parentId: string | null;
   topic: string | null; overwrites: Overwrite[]; lastMessageId: string | null; ownerId: string | null;
 }
-export interface Attachment { id: string; filename: string; size: number; contentType: string | null; path: string }
+export interface Attachment { id: string; filename: string; size: number; contentType: string | null; path: string; width?: number; height?: number }
 export interface ReactionRecord { emoji: { id: string | null; name: string; animated: boolean }; users: string[] }
 export interface Pinged { users: string[]; roles: string[]; everyone: boolean }
 export interface Message {

@@ -1,0 +1,262 @@
+/**
+ * Media keeps its shape across networks (issue 13, "Media"): what the bytes say about a picture,
+ * how each network's file metadata maps into an attachment, and how an attachment (with its
+ * caption) becomes each destination's native form — or a link with a note when it cannot be one.
+ */
+import parse from "@xmpp/xml/lib/parse.js";
+import type { Element } from "@xmpp/xml";
+import pino from "pino";
+import { describe, expect, it } from "vitest";
+import type { MappedMessage, Media } from "../../core/adapter.ts";
+import { actorId, remoteId, roomRef, type Attachment, type EditEvent, type MessageEvent } from "../../core/events.ts";
+import { attachmentNote, formatSize } from "../../core/fallbacks.ts";
+import { mediaFailure } from "../../core/media/errors.ts";
+import { measured } from "../../core/media/measure.ts";
+import { para, text } from "../../core/richtext/tree.ts";
+import { fileLine } from "../../bridges/discord/outbound.ts";
+import { fromRoomEvent } from "../../bridges/matrix/inbound.ts";
+import { captionEditContent, mediaContent, messageContent, unavailableContent, withCaption } from "../../bridges/matrix/outbound.ts";
+import { parseBody } from "../../bridges/xmpp/body.ts";
+import type { XmppConnection } from "../../bridges/xmpp/connection.ts";
+import { outboundStanzas } from "../../bridges/xmpp/outbound.ts";
+import { attachmentUrls, type MoveDeps } from "../../bridges/xmpp/upload.ts";
+import { parentDomain, uploadServiceOf, UploadServices } from "../../bridges/xmpp/upload-service.ts";
+import { gif, png } from "../support/images.ts";
+
+const log = pino({ level: "silent" });
+const el = (s: string) => parse(s) as Element;
+
+describe("what the bytes say", () => {
+  it.each<[string, Media, Partial<Media>]>([
+    ["a PNG named as such", { data: png(30, 20), mime: "image/png" }, { mime: "image/png", width: 30, height: 20 }],
+    ["a PNG served as octet-stream gets its type", { data: png(4, 7), mime: "application/octet-stream" }, { mime: "image/png", width: 4, height: 7 }],
+    ["a GIF", { data: gif(640, 480), mime: "image/gif" }, { width: 640, height: 480 }],
+  ])("%s", (_name, media, want) => {
+    expect(measured(media)).toMatchObject(want);
+  });
+  it("a text file, or bytes that only claim to be a picture, get no dimensions", () => {
+    expect(measured({ data: Buffer.from("hello"), mime: "text/plain" })).toEqual({ data: Buffer.from("hello"), mime: "text/plain" });
+    const fake = measured({ data: Buffer.from("not a png at all"), mime: "image/png" });
+    expect(fake.width).toBeUndefined();
+    expect(fake.height).toBeUndefined();
+  });
+  it("an SVG is a document, not measured (its size is whatever its text says)", () => {
+    const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>`);
+    expect(measured({ data: svg, mime: "image/svg+xml" }).width).toBeUndefined();
+  });
+});
+
+describe("notes in place of files", () => {
+  it.each<[Attachment, string, string | undefined, string]>([
+    [{ url: "mxc://hs/a", name: "a.bin", size: 3 * 1024 * 1024 }, "over the XMPP server's upload limit", "https://j.example/media/x/y/a.bin",
+      "📎 a.bin (3.0 MiB): https://j.example/media/x/y/a.bin (not copied by the bridge: over the XMPP server's upload limit)"],
+    [{ url: "https://f.example/a.png", name: "a.png" }, "too large to copy", undefined, "📎 a.png: https://f.example/a.png (not copied by the bridge: too large to copy)"],
+    [{ url: "mxc://hs/b", name: "" }, "it could not be fetched", undefined, "📎 attachment (not copied by the bridge: it could not be fetched)"],
+  ])("%j", (a, reason, link, want) => {
+    expect(attachmentNote(a, reason, link)).toBe(want);
+  });
+  it.each([[0, "0 B"], [1023, "1023 B"], [1536, "1.5 KiB"], [10 * 1024 * 1024, "10.0 MiB"]])("%d bytes read as %s", (n, s) => {
+    expect(formatSize(n)).toBe(s);
+  });
+  it("Discord: a file over the channel's limit is a link with the reason, markdown in names escaped", () => {
+    expect(fileLine("big_file*.iso", 50 * 1024 * 1024, "https://j.example/media/x", "over this channel's upload limit"))
+      .toBe("📎 [big\\_file\\*.iso (50.0 MiB)](<https://j.example/media/x>) (over this channel's upload limit)");
+    expect(fileLine("a.iso", 2048, undefined, "not copied by the bridge: too large to copy")).toBe("📎 a.iso (2.0 KiB) (not copied by the bridge: too large to copy)");
+  });
+});
+
+// ---- Matrix ----
+
+const base = { origin: "discord", room: roomRef("123"), ts: 1, sender: { id: actorId("42"), name: "Dee", isBot: false } } as const;
+const msg = (over: Partial<MessageEvent> = {}): MessageEvent => ({ ...base, kind: "message", body: { text: "look at this" }, attachments: [], isAction: false, mentions: [], ...over });
+const mapped = (id: string, over: Partial<MappedMessage> = {}): MappedMessage => ({ remoteId: remoteId(id), authorName: "A", excerpt: "x", ...over });
+const cat: Attachment = { url: "https://cdn.example/cat.png", name: "cat.png", mime: "image/png", size: 999, width: 64, height: 48 };
+
+describe("Matrix: media events with info and captions", () => {
+  it("info has mimetype, size and the dimensions the bytes say (over the sender's claim)", () => {
+    const c = mediaContent(cat, { mxc: "mxc://hs/1", mime: "image/png", size: 1234, width: 30, height: 20 });
+    expect(c).toEqual({ msgtype: "m.image", body: "cat.png", filename: "cat.png", url: "mxc://hs/1", info: { mimetype: "image/png", size: 1234, w: 30, h: 20 }, "m.mentions": {} });
+  });
+  it("without measured dimensions the attachment's are used; with only one of them, none", () => {
+    expect(mediaContent(cat, { mxc: "mxc://hs/1", mime: "image/png", size: 9 }).info).toEqual({ mimetype: "image/png", size: 9, w: 64, h: 48 });
+    expect(mediaContent({ ...cat, height: undefined } as Attachment, { mxc: "mxc://hs/1", mime: "image/png", size: 9 }).info).toEqual({ mimetype: "image/png", size: 9 });
+  });
+  it("text with a file is one captioned event: filename names the file, body and formatted_body are the caption, mentions ping", () => {
+    const rich = msg({ body: { text: "look at this", rich: [para(text("look at "), { t: "bold", children: [text("this")] })] }, mentions: [actorId("@a:hs")] });
+    const caption = messageContent(rich, mapped("$q"))!;
+    const c = withCaption(mediaContent(cat, { mxc: "mxc://hs/1", mime: "image/png", size: 9 }), caption);
+    expect(c).toMatchObject({
+      msgtype: "m.image", filename: "cat.png", url: "mxc://hs/1", body: "look at this",
+      format: "org.matrix.custom.html", formatted_body: "look at <strong>this</strong>",
+      "m.relates_to": { "m.in_reply_to": { event_id: "$q" } },
+    });
+    expect((c["m.mentions"] as { user_ids: string[] }).user_ids).toEqual(["@a:hs"]);
+  });
+  it("a caption on a note (the file could not be copied) goes before the note, in one text event", () => {
+    const c = withCaption(unavailableContent(cat, "too large to copy"), messageContent(msg())!);
+    expect(c.msgtype).toBe("m.text");
+    expect(c.body).toBe(`look at this\n📎 cat.png (999 B): https://cdn.example/cat.png (not copied by the bridge: too large to copy)`);
+  });
+  it("over the homeserver's limit: a note with Junction's signed link", () => {
+    expect(unavailableContent(cat, "over the homeserver's upload limit", undefined, "https://j.example/media/p/s/cat.png").body)
+      .toBe("📎 cat.png (999 B): https://j.example/media/p/s/cat.png (not copied by the bridge: over the homeserver's upload limit)");
+  });
+  const original = { msgtype: "m.image", body: "old caption", filename: "cat.png", url: "mxc://hs/1", info: { mimetype: "image/png", size: 9, w: 3, h: 2 } };
+  const edit = (t: string): EditEvent => ({ ...base, kind: "edit", target: remoteId("d1"), body: { text: t } });
+  it("a caption edit replaces the whole media event with the new caption", () => {
+    const c = captionEditContent(edit("new caption"), mapped("$img", { role: "file", part: 1 }), original);
+    expect(c["m.new_content"]).toEqual({ msgtype: "m.image", url: "mxc://hs/1", filename: "cat.png", body: "new caption", info: original.info, "m.mentions": {} });
+    expect(c.body).toBe("* new caption");
+    expect(c["m.relates_to"]).toEqual({ rel_type: "m.replace", event_id: "$img" });
+  });
+  it("an edit to empty text removes the caption; an original that is not media gets a text edit", () => {
+    expect((captionEditContent(edit(""), mapped("$img"), original)["m.new_content"] as Record<string, unknown>).body).toBe("cat.png");
+    expect((captionEditContent(edit("x"), mapped("$t"), { msgtype: "m.text", body: "y" })["m.new_content"] as Record<string, unknown>).msgtype).toBe("m.text");
+  });
+  const ROOM = "!r:hs";
+  const mctx = { profile: () => undefined, findMessage: () => undefined };
+  const ev = (content: Record<string, unknown>) => ({ type: "m.room.message", event_id: "$e", room_id: ROOM, sender: "@m:hs", origin_server_ts: 5, content });
+  it.each<[string, Record<string, unknown>, string, Partial<Attachment>]>([
+    ["captioned, with info", { msgtype: "m.image", body: "my cat", filename: "cat.png", url: "mxc://hs/c", info: { mimetype: "image/png", size: 10, w: 3, h: 2 } },
+      "my cat", { name: "cat.png", mime: "image/png", size: 10, width: 3, height: 2 }],
+    ["no caption (body is the file name)", { msgtype: "m.file", body: "a.pdf", filename: "a.pdf", url: "mxc://hs/f" }, "", { name: "a.pdf" }],
+    ["no filename: body is the name", { msgtype: "m.video", body: "clip.webm", url: "mxc://hs/v", info: { mimetype: "video/webm" } }, "", { name: "clip.webm", mime: "video/webm" }],
+    ["a formatted caption", { msgtype: "m.image", body: "**hi**", format: "org.matrix.custom.html", formatted_body: "<b>hi</b>", filename: "x.png", url: "mxc://hs/x" }, "hi", { name: "x.png" }],
+  ])("Matrix in: %s", (_n, content, caption, att) => {
+    const [e] = fromRoomEvent(ev(content), mctx);
+    expect(e).toMatchObject({ kind: "message", body: { text: caption }, attachments: [att] });
+  });
+  it("Matrix in: a caption edit (m.new_content is a media event) carries the new caption; back to the file name is no caption", () => {
+    const replace = (body: string) => ev({ msgtype: "m.image", body: `* ${body}`, "m.new_content": { msgtype: "m.image", body, filename: "cat.png", url: "mxc://hs/c" }, "m.relates_to": { rel_type: "m.replace", event_id: "$orig" } });
+    expect(fromRoomEvent(replace("better caption"), mctx)[0]).toMatchObject({ kind: "edit", body: { text: "better caption" } });
+    expect(fromRoomEvent(replace("cat.png"), mctx)[0]).toMatchObject({ kind: "edit", body: { text: "" } });
+  });
+});
+
+// ---- XMPP ----
+
+const FROM = `from="room@muc.example/ann" type="groupchat"`;
+describe("XMPP in: captions and file metadata", () => {
+  const url = "https://up.example/abc/cat.png";
+  it.each<[string, string, string | undefined, Partial<Attachment>[]]>([
+    ["the URL alone (how Conversations sends a file): no text", `<body>${url}</body><x xmlns="jabber:x:oob"><url>${url}</url></x>`, "", [{ url, name: "cat.png" }]],
+    ["a caption and the URL on its own line: the caption is the text", `<body>my cat\n${url}</body><x xmlns="jabber:x:oob"><url>${url}</url></x>`, "my cat", [{ url }]],
+    ["a caption ending in the URL", `<body>my cat ${url}</body><x xmlns="jabber:x:oob"><url>${url}</url></x>`, "my cat", [{ url }]],
+    ["a caption without the URL in the body", `<body>my cat</body><x xmlns="jabber:x:oob"><url>${url}</url><desc>kitty.png</desc></x>`, "my cat", [{ url, name: "kitty.png" }]],
+    ["a URL in the middle of words stays words", `<body>see ${url} now</body><x xmlns="jabber:x:oob"><url>${url}</url></x>`, `see ${url} now`, [{ url }]],
+    ["SIMS metadata joins the OOB file of the same URL",
+      `<body>${url}</body><x xmlns="jabber:x:oob"><url>${url}</url></x><file-sharing xmlns="urn:xmpp:sfs:0"><file xmlns="urn:xmpp:file:metadata:0"><media-type>image/png</media-type><name>cat.png</name><size>4096</size><width>30</width><height>20</height></file><sources><url-data xmlns="http://jabber.org/protocol/url-data" target="${url}"/></sources></file-sharing>`,
+      "", [{ url, name: "cat.png", mime: "image/png", size: 4096, width: 30, height: 20 }]],
+    ["SIMS alone is a file too; nonsense numbers and types are dropped",
+      `<body>hi</body><file-sharing xmlns="urn:xmpp:sfs:0"><file xmlns="urn:xmpp:file:metadata:0"><media-type>not a type</media-type><name>x.bin</name><size>-5</size><width>1e400</width></file><sources><url-data xmlns="http://jabber.org/protocol/url-data" target="https://up.example/x.bin"/></sources></file-sharing>`,
+      "hi", [{ url: "https://up.example/x.bin", name: "x.bin" }]],
+    ["a SIMS source that is not http(s) is no file", `<body>hi</body><file-sharing xmlns="urn:xmpp:sfs:0"><sources><url-data xmlns="http://jabber.org/protocol/url-data" target="file:///etc/passwd"/></sources></file-sharing>`, "hi", []],
+    ["the same OOB URL twice is one file", `<body>${url}</body><x xmlns="jabber:x:oob"><url>${url}</url></x><x xmlns="jabber:x:oob"><url>${url}</url></x>`, "", [{ url }]],
+  ])("%s", (_n, inner, want, atts) => {
+    const parsed = parseBody(el(`<message ${FROM}>${inner}</message>`));
+    expect(parsed.text).toBe(want);
+    expect(parsed.attachments).toHaveLength(atts.length);
+    atts.forEach((a, i) => expect(parsed.attachments[i]).toMatchObject(a));
+    for (const a of parsed.attachments) expect(Object.keys(a).every((k) => ["url", "name", "mime", "size", "width", "height"].includes(k))).toBe(true);
+  });
+});
+
+describe("XMPP: the upload service", () => {
+  const info = (features: string[], max?: number) => el(`<iq type="result"><query xmlns="http://jabber.org/protocol/disco#info">${features.map((f) => `<feature var="${f}"/>`).join("")}${max !== undefined ? `<x xmlns="jabber:x:data" type="result"><field var="FORM_TYPE" type="hidden"><value>urn:xmpp:http:upload:0</value></field><field var="max-file-size"><value>${max}</value></field></x>` : ""}</query></iq>`);
+  it("disco#info: an upload service and its max-file-size; other entities are none", () => {
+    expect(uploadServiceOf("upload.example", info(["urn:xmpp:http:upload:0"], 1048576))).toEqual({ jid: "upload.example", maxBytes: 1048576 });
+    expect(uploadServiceOf("upload.example", info(["urn:xmpp:http:upload:0"]))).toEqual({ jid: "upload.example" });
+    expect(uploadServiceOf("upload.example", info(["urn:xmpp:http:upload:0"], -1))).toEqual({ jid: "upload.example" });
+    expect(uploadServiceOf("muc.example", info(["http://jabber.org/protocol/muc"]))).toBeUndefined();
+  });
+  it.each([["bridge.example.org", "example.org"], ["bridge.localhost", "localhost"], ["bridge", undefined], ["a.org", undefined]])("the domain asked about for %s is %s", (c, d) => {
+    expect(parentDomain(c)).toBe(d);
+  });
+  it("found through the parent domain's items, once per connection; a server without one has none", async () => {
+    const asked: string[] = [];
+    const fake = (withUpload: boolean) => ({
+      request: async (iq: Element) => {
+        asked.push(`${iq.getChild("query")!.attrs.xmlns.split("#")[1]} ${iq.attrs.to}`);
+        if (iq.getChild("query", "http://jabber.org/protocol/disco#items")) {
+          return el(`<iq type="result"><query xmlns="http://jabber.org/protocol/disco#items"><item jid="conference.example.org"/><item jid="upload.example.org"/><item jid="someone@example.org"/></query></iq>`);
+        }
+        return iq.attrs.to === "upload.example.org" && withUpload ? info(["urn:xmpp:http:upload:0"], 5000) : info(["x"]);
+      },
+    }) as unknown as XmppConnection;
+    const s = new UploadServices({ conn: fake(true), from: "junction@bridge.example.org/junction", component: "bridge.example.org", log });
+    expect(await s.get()).toEqual({ jid: "upload.example.org", maxBytes: 5000 });
+    await s.get();
+    expect(asked.sort()).toEqual(["info conference.example.org", "info example.org", "info upload.example.org", "items example.org"]);
+    expect(await new UploadServices({ conn: fake(false), from: "j@bridge.example.org/j", component: "bridge.example.org", log }).get()).toBeUndefined();
+  });
+});
+
+describe("XMPP out: files as uploads, links or notes", () => {
+  const mxc: Attachment = { url: "mxc://hs/pic", name: "pic.png" };
+  const pic: Media = { data: png(3, 2), mime: "image/png" };
+  const ctx = (fetch: () => Promise<Media> = async () => pic) => ({ fetchMedia: fetch, attempt: 0, lastAttempt: false });
+  function deps(over: Partial<MoveDeps> & { slot?: "ok" | "refused" } = {}): MoveDeps & { puts: string[] } {
+    const puts: string[] = [];
+    const conn = {
+      request: async (iq: Element) => {
+        if (over.slot === "refused") {
+          const { IqError } = await import("../../bridges/xmpp/connection.ts");
+          throw new IqError(el(`<iq type="error"><error type="modify"><not-acceptable xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>`));
+        }
+        const name = iq.getChild("request")!.attrs.filename;
+        return el(`<iq type="result" from="upload.example"><slot xmlns="urn:xmpp:http:upload:0"><put url="https://up.example/put/${name}"/><get url="https://up.example/get/${name}"/></slot></iq>`);
+      },
+    } as unknown as XmppConnection;
+    return {
+      conn, http: { get: async () => pic, put: async (url: string) => void puts.push(url) }, from: "j@bridge/j", room: "r@muc", log,
+      publicLink: (url, name) => `https://junction.example/media/${encodeURIComponent(url)}/sig/${name}`,
+      service: { jid: "upload.example", maxBytes: 1000 },
+      ...over, puts,
+    };
+  }
+  it("with an upload service: fetched, PUT to the slot, the GET URL goes out", async () => {
+    const d = deps();
+    const r = await attachmentUrls([mxc], ctx(), d);
+    expect(r.urls.get("mxc://hs/pic")).toBe("https://up.example/get/pic.png");
+    expect(d.puts).toEqual(["https://up.example/put/pic.png"]);
+  });
+  it("a public URL (a Discord CDN link that expires) is uploaded too", async () => {
+    const r = await attachmentUrls([{ url: "https://cdn.discordapp.com/attachments/1/2/a.png", name: "a.png" }], ctx(), deps());
+    expect(r.urls.get("https://cdn.discordapp.com/attachments/1/2/a.png")).toBe("https://up.example/get/a.png");
+  });
+  it("over the service's max-file-size (claimed or fetched): a note with Junction's link, nothing uploaded", async () => {
+    const d = deps({ service: { jid: "upload.example", maxBytes: 10 } });
+    const r = await attachmentUrls([mxc, { url: "mxc://hs/big", name: "big.iso", size: 1e9 }], ctx(), d);
+    expect(r.notes.get("mxc://hs/pic")).toMatch(/^📎 pic\.png \(\d+ B\): https:\/\/junction\.example\/media\/.+ \(not copied by the bridge: over the XMPP server's upload limit\)$/);
+    expect(r.notes.get("mxc://hs/big")).toContain("(953.7 MiB)");
+    expect(d.puts).toEqual([]);
+  });
+  it("a slot refused by the service: a note with Junction's link", async () => {
+    const r = await attachmentUrls([mxc], ctx(), deps({ slot: "refused" }));
+    expect(r.notes.get("mxc://hs/pic")).toContain("(not copied by the bridge: the XMPP server's upload service refused it)");
+    expect(r.notes.get("mxc://hs/pic")).toContain("https://junction.example/media/");
+  });
+  it("no upload service: Junction's signed link as the URL; without Junction links, a public URL as it is, else a note", async () => {
+    const none = deps({ service: undefined });
+    const r = await attachmentUrls([mxc], ctx(async () => { throw new Error("never fetched"); }), none);
+    expect(r.urls.get("mxc://hs/pic")).toMatch(/^https:\/\/junction\.example\/media\//);
+    const bare = deps({ service: undefined, publicLink: () => undefined });
+    const r2 = await attachmentUrls([mxc, { url: "https://f.example/a.png", name: "a.png" }], ctx(), bare);
+    expect(r2.urls.get("https://f.example/a.png")).toBe("https://f.example/a.png");
+    expect(r2.notes.get("mxc://hs/pic")).toBe("📎 pic.png (not copied by the bridge: this XMPP server has no upload service, and Junction serves no links (http.publicUrl))");
+  });
+  it("a file gone for good is a note; a passing failure throws so the delivery is tried again", async () => {
+    const gone = await attachmentUrls([mxc], ctx(async () => { throw mediaFailure("status", "404", { status: 404 }); }), deps());
+    expect(gone.notes.get("mxc://hs/pic")).toBe("📎 pic.png (not copied by the bridge: the server answered HTTP 404)");
+    await expect(attachmentUrls([mxc], ctx(async () => { throw mediaFailure("timeout", "slow"); }), deps())).rejects.toThrow("slow");
+  });
+  it("a captioned picture: the caption message, then the URL with OOB — two parts an edit and a retraction both reach", () => {
+    const e = msg({ body: { text: "my cat" }, attachments: [mxc] });
+    const out = outboundStanzas(e, { deliveryId: "7", attempt: 0, fetchMedia: async () => pic }, {
+      room: "r@muc", from: "p@bridge/j", occupant: "r@muc/Dee", attachmentUrls: new Map([["mxc://hs/pic", "https://up.example/get/pic.png"]]),
+    });
+    expect(out.stanzas.map((s) => s.getChildText("body"))).toEqual(["my cat", "https://up.example/get/pic.png"]);
+    expect(out.stanzas[1]!.getChild("x", "jabber:x:oob")?.getChildText("url")).toBe("https://up.example/get/pic.png");
+    expect(out.ids.map((i) => [i.part, i.role])).toEqual([[0, "text"], [1, "file"]]);
+  });
+});
