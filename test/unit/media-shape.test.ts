@@ -176,7 +176,7 @@ describe("XMPP: the upload service", () => {
     const asked: string[] = [];
     const fake = (withUpload: boolean) => ({
       request: async (iq: Element) => {
-        asked.push(`${iq.getChild("query")!.attrs.xmlns.split("#")[1]} ${iq.attrs.to}`);
+        asked.push(`${String(iq.getChild("query")!.attrs.xmlns).split("#")[1] ?? ""} ${iq.attrs.to}`);
         if (iq.getChild("query", "http://jabber.org/protocol/disco#items")) {
           return el(`<iq type="result"><query xmlns="http://jabber.org/protocol/disco#items"><item jid="conference.example.org"/><item jid="upload.example.org"/><item jid="someone@example.org"/></query></iq>`);
         }
