@@ -222,7 +222,9 @@ describe("Discord in a link of three networks", () => {
 
   it("a Discord attachment arrives on Matrix as a file of its own (re-hosted), and Matrix files are uploaded to Discord", async () => {
     alice.send(lobby, "a picture", { attachments: [{ filename: "dot.png", data: PNG, contentType: "image/png" }] });
-    const img = await onMatrix(roomAll, (ev) => ev.content?.msgtype === "m.image" && ev.content?.body === "dot.png", "image on Matrix");
+    // One captioned event: the file's name in filename, the text as its caption.
+    const img = await onMatrix(roomAll, (ev) => ev.content?.msgtype === "m.image" && ev.content?.filename === "dot.png", "image on Matrix");
+    expect(img.content.body).toBe("a picture");
     expect(String(img.content.url)).toMatch(/^mxc:\/\//);
     const mxc = await upload(carol, PNG);
     const up = emu.nextMessage(lobby, 15_000);
@@ -475,7 +477,7 @@ describe("Discord and Matrix in the three-network link", () => {
     const seen = await up;
     emu.setUploadLimit(10 * 1024 * 1024);
     expect(seen.attachments).toEqual([]);
-    const link = /^📎 \[big\.png \(75 B\)\]\(<(http:\/\/127\.0\.0\.1:\d+\/media\/[^>]+)>\)$/.exec(seen.content);
+    const link = /^📎 \[big\.png \(75 B\)\]\(<(http:\/\/127\.0\.0\.1:\d+\/media\/[^>]+)>\) \(over this channel's upload limit\)$/.exec(seen.content);
     expect(link, seen.content).not.toBeNull();
     const res = await fetch(link![1]!);
     expect(Buffer.from(await res.arrayBuffer()).equals(PNG)).toBe(true);

@@ -14,26 +14,40 @@ import { startSynapse } from "../harness/synapse.ts";
 export interface TestSynapse {
   readonly url: string;
   readonly matrixConfig: MatrixConfig;
+  /** Configs of further appservices (`opts.alsoGhostPrefixes`), each with its own registration. */
+  readonly otherConfigs: readonly MatrixConfig[];
   registerUser(localpart: string, displayname?: string): Promise<{ userId: string; token: string }>;
   /** Starts it again after stop({ keepData: true }), same port and database. */
   start(): Promise<void>;
   stop(opts?: { keepData?: boolean }): Promise<void>;
 }
 
-export async function startTestSynapse(): Promise<TestSynapse> {
+/**
+ * `alsoGhostPrefixes`: one more appservice per prefix (a second Junction on the same homeserver),
+ * with its own registration id, tokens and namespace.
+ */
+export async function startTestSynapse(opts: { alsoGhostPrefixes?: readonly string[] } = {}): Promise<TestSynapse> {
   const dir = mkdtempSync(join(tmpdir(), "junction-matrix-reg-"));
   trackTempDir(dir);
-  const asPort = await freePort();
-  const matrixConfig = {
-    homeserver: "", domain: "localhost", listen: { host: "127.0.0.1", port: asPort },
-    registration: join(dir, "registration.yaml"), ghostPrefix: "_junction_",
-  } satisfies MatrixConfig;
-  writeFileSync(matrixConfig.registration, generateRegistration(matrixConfig));
-  const synapse = await startSynapse({ registration: matrixConfig.registration });
-  matrixConfig.homeserver = synapse.url;
+  const configFor = async (ghostPrefix: string, i: number) => {
+    const asPort = await freePort();
+    const config = {
+      homeserver: "", domain: "localhost", listen: { host: "127.0.0.1", port: asPort },
+      registration: join(dir, i === 0 ? "registration.yaml" : `registration-${i}.yaml`), ghostPrefix,
+    } satisfies MatrixConfig;
+    // Synapse wants every appservice's id to be its own.
+    writeFileSync(config.registration, generateRegistration(config).replace(/^id: junction$/m, i === 0 ? "id: junction" : `id: junction-${i}`));
+    return config;
+  };
+  const configs: MatrixConfig[] = [];
+  for (const [i, prefix] of ["_junction_", ...(opts.alsoGhostPrefixes ?? [])].entries()) configs.push(await configFor(prefix, i));
+  const matrixConfig = configs[0]!;
+  const synapse = await startSynapse({ registration: configs.map((c) => c.registration) });
+  for (const c of configs) (c as { homeserver: string }).homeserver = synapse.url;
   return {
     url: synapse.url,
     matrixConfig,
+    otherConfigs: configs.slice(1),
     async registerUser(localpart, displayname) {
       const u = await synapse.registerUser(localpart, `${localpart}-pw`);
       if (displayname) {

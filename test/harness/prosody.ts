@@ -22,6 +22,8 @@ export interface ProsodyOptions {
   upload?: boolean;
   /** Extra JIDs or domains allowed to upload (the component domain and the vhost always are). */
   uploadAccess?: string[];
+  /** The largest file the upload service takes (http_file_share_size_limit), default 50 MiB. */
+  uploadSizeLimit?: number;
   logLevel?: "debug" | "info" | "warn"; // default "info", or "debug" when JUNCTION_PROSODY_DEBUG is set
   extraGlobalConfig?: string;
   extraMucConfig?: string;
@@ -87,7 +89,7 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodySe
     componentPort,
     upload:
       opts.upload && httpPort !== undefined
-        ? { domain: `upload.${host}`, port: httpPort, access: [componentDomain, host, ...(opts.uploadAccess ?? [])], sizeLimit: 50 * 1024 * 1024 }
+        ? { domain: `upload.${host}`, port: httpPort, access: [componentDomain, host, ...(opts.uploadAccess ?? [])], sizeLimit: opts.uploadSizeLimit ?? 50 * 1024 * 1024 }
         : undefined,
     logLevel: opts.logLevel ?? (process.env.JUNCTION_PROSODY_DEBUG ? "debug" : "info"),
     extraGlobalConfig: opts.extraGlobalConfig,
