@@ -182,7 +182,7 @@ describe("a picture with its caption, from each network to the other two", () =>
     expect(img.content.body).toBe("the harbour at dawn");
     expect(img.content.info).toEqual({ mimetype: "image/png", size: pic.length, w: 64, h: 48 });
     expect(String(img.content.url)).toMatch(/^mxc:\/\//);
-    const got = await carol.downloadMedia(img.content.url);
+    const got = await carol.downloadMedia(String(img.content.url));
     expect(Buffer.from(got.data).equals(pic)).toBe(true);
     // Text and picture are one event on Matrix: no separate text message.
     expect(carol.timeline(room).filter((ev) => ev.content?.body === "the harbour at dawn")).toHaveLength(1);
@@ -203,7 +203,7 @@ describe("a picture with its caption, from each network to the other two", () =>
     expect(img.content.body).toBe("my new desk");
     expect(img.content.formatted_body).toBe("my <strong>new</strong> desk");
     expect(img.content.info).toEqual({ mimetype: "image/png", size: pic.length, w: 25, h: 75 });
-    expect(Buffer.from((await carol.downloadMedia(img.content.url)).data).equals(pic)).toBe(true);
+    expect(Buffer.from((await carol.downloadMedia(String(img.content.url))).data).equals(pic)).toBe(true);
 
     await bob.waitFor((el) => fromRoom(MUC)(el) && body(el) === "my *new* desk", 20_000, mark);
     const file = await bob.waitFor((el) => fromRoom(MUC)(el) && oobUrl(el) !== undefined, 20_000, mark);
