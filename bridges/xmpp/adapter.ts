@@ -69,11 +69,11 @@ export class XmppAdapter implements Adapter {
   }
 
   /**
-   * The upload service's domain, on the usual HTTP ports only (80, 443, Prosody's 5280/5281): files
+   * The upload service's domain (configured, or found by service discovery), on the usual HTTP ports only (80, 443, Prosody's 5280/5281): files
    * people upload through it are fetched even from a private address, but nothing else on that host.
    */
   get mediaHosts(): readonly string[] {
-    const upload = this.#config.upload;
+    const upload = this.#config.upload ?? this.#uploads.known?.jid;
     const domain = upload?.slice(upload.indexOf("@") + 1);
     return domain ? [80, 443, 5280, 5281].map((port) => `${domain}:${port}`) : [];
   }
@@ -282,6 +282,8 @@ export class XmppAdapter implements Adapter {
     if (!this.#conn.online) return;
     await this.#resendUnconfirmed(this.#rooms.all());
     host.setReady(true);
+    // Known before the first file arrives: XMPP people's uploads are fetched from its host.
+    this.#uploads.get().catch(() => undefined);
   }
 
   #resendUnconfirmed(rooms: readonly RoomState[]): Promise<void> {

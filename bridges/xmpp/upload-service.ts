@@ -52,6 +52,8 @@ export class UploadServices {
   readonly #configured: string | undefined;
   readonly #log: Logger;
   #found: Promise<UploadService | undefined> | undefined;
+  /** The service as last found, until a new stream (for the media fetcher's allowed hosts). */
+  known: UploadService | undefined;
 
   constructor(d: { conn: XmppConnection; from: string; component: string; configured?: string; log: Logger }) {
     this.#conn = d.conn;
@@ -66,9 +68,11 @@ export class UploadServices {
     this.#found = undefined;
   }
 
+
   /** The service, or undefined when the server has none (files then go as links). */
   get(): Promise<UploadService | undefined> {
     this.#found ??= this.#discover().then((s) => {
+      this.known = s;
       if (s) this.#log.info({ service: s.jid, maxBytes: s.maxBytes }, this.#configured ? "XMPP upload service (configured)" : "XMPP upload service found through service discovery");
       else this.#log.info({ asked: parentDomain(this.#component) }, "no XMPP upload service found; files from other networks go to XMPP as links");
       return s;

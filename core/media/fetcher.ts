@@ -24,14 +24,16 @@ export const DEFAULT_MEDIA: MediaConfig = {
 
 /** The HTTP client of one run: config's allowances plus the servers the adapters name as their own. */
 export function mediaHttp(config: MediaConfig = DEFAULT_MEDIA, adapters: Iterable<Adapter> = []): MediaHttp {
-  const own = [...adapters].flatMap((a) => a.mediaHosts ?? []);
+  const list = [...adapters];
+  // Read on each check: an adapter may learn its servers' hosts while running (XMPP's upload service).
+  const own = () => list.flatMap((a) => a.mediaHosts ?? []);
   const limits: MediaLimits = {
     maxBytes: config.maxBytes,
     connectMs: config.timeouts.connect * 1000,
     headersMs: config.timeouts.headers * 1000,
     totalMs: config.timeouts.total * 1000,
   };
-  return new MediaHttp(new AddressPolicy([...config.allowHosts, ...own]), limits);
+  return new MediaHttp(new AddressPolicy(config.allowHosts, own), limits);
 }
 
 /**

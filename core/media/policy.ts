@@ -124,15 +124,37 @@ export interface Destination {
 }
 
 export class AddressPolicy {
-  readonly #entries: readonly AllowEntry[];
+  readonly #fixed: readonly AllowEntry[];
+  readonly #learned: (() => readonly string[]) | undefined;
+  #learnedKey = "";
+  #learnedEntries: readonly AllowEntry[] = [];
 
-  /** Throws on an entry that does not parse (config/schema.ts checks them first). */
-  constructor(allow: readonly string[]) {
-    this.#entries = allow.map((raw) => {
+  /**
+   * Throws on an entry that does not parse (config/schema.ts checks them first). `learned`: hosts
+   * the adapters come to know while running (an upload service found by service discovery), read
+   * on each check; one that does not parse is left out.
+   */
+  constructor(allow: readonly string[], learned?: () => readonly string[]) {
+    this.#fixed = allow.map((raw) => {
       const e = parseAllowEntry(raw);
       if ("error" in e) throw new Error(e.error);
       return e;
     });
+    this.#learned = learned;
+  }
+
+  get #entries(): readonly AllowEntry[] {
+    if (!this.#learned) return this.#fixed;
+    const hosts = this.#learned();
+    const key = hosts.join(" ");
+    if (key !== this.#learnedKey) {
+      this.#learnedKey = key;
+      this.#learnedEntries = hosts.flatMap((raw) => {
+        const e = parseAllowEntry(raw);
+        return "error" in e ? [] : [e];
+      });
+    }
+    return this.#learnedEntries.length === 0 ? this.#fixed : [...this.#fixed, ...this.#learnedEntries];
   }
 
   /** Undefined when the connection may be made, else why not (for logs, never for the room). */

@@ -12,6 +12,7 @@ import { actorId, remoteId, roomRef, type Attachment, type EditEvent, type Messa
 import { attachmentNote, formatSize } from "../../core/fallbacks.ts";
 import { mediaFailure } from "../../core/media/errors.ts";
 import { measured } from "../../core/media/measure.ts";
+import { AddressPolicy } from "../../core/media/policy.ts";
 import { para, text } from "../../core/richtext/tree.ts";
 import { fileLine } from "../../bridges/discord/outbound.ts";
 import { fromRoomEvent } from "../../bridges/matrix/inbound.ts";
@@ -168,6 +169,16 @@ describe("XMPP: the upload service", () => {
     expect(uploadServiceOf("upload.example", info(["urn:xmpp:http:upload:0"]))).toEqual({ jid: "upload.example" });
     expect(uploadServiceOf("upload.example", info(["urn:xmpp:http:upload:0"], -1))).toEqual({ jid: "upload.example" });
     expect(uploadServiceOf("muc.example", info(["http://jabber.org/protocol/muc"]))).toBeUndefined();
+  });
+  it("an upload host learned while running is allowed from then on (its ports only); a bad entry is left out", () => {
+    const learned: string[] = [];
+    const policy = new AddressPolicy(["files.lan"], () => learned);
+    const at = (host: string, port: number) => policy.check({ host, port, address: "10.0.0.5" });
+    expect(at("upload.example.org", 5280)).toMatch(/does not allow/);
+    learned.push("upload.example.org:5280", "not a host!");
+    expect(at("upload.example.org", 5280)).toBeUndefined();
+    expect(at("upload.example.org", 22)).toMatch(/does not allow/);
+    expect(at("files.lan", 22)).toBeUndefined();
   });
   it.each([["bridge.example.org", "example.org"], ["bridge.localhost", "localhost"], ["bridge", undefined], ["a.org", undefined]])("the domain asked about for %s is %s", (c, d) => {
     expect(parentDomain(c)).toBe(d);
