@@ -119,15 +119,7 @@ export function unavailableContent(att: Attachment, reason: string, replyTo?: Ma
 
 /** An `m.replace` edit with the "* " fallback that clients without edit support show. */
 export function editContent(e: EditEvent, target: MappedMessage, mxidOf: MxidOf = matrixUsersOnly): Content {
-  const fresh = textContent("m.text", e.body, mxidOf);
-  const fallback: Content = { ...fresh, body: `* ${e.body.text}` };
-  if (typeof fresh.formatted_body === "string") fallback.formatted_body = `* ${fresh.formatted_body}`;
-  return {
-    ...fallback,
-    "m.new_content": { ...fresh, "m.mentions": {} },
-    "m.mentions": {},
-    "m.relates_to": { rel_type: "m.replace", event_id: target.remoteId },
-  };
+  return replacement(textContent("m.text", e.body, mxidOf), target);
 }
 
 /**
@@ -140,17 +132,22 @@ export function captionEditContent(e: EditEvent, target: MappedMessage, original
   if (typeof original.url !== "string") return editContent(e, target, mxidOf);
   const filename = typeof original.filename === "string" ? original.filename : typeof original.body === "string" ? original.body : "file";
   const fresh = textContent("m.text", e.body, mxidOf);
-  const fresher: Content = { msgtype: original.msgtype, url: original.url, filename, body: filename };
-  if (isObjectValue(original.info)) fresher.info = original.info;
+  const media: Content = { msgtype: original.msgtype, url: original.url, filename, body: filename };
+  if (isObjectValue(original.info)) media.info = original.info;
   if (e.body.text.trim() !== "") {
-    fresher.body = fresh.body;
-    if (typeof fresh.formatted_body === "string") Object.assign(fresher, { format: fresh.format, formatted_body: fresh.formatted_body });
+    media.body = fresh.body;
+    if (typeof fresh.formatted_body === "string") Object.assign(media, { format: fresh.format, formatted_body: fresh.formatted_body });
   }
-  const fallback: Content = { ...fresher, body: `* ${String(fresher.body)}` };
-  if (typeof fresher.formatted_body === "string") fallback.formatted_body = `* ${fresher.formatted_body}`;
+  return replacement(media, target);
+}
+
+/** `fresh` as the new content of `target`, with the "* " fallback beside it. */
+function replacement(fresh: Content, target: MappedMessage): Content {
+  const fallback: Content = { ...fresh, body: `* ${String(fresh.body)}` };
+  if (typeof fresh.formatted_body === "string") fallback.formatted_body = `* ${fresh.formatted_body}`;
   return {
     ...fallback,
-    "m.new_content": { ...fresher, "m.mentions": {} },
+    "m.new_content": { ...fresh, "m.mentions": {} },
     "m.mentions": {},
     "m.relates_to": { rel_type: "m.replace", event_id: target.remoteId },
   };
