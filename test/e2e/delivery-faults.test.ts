@@ -129,18 +129,20 @@ afterAll(async () => {
 describe("deliveries that fail", () => {
   it("a file link answering 404 becomes a note with the link, and the room keeps flowing", async () => {
     await bobSays("here is the report", oob(`${filesUrl}/gone/report.pdf`));
-    const note = await sees(lobby, "the note for the missing file", (e) => body(e)?.startsWith("📎 report.pdf") === true);
-    expect(body(note)).toBe(`📎 report.pdf: ${filesUrl}/gone/report.pdf (not copied by the bridge: the server answered HTTP 404)`);
+    // The text is the caption: it goes before the note, in the same event.
+    const note = await sees(lobby, "the note for the missing file", (e) => body(e)?.includes("📎 report.pdf") === true);
+    expect(body(note)).toBe(`here is the report\n📎 report.pdf: ${filesUrl}/gone/report.pdf (not copied by the bridge: the server answered HTTP 404)`);
     expect(hits.get("/gone/report.pdf")).toBe(1); // permanent: not fetched again
     for (const n of [1, 2, 3]) await bobSays(`after the 404, ${n}`);
     for (const n of [1, 2, 3]) await sees(lobby, `message ${n} after the 404`, (e) => body(e) === `after the 404, ${n}`);
-    expect(timeline(lobby).filter((e) => body(e) === "here is the report")).toHaveLength(1);
+    expect(timeline(lobby).filter((e) => body(e)?.startsWith("here is the report") === true)).toHaveLength(1);
     expect(junction.store.outbox.failed()).toEqual([]);
   });
 
   it("a text-plus-file message whose file fails once is retried without posting the text again", async () => {
     await bobSays("see the picture", oob(`${filesUrl}/flaky/pic.png`));
-    const img = await sees(lobby, "the picture after a retry", (e) => (e.content as { msgtype?: string }).msgtype === "m.image" && body(e) === "pic.png");
+    const img = await sees(lobby, "the picture after a retry", (e) => (e.content as { msgtype?: string; filename?: string }).msgtype === "m.image" && (e.content as { filename?: string }).filename === "pic.png");
+    expect(body(img)).toBe("see the picture"); // its caption
     expect((img.content as { url: string }).url).toMatch(/^mxc:\/\//);
     expect(hits.get("/flaky/pic.png")).toBe(2);
     await bobSays("after the picture");
@@ -148,17 +150,20 @@ describe("deliveries that fail", () => {
     expect(timeline(lobby).filter((e) => body(e) === "see the picture")).toHaveLength(1);
   });
 
-  it("an edit reaches the text part and a retraction removes every part of a text-plus-file message", async () => {
-    const id = await bob.say("a cat: look", oob(`${filesUrl}/cat.png`));
+  it("an edit reaches the caption and a retraction removes every part of a text-plus-files message", async () => {
+    const id = await bob.say("two pets: look", oob(`${filesUrl}/cat.png`), oob(`${filesUrl}/dog.png`));
     const sid = stanzaIdOf(await bob.waitFor((el) => el.is("message") && el.attrs.id === id && el.attrs.from === `${LOBBY}/bob`));
-    const text = await sees(lobby, "the text part", (e) => body(e) === "a cat: look");
-    const file = await sees(lobby, "the file part", (e) => body(e) === "cat.png" && (e.content as { msgtype?: string }).msgtype === "m.image");
-    await bob.say("a cat: look!", xml("replace", { xmlns: "urn:xmpp:message-correct:0", id }));
+    const filename = (e: MatrixEvent) => (e.content as { filename?: string }).filename;
+    // The text is the first file's caption (one event); the second file is an event of its own.
+    const cat = await sees(lobby, "the captioned first file", (e) => filename(e) === "cat.png" && body(e) === "two pets: look");
+    const dog = await sees(lobby, "the second file", (e) => filename(e) === "dog.png" && body(e) === "dog.png");
+    await bob.say("two pets: look!", xml("replace", { xmlns: "urn:xmpp:message-correct:0", id }));
     const edit = await sees(lobby, "the edit", (e) => (e.content as { "m.relates_to"?: { rel_type?: string } })["m.relates_to"]?.rel_type === "m.replace");
-    expect((edit.content as { "m.relates_to": { event_id: string } })["m.relates_to"].event_id).toBe(text.event_id);
+    expect((edit.content as { "m.relates_to": { event_id: string } })["m.relates_to"].event_id).toBe(cat.event_id);
+    expect((edit.content as { "m.new_content": unknown })["m.new_content"]).toMatchObject({ msgtype: "m.image", filename: "cat.png", body: "two pets: look!" });
     await bob.send(xml("retract", { xmlns: RETRACT, id: sid }), xml("fallback", { xmlns: "urn:xmpp:fallback:0", for: RETRACT }), xml("body", {}, "retracted"));
-    await sees(lobby, "the text part redacted", (e) => e.type === "m.room.redaction" && redacts(e) === text.event_id);
-    await sees(lobby, "the file part redacted", (e) => e.type === "m.room.redaction" && redacts(e) === file.event_id);
+    await sees(lobby, "the captioned file redacted", (e) => e.type === "m.room.redaction" && redacts(e) === cat.event_id);
+    await sees(lobby, "the second file redacted", (e) => e.type === "m.room.redaction" && redacts(e) === dog.event_id);
   });
 
   it("a retracted message's text never shows in a later reply's quote", async () => {
