@@ -24,9 +24,9 @@ export interface TestSynapse {
 
 /**
  * `alsoGhostPrefixes`: one more appservice per prefix (a second Junction on the same homeserver),
- * with its own registration id, tokens and namespace.
+ * with its own registration id, tokens and namespace. `extraConfig`: homeserver.yaml keys.
  */
-export async function startTestSynapse(opts: { alsoGhostPrefixes?: readonly string[] } = {}): Promise<TestSynapse> {
+export async function startTestSynapse(opts: { alsoGhostPrefixes?: readonly string[]; extraConfig?: Record<string, unknown> } = {}): Promise<TestSynapse> {
   const dir = mkdtempSync(join(tmpdir(), "junction-matrix-reg-"));
   trackTempDir(dir);
   const configFor = async (ghostPrefix: string, i: number) => {
@@ -42,7 +42,7 @@ export async function startTestSynapse(opts: { alsoGhostPrefixes?: readonly stri
   const configs: MatrixConfig[] = [];
   for (const [i, prefix] of ["_junction_", ...(opts.alsoGhostPrefixes ?? [])].entries()) configs.push(await configFor(prefix, i));
   const matrixConfig = configs[0]!;
-  const synapse = await startSynapse({ registration: configs.map((c) => c.registration) });
+  const synapse = await startSynapse({ registration: configs.map((c) => c.registration), ...(opts.extraConfig ? { extraConfig: opts.extraConfig } : {}) });
   for (const c of configs) (c as { homeserver: string }).homeserver = synapse.url;
   return {
     url: synapse.url,

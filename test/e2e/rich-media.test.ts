@@ -6,7 +6,8 @@
  * picture with its caption: on Matrix one m.image with filename, caption and info (mimetype, size,
  * w, h); on Discord one message with content and a real uploaded file; on XMPP the caption, then
  * the upload service's URL with XEP-0066 OOB. Edits and retractions reach every part. A file over
- * a destination's limit arrives as a link through Junction's HTTP server with a note. A second
+ * a destination's limit (Prosody's, Synapse's, the Discord channel's) arrives as a link through
+ * Junction's HTTP server with a note. A second
  * Prosody without an upload service (and a second Junction on the same Synapse) gets a Matrix file
  * as a signed Junction link that downloads the same bytes.
  */
@@ -37,6 +38,8 @@ const MUC = "media@conference.localhost";
 const MUC_PLAIN = "plain@conference.localhost";
 /** Prosody's http_file_share_size_limit in this test: a larger file cannot be uploaded to XMPP. */
 const XMPP_LIMIT = 200 * 1024;
+/** Synapse's max_upload_size here: a larger file cannot be uploaded to Matrix. */
+const MATRIX_LIMIT = 300 * 1024;
 const NS_UPLOAD = "urn:xmpp:http:upload:0";
 const NS_OOB = "jabber:x:oob";
 
@@ -124,7 +127,7 @@ beforeAll(async () => {
     startDiscordEmulator({ channels: ["media"], heartbeatIntervalMs: 5000 }),
     startProsody({ upload: true, uploadSizeLimit: XMPP_LIMIT }),
     startProsody({}),
-    startTestSynapse({ alsoGhostPrefixes: ["_plain_"] }),
+    startTestSynapse({ alsoGhostPrefixes: ["_plain_"], extraConfig: { max_upload_size: `${MATRIX_LIMIT / 1024}K` } }),
   ]);
   channel = emu.channel.id;
   alice = emu.person({ username: "alice", globalName: "Alice" });
@@ -287,6 +290,19 @@ describe("files over a destination's limit", () => {
     } finally {
       emu.setUploadLimit(10 * 1024 * 1024);
     }
+  });
+  it("a Discord file over the homeserver's upload limit arrives on Matrix as a note with a Junction link that serves it (and on XMPP, over its limit too, the same)", async () => {
+    const huge = Buffer.alloc(MATRIX_LIMIT + 50 * 1024, 0x42);
+    const mark = bob.heard.length;
+    alice.send(channel, "the dump", { attachments: [{ filename: "huge.bin", data: huge, contentType: "application/octet-stream" }] });
+    const note = await onMatrix(room, (ev) => String(ev.content?.body).includes("📎 huge.bin"), "the note on Matrix");
+    expect(note.content.msgtype).toBe("m.text");
+    const m = /^the dump\n📎 huge\.bin \(350\.0 KiB\): (http:\/\/127\.0\.0\.1:\d+\/media\/\S+) \(not copied by the bridge: over the homeserver's upload limit\)$/.exec(String(note.content.body));
+    expect(m, String(note.content.body)).not.toBeNull();
+    expect((await bytesOf(m![1]!)).equals(huge)).toBe(true);
+    await bob.waitFor((el) => fromRoom(MUC)(el) && body(el) === "the dump", 20_000, mark);
+    const xmppNote = await bob.waitFor((el) => fromRoom(MUC)(el) && String(body(el)).startsWith("📎 huge.bin (350.0 KiB): http://127.0.0.1:"), 20_000, mark);
+    expect(body(xmppNote)).toMatch(/\(not copied by the bridge: over the XMPP server's upload limit\)$/);
   });
 });
 
