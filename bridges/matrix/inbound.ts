@@ -141,9 +141,12 @@ function fromMessage(ev: RoomEvent, envelope: Envelope, ctx: InboundContext): Br
   if (msgtype && MEDIA_TYPES.has(msgtype)) {
     const att = attachmentOf(c);
     if (!att) return [];
-    // Since spec v1.10 a `filename` next to a different `body` makes the body a caption.
+    // Since spec v1.10 a `filename` next to a different `body` makes the body a caption; a
+    // `formatted_body` is a caption too (it is never a file name).
     const filename = str(c.filename);
-    const caption = filename && str(c.body) && c.body !== filename ? bodyOf(c, replyTo !== undefined, ctx) : undefined;
+    const formatted = c.format === "org.matrix.custom.html" && str(c.formatted_body) !== undefined && str(c.formatted_body)!.trim() !== "";
+    const captioned = (filename !== undefined && str(c.body) !== undefined && c.body !== filename) || formatted;
+    const caption = captioned ? bodyOf(c, replyTo !== undefined, ctx) : undefined;
     return [{ ...common, body: caption ?? { text: "" }, attachments: [att], isAction: false }];
   }
   if (msgtype === "m.location") {

@@ -122,6 +122,7 @@ describe("Matrix: media events with info and captions", () => {
       "my cat", { name: "cat.png", mime: "image/png", size: 10, width: 3, height: 2 }],
     ["no caption (body is the file name)", { msgtype: "m.file", body: "a.pdf", filename: "a.pdf", url: "mxc://hs/f" }, "", { name: "a.pdf" }],
     ["no filename: body is the name", { msgtype: "m.video", body: "clip.webm", url: "mxc://hs/v", info: { mimetype: "video/webm" } }, "", { name: "clip.webm", mime: "video/webm" }],
+    ["a formatted caption without a filename: the body names the file", { msgtype: "m.image", body: "y.png", format: "org.matrix.custom.html", formatted_body: "<i>look</i>", url: "mxc://hs/y" }, "look", { name: "y.png" }],
     ["a formatted caption", { msgtype: "m.image", body: "**hi**", format: "org.matrix.custom.html", formatted_body: "<b>hi</b>", filename: "x.png", url: "mxc://hs/x" }, "hi", { name: "x.png" }],
   ])("Matrix in: %s", (_n, content, caption, att) => {
     const [e] = fromRoomEvent(ev(content), mctx);
