@@ -215,6 +215,7 @@ export class XmppAdapter implements Adapter {
     try {
       out = outboundStanzas(event, ctx, {
         room: state.room, from: speaker.full, occupant,
+        nickOf: (m) => this.#puppets.nickIn(state, m.network, m.id),
         ...(replyToOccupant ? { replyToOccupant } : {}),
         ...(links ? { attachmentUrls: links.urls, attachmentNotes: links.notes } : {}),
       });

@@ -12,7 +12,8 @@ import { readHtml } from "../../core/richtext/html.ts";
 import { isPlain } from "../../core/richtext/tree.ts";
 import { MAX_BODY_BYTES, NS } from "./stanza.ts";
 import { docFromStyling } from "./styling-in.ts";
-import { styled } from "./styling-out.ts";
+import { MARK_CLOSE, MARK_OPEN, type PlacedMention, unmark } from "./references.ts";
+import { styled, type StylingOutContext } from "./styling-out.ts";
 
 /** XHTML-IM markup is bigger than its text; past this it is not read (the plain body still is). */
 const MAX_XHTML_CHARS = 4 * MAX_BODY_BYTES;
@@ -39,12 +40,28 @@ export interface StyledBody {
   readonly text: string;
   /** `<unstyled xmlns="urn:xmpp:styling:0"/>` to add, or undefined. */
   readonly hint?: Element;
+  /** The mentions of people in the room: their nick and where it stands in `text`. */
+  readonly mentions: readonly PlacedMention[];
 }
 
-/** A body as XMPP shows it. */
-export function styledBody(body: Body): StyledBody {
-  if (body.rich && !isPlain(body.rich)) return { text: styled(body.rich) };
+const MARKS = new RegExp(`[${MARK_OPEN}${MARK_CLOSE}]`, "g");
+
+/** A body as XMPP shows it; `ctx` names the people it mentions as the room shows them. */
+export function styledBody(body: Body, ctx: StylingOutContext = {}): StyledBody {
+  if (body.rich && !isPlain(body.rich)) {
+    // The marks are noncharacters nobody types; one that came with the text is dropped, so only ours place a mention.
+    const json = JSON.stringify(body.rich);
+    const doc = json.includes(MARK_OPEN) || json.includes(MARK_CLOSE) ? JSON.parse(json.replace(MARKS, "")) as typeof body.rich : body.rich;
+    const nicks: string[] = [];
+    const marked = styled(doc, { nickOf: (m) => {
+      const nick = ctx.nickOf?.(m);
+      if (nick) nicks.push(nick);
+      return nick;
+    } });
+    const { text, placed } = unmark(marked);
+    return { text, mentions: placed.length === nicks.length ? placed.map((p, i) => ({ ...p, nick: nicks[i]! })) : [] };
+  }
   // Plain words that an XMPP client would style (a "*" pair, a leading ">") stay words.
   const looksStyled = !isPlain(docFromStyling(body.text)) ;
-  return looksStyled ? { text: body.text, hint: xml("unstyled", { xmlns: NS.styling }) } : { text: body.text };
+  return looksStyled ? { text: body.text, hint: xml("unstyled", { xmlns: NS.styling }), mentions: [] } : { text: body.text, mentions: [] };
 }

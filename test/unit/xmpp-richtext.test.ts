@@ -117,7 +117,7 @@ describe("tree → XEP-0393 styling", () => {
     expect(styledBody({ text: "a *b* c" }).hint?.toString()).toBe(`<unstyled xmlns="${NS.styling}"/>`);
     expect(styledBody({ text: "> not a quote" }).hint).toBeDefined();
     expect(styledBody({ text: "2*3*4 is fine" }).hint).toBeUndefined();
-    expect(styledBody({ text: "x", rich: [para(m("bold", text("x")))] })).toEqual({ text: "*x*" });
+    expect(styledBody({ text: "x", rich: [para(m("bold", text("x")))] })).toEqual({ text: "*x*", mentions: [] });
   });
 });
 
