@@ -7,9 +7,9 @@ import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { MatrixError } from "matrix-bot-sdk";
 import {
-  PermanentDeliveryError, type DeliveredPart, type DeliveryContext, type MappedMessage, type Media, type PartRole, type RemoteIds,
+  PermanentDeliveryError, type DeliveredPart, type DeliveryContext, type MappedMessage, type Media, type PartRole, type RemoteIds, type UploadDirectory,
 } from "../../core/adapter.ts";
-import { assertNever, remoteId, type Attachment, type BridgeEvent, type Network, type RemoteMessageId, type RoomRef } from "../../core/events.ts";
+import { assertNever, remoteId, type Attachment, type Body, type BridgeEvent, type EditEvent, type MessageEvent, type Network, type RemoteMessageId, type RoomRef } from "../../core/events.ts";
 import { DeliveryError } from "../../core/errors.ts";
 import { degradesNow, publicReasonOf } from "../../core/fallbacks.ts";
 import { errcodeOf, type Homeserver } from "./client.ts";
@@ -17,6 +17,7 @@ import { presenceToMatrix } from "./ephemeral.ts";
 import type { Ghosts } from "./ghosts.ts";
 import { botUserId, ghostUserId, isOurs, type GhostNaming } from "./ids.ts";
 import { isMxid } from "./pills.ts";
+import { withEmojiPictures } from "./emoji.ts";
 import { upload } from "./media.ts";
 import {
   editContent, mediaContent, messageContent, reactionContent, redactionContent, typingContent, unavailableContent, type Content, type MxidOf,
@@ -42,7 +43,10 @@ export class Delivery {
   readonly #bot: string;
   readonly #log: Logger;
 
-  constructor(hs: Homeserver, ghosts: Ghosts, naming: GhostNaming, log: Logger) {
+  readonly #uploads: UploadDirectory;
+
+  constructor(hs: Homeserver, ghosts: Ghosts, naming: GhostNaming, uploads: UploadDirectory, log: Logger) {
+    this.#uploads = uploads;
     this.#hs = hs;
     this.#ghosts = ghosts;
     this.#naming = naming;
@@ -57,6 +61,14 @@ export class Delivery {
     } catch (err) {
       throw this.#classify(err, room);
     }
+  }
+
+  /** The body with its custom emoji as pictures on the homeserver (emoji.ts). */
+  #emoji(event: MessageEvent | EditEvent, as: string, ctx: DeliveryContext): Promise<Body> {
+    return withEmojiPictures(event.body, event.origin, {
+      uploads: this.#uploads, log: this.#log, fetch: (url) => ctx.fetchMedia(url),
+      upload: async (media) => (await upload(this.#hs, media, as)).mxc,
+    });
   }
 
   /** A mention's person here: a Matrix user as such, a person of the origin network as their ghost. */
@@ -92,7 +104,7 @@ export class Delivery {
           ctx.partDelivered?.(p);
           ids.push(p);
         };
-        const text = messageContent(event, ctx.replyTo, this.#mxidOf(event.origin));
+        const text = messageContent({ ...event, body: await this.#emoji(event, as, ctx) }, ctx.replyTo, this.#mxidOf(event.origin));
         if (text) await land(0, "text", () => this.#sendEvent(as, room, "m.room.message", text, txn));
         for (const [i, att] of event.attachments.entries()) {
           const replyTo = !text && i === 0 ? ctx.replyTo : undefined;
@@ -105,7 +117,7 @@ export class Delivery {
       case "edit": {
         if (!ctx.target) throw new PermanentDeliveryError("the edited message was never bridged to this room");
         const as = await ghost();
-        return [{ id: await this.#sendEvent(as, room, "m.room.message", editContent(event, ctx.target, this.#mxidOf(event.origin)), txn), author: as }];
+        return [{ id: await this.#sendEvent(as, room, "m.room.message", editContent({ ...event, body: await this.#emoji(event, as, ctx) }, ctx.target, this.#mxidOf(event.origin)), txn), author: as }];
       }
       case "retract": {
         if (!ctx.target) throw new PermanentDeliveryError("the retracted message was never bridged to this room");
