@@ -15,6 +15,22 @@ import { docFromStyling } from "./styling-in.ts";
 import { MARK_CLOSE, MARK_OPEN, type PlacedMention, unmark } from "./references.ts";
 import { styled, type StylingOutContext } from "./styling-out.ts";
 
+/** XHTML-IM nested deeper than this is not read (serialising it would recurse that deep). */
+const MAX_XHTML_DEPTH = 64;
+
+/** How deep an element nests, counted without recursion (stopping past MAX_XHTML_DEPTH). */
+function depthOf(root: Element): number {
+  let deepest = 0;
+  const stack: [Element, number][] = [[root, 1]];
+  while (stack.length > 0) {
+    const [el, d] = stack.pop()!;
+    deepest = Math.max(deepest, d);
+    if (d > MAX_XHTML_DEPTH) return d;
+    for (const c of el.children) if (typeof c !== "string") stack.push([c as Element, d + 1]);
+  }
+  return deepest;
+}
+
 /** XHTML-IM markup is bigger than its text; past this it is not read (the plain body still is). */
 const MAX_XHTML_CHARS = 4 * MAX_BODY_BYTES;
 
@@ -25,7 +41,7 @@ const MAX_XHTML_CHARS = 4 * MAX_BODY_BYTES;
  */
 export function bodyFromStanza(stanza: Element, text: string, plainAsSent: boolean): Body {
   const xhtml = stanza.getChild("html", NS.xhtmlIm)?.getChild("body", NS.xhtml);
-  if (xhtml && plainAsSent) {
+  if (xhtml && plainAsSent && depthOf(xhtml) <= MAX_XHTML_DEPTH) {
     const markup = xhtml.toString();
     if (markup.length <= MAX_XHTML_CHARS) {
       const doc = readHtml(markup);
