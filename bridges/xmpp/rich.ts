@@ -7,9 +7,9 @@
 import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
 import type { Body } from "../../core/events.ts";
-import { richBody } from "../../core/richtext/body.ts";
+import { docOf, richBody } from "../../core/richtext/body.ts";
 import { readHtml } from "../../core/richtext/html.ts";
-import { isPlain } from "../../core/richtext/tree.ts";
+import { isPlain, para, type Block, type Doc, type Inline } from "../../core/richtext/tree.ts";
 import { MAX_BODY_BYTES, NS } from "./stanza.ts";
 import { docFromStyling } from "./styling-in.ts";
 import { MARK_CLOSE, MARK_OPEN, type PlacedMention, unmark } from "./references.ts";
@@ -40,6 +40,12 @@ const MAX_XHTML_CHARS = 4 * MAX_BODY_BYTES;
  * the message is not an action.
  */
 export function bodyFromStanza(stanza: Element, text: string, plainAsSent: boolean): Body {
+  const body = formattedBody(stanza, text, plainAsSent);
+  // XEP-0382: the whole message is a spoiler.
+  return stanza.getChild("spoiler", NS.spoiler) ? richBody(spoilered(docOf(body))) : body;
+}
+
+function formattedBody(stanza: Element, text: string, plainAsSent: boolean): Body {
   const xhtml = stanza.getChild("html", NS.xhtmlIm)?.getChild("body", NS.xhtml);
   if (xhtml && plainAsSent && depthOf(xhtml) <= MAX_XHTML_DEPTH) {
     const markup = xhtml.toString();
@@ -52,9 +58,28 @@ export function bodyFromStanza(stanza: Element, text: string, plainAsSent: boole
   return richBody(docFromStyling(text));
 }
 
+/** Every line of a document hidden: a code block's text becomes a hidden inline code. */
+function spoilered(doc: Doc): Block[] {
+  return doc.map((b): Block => {
+    switch (b.t) {
+      case "para": case "heading": return { ...b, children: [{ t: "spoiler", children: b.children }] };
+      case "quote": return { t: "quote", children: spoilered(b.children) };
+      case "list": return { ...b, items: b.items.map(spoilered) };
+      case "codeblock": return para({ t: "spoiler", children: [{ t: "code", text: b.text }] });
+    }
+  });
+}
+
+/** Whether a document hides anything (then the XMPP message is marked a spoiler as a whole). */
+export function hasSpoiler(doc: Doc): boolean {
+  const inl = (xs: readonly Inline[]): boolean => xs.some((x) => x.t === "spoiler" || ("children" in x && inl(x.children)));
+  return doc.some((b) => (b.t === "para" || b.t === "heading") ? inl(b.children)
+    : b.t === "quote" ? hasSpoiler(b.children) : b.t === "list" ? b.items.some(hasSpoiler) : false);
+}
+
 export interface StyledBody {
   readonly text: string;
-  /** `<unstyled xmlns="urn:xmpp:styling:0"/>` to add, or undefined. */
+  /** `<unstyled xmlns="urn:xmpp:styling:0"/>` or `<spoiler xmlns="urn:xmpp:spoiler:0"/>` to add, or undefined. */
   readonly hint?: Element;
   /** The mentions of people in the room: their nick and where it stands in `text`. */
   readonly mentions: readonly PlacedMention[];
@@ -75,7 +100,11 @@ export function styledBody(body: Body, ctx: StylingOutContext = {}): StyledBody 
       return nick;
     } });
     const { text, placed } = unmark(marked);
-    return { text, mentions: placed.length === nicks.length ? placed.map((p, i) => ({ ...p, nick: nicks[i]! })) : [] };
+    return {
+      text, mentions: placed.length === nicks.length ? placed.map((p, i) => ({ ...p, nick: nicks[i]! })) : [],
+      // Clients with XEP-0382 hide the whole message; others show the ||text|| markers.
+      ...(hasSpoiler(doc) ? { hint: xml("spoiler", { xmlns: NS.spoiler }) } : {}),
+    };
   }
   // Plain words that an XMPP client would style (a "*" pair, a leading ">") stay words.
   const looksStyled = !isPlain(docFromStyling(body.text)) ;

@@ -175,6 +175,18 @@ describe("XMPP message → body", () => {
     expect(plainText(doc) === big.replace(/[*_~]/g, "")).toBe(true);
   });
 
+  it("XEP-0382: a spoiler message is hidden as a whole, its code too", () => {
+    const body = bodyFromStanza(msg(xml("body", {}, "*a*\n```\nx\n```"), xml("spoiler", { xmlns: NS.spoiler }, "hint")), "*a*\n```\nx\n```", true);
+    expect(body.rich).toEqual([para(m("spoiler", m("bold", text("a")))), para(m("spoiler", { t: "code", text: "x" }))]);
+  });
+
+  it("a body with a spoiler goes out with ||markers|| and XEP-0382's element", () => {
+    const out = styledBody({ text: "x", rich: [para(text("see "), m("spoiler", text("secret")))] });
+    expect(out.text).toBe("see ||secret||");
+    expect(out.hint?.toString()).toBe(`<spoiler xmlns="urn:xmpp:spoiler:0"/>`);
+    expect(styledBody({ text: "x", rich: [para(m("bold", text("x")))] }).hint).toBeUndefined();
+  });
+
   it("XHTML-IM is not read when the plain body was cut (a reply fallback)", () => {
     const stanza = msg(xml("body", {}, "plain"), xhtml("<strong>rich</strong>"));
     expect(bodyFromStanza(stanza, "plain", false)).toEqual({ text: "plain" });
