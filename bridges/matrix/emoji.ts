@@ -8,7 +8,7 @@
 import type { Logger } from "pino";
 import type { Media, UploadDirectory } from "../../core/adapter.ts";
 import type { Body, Network } from "../../core/events.ts";
-import type { Block, Doc, Inline } from "../../core/richtext/tree.ts";
+import { inlinesOf, mapRuns, type Doc, type Inline } from "../../core/richtext/tree.ts";
 
 /** Distinct pictures looked up per message; further emoji stay text. */
 export const MAX_EMOJI_PER_MESSAGE = 20;
@@ -22,26 +22,6 @@ export interface EmojiDeps {
   readonly log: Logger;
 }
 
-/** The emoji of a document, each node once, in order. */
-function emojiIn(doc: Doc): Extract<Inline, { t: "emoji" }>[] {
-  const out: Extract<Inline, { t: "emoji" }>[] = [];
-  const inl = (xs: readonly Inline[]): void => {
-    for (const x of xs) {
-      if (x.t === "emoji") out.push(x);
-      else if ("children" in x) inl(x.children);
-    }
-  };
-  const blk = (bs: readonly Block[]): void => {
-    for (const b of bs) {
-      if (b.t === "para" || b.t === "heading") inl(b.children);
-      else if (b.t === "quote") blk(b.children);
-      else if (b.t === "list") b.items.forEach(blk);
-    }
-  };
-  blk(doc);
-  return out;
-}
-
 /** The document with each emoji's url replaced by `map` (undefined: no picture, its :name: then). */
 function mapEmoji(doc: Doc, map: (url: string | undefined) => string | undefined): Doc {
   const inl = (xs: readonly Inline[]): Inline[] => xs.map((x): Inline => {
@@ -51,15 +31,7 @@ function mapEmoji(doc: Doc, map: (url: string | undefined) => string | undefined
     }
     return "children" in x ? ({ ...x, children: inl(x.children) } as Inline) : x;
   });
-  const blk = (bs: readonly Block[]): Block[] => bs.map((b): Block => {
-    switch (b.t) {
-      case "para": case "heading": return { ...b, children: inl(b.children) };
-      case "quote": return { t: "quote", children: blk(b.children) };
-      case "list": return { ...b, items: b.items.map(blk) };
-      case "codeblock": return b;
-    }
-  });
-  return blk(doc);
+  return mapRuns(doc, inl);
 }
 
 /** The mxc of one picture: from the store, else fetched and uploaded (and then stored). */
@@ -88,9 +60,9 @@ async function mxcOf(url: string, d: EmojiDeps): Promise<string | undefined> {
  */
 export async function withEmojiPictures(body: Body, origin: Network, d: EmojiDeps): Promise<Body> {
   if (!body.rich) return body;
-  const nodes = emojiIn(body.rich);
+  const nodes = inlinesOf(body.rich).filter((x) => x.t === "emoji");
   if (nodes.length === 0) return body;
-  const wanted = [...new Set(nodes.map((n) => n.url).filter((u): u is string => !!u && origin === "discord"))]
+  const wanted = [...new Set(nodes.map((n) => (n.t === "emoji" ? n.url : undefined)).filter((u): u is string => !!u && origin === "discord"))]
     .slice(0, MAX_EMOJI_PER_MESSAGE);
   const found = new Map<string, string>();
   for (const url of wanted) {

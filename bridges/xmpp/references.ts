@@ -9,7 +9,7 @@ import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
 import type { ActorId, Body } from "../../core/events.ts";
 import { docOf, richBody } from "../../core/richtext/body.ts";
-import { mentionsIn, text, type Block, type Doc, type Inline } from "../../core/richtext/tree.ts";
+import { mapRuns, mentionsIn, text, type Doc, type Inline } from "../../core/richtext/tree.ts";
 import type { Mentionable } from "./mentions.ts";
 import { codePoints, roomKey } from "./stanza.ts";
 
@@ -120,16 +120,7 @@ function placeMention(doc: Doc, label: string, nth: number, mention: Inline): Do
     if (x.t === "link" || !("children" in x)) return [x];
     return [{ ...x, children: inlines(x.children) } as Inline];
   });
-  const blocks = (bs: readonly Block[]): Block[] => bs.map((b): Block => {
-    if (placed) return b;
-    switch (b.t) {
-      case "para": case "heading": return { ...b, children: inlines(b.children) };
-      case "quote": return { t: "quote", children: blocks(b.children) };
-      case "list": return { ...b, items: b.items.map(blocks) };
-      case "codeblock": return b;
-    }
-  });
-  const out = blocks(doc);
+  const out = mapRuns(doc, (xs) => (placed ? [...xs] : inlines(xs)));
   return placed ? out : doc;
 }
 

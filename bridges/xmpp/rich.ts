@@ -9,7 +9,7 @@ import type { Element } from "@xmpp/xml";
 import type { Body } from "../../core/events.ts";
 import { docOf, richBody } from "../../core/richtext/body.ts";
 import { readHtml } from "../../core/richtext/html.ts";
-import { isPlain, para, type Block, type Doc, type Inline } from "../../core/richtext/tree.ts";
+import { inlinesOf, isPlain, para, type Block, type Doc } from "../../core/richtext/tree.ts";
 import { MAX_BODY_BYTES, NS } from "./stanza.ts";
 import { docFromStyling } from "./styling-in.ts";
 import { MARK_CLOSE, MARK_OPEN, type PlacedMention, unmark } from "./references.ts";
@@ -72,9 +72,7 @@ function spoilered(doc: Doc): Block[] {
 
 /** Whether a document hides anything (then the XMPP message is marked a spoiler as a whole). */
 export function hasSpoiler(doc: Doc): boolean {
-  const inl = (xs: readonly Inline[]): boolean => xs.some((x) => x.t === "spoiler" || ("children" in x && inl(x.children)));
-  return doc.some((b) => (b.t === "para" || b.t === "heading") ? inl(b.children)
-    : b.t === "quote" ? hasSpoiler(b.children) : b.t === "list" ? b.items.some(hasSpoiler) : false);
+  return inlinesOf(doc).some((x) => x.t === "spoiler");
 }
 
 export interface StyledBody {
