@@ -17,7 +17,7 @@ import { puppetJid } from "./jid-escape.ts";
 import { nickCandidates, plainNick, safeNick } from "./nick.ts";
 import { joinPresence, puppetPresence } from "./presence-out.ts";
 import type { PuppetOccupant, RoomState } from "./rooms.ts";
-import { bareJid, resourceOf, roomKey } from "./stanza.ts";
+import { bareJid, roomKey } from "./stanza.ts";
 
 export const PUPPET_RESOURCE = "junction";
 const JOIN_TIMEOUT_MS = 10_000;
@@ -78,24 +78,6 @@ export class Puppets {
     const r = this.#byHandle.get(bare.toLowerCase());
     const network = NETWORKS.find((n) => bare.toLowerCase().startsWith(`${n}_`));
     return r && network ? { id: r.actor, network } : undefined;
-  }
-
-  /**
-   * The nick `state`'s room shows now for a person: a native occupant's own nick, or the nick of
-   * the puppet that speaks for someone from another network. Undefined when they are not in.
-   */
-  nickIn(state: RoomState, network: Network | undefined, id: ActorId): string | undefined {
-    if (network === "xmpp" || network === undefined) {
-      const nick = resourceOf(state.occupantJidOf(id) ?? "");
-      const o = nick ? state.occupants.get(nick) : undefined;
-      if (nick && o && !o.ours) return nick;
-      if (network === "xmpp") return undefined;
-    }
-    for (const n of network ? [network] : NETWORKS.filter((x) => x !== "xmpp")) {
-      const p = state.puppets.get(puppetJid(n, id, this.#component).toLowerCase());
-      if (p?.nick && (p.joined || p.lingering)) return p.nick;
-    }
-    return undefined;
   }
 
   /** Puppet occupants remembered from earlier runs, so their stale presences are known as ours. */
