@@ -65,9 +65,12 @@ export async function withEmojiPictures(body: Body, origin: Network, d: EmojiDep
   const wanted = [...new Set(nodes.map((n) => (n.t === "emoji" ? n.url : undefined)).filter((u): u is string => !!u && origin === "discord"))]
     .slice(0, MAX_EMOJI_PER_MESSAGE);
   const found = new Map<string, string>();
+  let failing = false;
   for (const url of wanted) {
-    const mxc = await mxcOf(url, d);
+    // Once a picture could not be had, the rest are only looked up (a slow CDN holds a message once, not 20 times).
+    const mxc = failing ? d.uploads.get("matrix", url) : await mxcOf(url, d);
     if (mxc) found.set(url, mxc);
+    else failing = true;
   }
   return { ...body, rich: mapEmoji(body.rich, (url) => (url ? found.get(url) : undefined)) };
 }

@@ -42,6 +42,14 @@ describe("custom emoji on Matrix", () => {
     expect(kept.size).toBe(2);
   });
 
+  it("after one picture fails, the others of that message are only looked up in the store", async () => {
+    const { d, fetched, kept } = deps(async () => { throw new Error("timeout"); });
+    kept.set(`${CDN}/3.png`, "mxc://hs/known");
+    const out = await withEmojiPictures(richBody([para(emoji("a", "1"), emoji("b", "2"), emoji("c", "3"))]), "discord", d);
+    expect(fetched).toEqual([`${CDN}/1.png`]);
+    expect(out.rich).toEqual([para({ t: "emoji", name: "a" }, { t: "emoji", name: "b" }, { t: "emoji", name: "c", url: "mxc://hs/known" })]);
+  });
+
   it("a picture that cannot be fetched is the name, and is tried again next time", async () => {
     const { d, kept, fetched } = deps(async () => { throw new Error("502"); });
     const out = await withEmojiPictures(richBody([para(emoji("blob", "1"))]), "discord", d);
