@@ -147,6 +147,8 @@ export interface AdapterHost {
   puppets: PuppetDirectory;
   /** Puppet avatars by content hash, kept in the store and read when asked for. */
   avatars: AvatarDirectory;
+  /** What this network already has a copy of (a custom emoji's picture uploaded once), by source. */
+  uploads: UploadDirectory;
   /** The one HTTP client for media (core/media): address policy, byte cap, timeouts. */
   readonly media: MediaHttpClient;
   /**
@@ -225,6 +227,15 @@ export interface PuppetDirectory {
   get(network: Network, actor: ActorId): PuppetRecord | undefined;
   put(record: PuppetRecord): void;
   all(network: Network): PuppetRecord[];
+}
+
+/**
+ * Copies a network keeps of something from elsewhere, by what it was copied from: e.g. the mxc a
+ * Discord custom emoji's picture got on the homeserver, so each is uploaded once. Kept for good.
+ */
+export interface UploadDirectory {
+  get(network: Network, source: string): string | undefined;
+  put(network: Network, source: string, copy: string): void;
 }
 
 /** Avatar bytes a puppet shows, by the SHA-1 of the bytes (what XEP-0153 advertises). */

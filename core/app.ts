@@ -194,6 +194,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       },
       puppets: store.puppets,
       avatars: store.avatars,
+      uploads: store.uploads,
       media,
       publicMedia: (origin, url, name) => publicMedia?.urlFor(origin, url, name),
       progress: (operation, done, total, extra) => progress.report(network, operation, done, total, extra),

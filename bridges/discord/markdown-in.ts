@@ -137,14 +137,99 @@ class Reader {
   }
 }
 
-/** A Discord message's content → document. */
+/** A list item's line: its indentation, its marker ("-", "*" or "N.") and its text. */
+const ITEM = /^( *)([-*]|\d{1,9}\.) (.*)$/;
+
+/**
+ * A Discord message's content → document. Lists ("- ", "* ", "1. " lines, nested by indentation)
+ * are found line by line outside code blocks, since the parser has no rule for them; each item's
+ * text is read like any other content.
+ */
 export function docFromMarkdown(content: string, ctx: MarkdownInContext): Doc {
   if (content.length > MAX_PARSED) return fromPlain(content);
+  const out: Block[] = [];
+  let run: string[] = [];
+  const flush = (): void => {
+    if (run.length > 0) out.push(...parsed(run.join("\n"), ctx));
+    run = [];
+  };
+  const lines = content.split("\n");
+  let fenced = false;
+  for (let i = 0; i < lines.length;) {
+    const line = lines[i]!;
+    if (!fenced && line.startsWith(">>> ")) {
+      // The rest of the message is one quote: the parser reads it whole.
+      run.push(...lines.slice(i));
+      break;
+    }
+    if (!fenced && ITEM.test(line)) {
+      flush();
+      const items: string[] = [];
+      while (i < lines.length && (ITEM.test(lines[i]!) || (/^ +\S/.test(lines[i]!) && items.length > 0))) items.push(lines[i++]!);
+      out.push(...list(items, ctx, 0));
+      continue;
+    }
+    if ((line.match(/```/g)?.length ?? 0) % 2 === 1) fenced = !fenced;
+    run.push(line);
+    i++;
+  }
+  flush();
+  return tidy(out);
+}
+
+/**
+ * Item lines (the first at the list's indentation) → lists: deeper lines a list in their item,
+ * another kind of marker at this level a list of its own after this one.
+ */
+function list(lines: readonly string[], ctx: MarkdownInContext, depth: number): Block[] {
+  if (depth > MAX_DEPTH) return fromPlain(lines.map((l) => l.trim()).join("\n")) as Block[];
+  const out: Block[] = [];
+  const first = ITEM.exec(lines[0]!)!;
+  const base = first[1]!.length;
+  let marker = first[2]!;
+  let items: Block[][] = [];
+  let own: string[] = [];
+  let deeper: string[] = [];
+  const close = (): void => {
+    if (own.length === 0) return;
+    items.push([...parsed(own.join("\n"), ctx), ...(deeper.length > 0 ? list(deeper, ctx, depth + 1) : [])]);
+    own = [];
+    deeper = [];
+  };
+  const bullet = (mk: string): boolean => mk === "-" || mk === "*";
+  for (const line of lines) {
+    const m = ITEM.exec(line);
+    if (m && m[1]!.length <= base) {
+      close();
+      if (bullet(m[2]!) !== bullet(marker)) {
+        out.push(listBlock(marker, items));
+        items = [];
+        marker = m[2]!;
+      }
+      own.push(m[3]!);
+    } else if (m || deeper.length > 0) {
+      deeper.push(line);
+    } else {
+      own.push(line.trim());
+    }
+  }
+  close();
+  out.push(listBlock(marker, items));
+  return out;
+}
+
+function listBlock(marker: string, items: Block[][]): Block {
+  const ordered = marker !== "-" && marker !== "*";
+  const start = ordered ? Number(marker.slice(0, -1)) : undefined;
+  return { t: "list", ordered, ...(start !== undefined && start !== 1 ? { start } : {}), items };
+}
+
+function parsed(content: string, ctx: MarkdownInContext): Block[] {
   let ast: Node[];
   try {
     ast = parse(content, "extended") as unknown as Node[];
   } catch {
-    return fromPlain(content);
+    return fromPlain(content) as Block[];
   }
-  return tidy(new Reader(ctx).blocks(ast, 0));
+  return new Reader(ctx).blocks(ast, 0);
 }

@@ -7,7 +7,7 @@ import type { Body, MessageEvent } from "../../core/events.ts";
 import { formatSize } from "../../core/fallbacks.ts";
 import { docOf } from "../../core/richtext/body.ts";
 import { isSnowflake } from "./ids.ts";
-import { markdown, type MarkdownOutContext } from "./markdown-out.ts";
+import { escapeMarkdown, markdown, type MarkdownOutContext } from "./markdown-out.ts";
 
 export const MAX_CONTENT = 2000;
 /** Room kept in each part for closing and reopening a code block across a split. */
@@ -59,16 +59,13 @@ export function replyLine(target: MappedMessage, link: string | undefined): stri
   const flat = target.excerpt.replace(/\s+/g, " ").trim();
   const chars = [...flat];
   const start = chars.length > 80 ? `${chars.slice(0, 79).join("")}…` : flat;
-  // The excerpt is someone's text: it must not open a link, a mention or a code block of its own.
+  // The excerpt is someone's text: it must not open a link, a mention or a code block of its own
+  // (markdown-out's one escape; allowed_mentions keeps "@everyone" in it from pinging).
   const safe = escapeMarkdown(start);
   const who = escapeMarkdown(target.authorName);
   return `> **${who}**: ${safe || "…"}${link ? ` [↩](<${link}>)` : ""}`;
 }
 
-/** Escapes Discord markdown and mention syntax, so text is shown as typed. */
-export function escapeMarkdown(s: string): string {
-  return s.replace(/([\\*_~`|>\[\]()#<-])/g, "\\$1").replace(/@/g, "@\u200b");
-}
 
 /** Discord ids mentioned in a tree are Discord people; others are shown as their names. */
 const discordPeople: MarkdownOutContext = { isDiscordUser: (id) => isSnowflake(id) };

@@ -100,7 +100,7 @@ export class MatrixAdapter implements Adapter {
   #parts(host: AdapterHost): { receiver: Receiver; server: AppserviceServer } {
     if (!this.#receiver || !this.#server) {
       const { hs, rooms, power, reg } = this.#init();
-      this.#delivery = new Delivery(hs, new Ghosts(hs, this.#naming, () => host.puppets, this.#log), this.#naming, this.#log,
+      this.#delivery = new Delivery(hs, new Ghosts(hs, this.#naming, () => host.puppets, this.#log), this.#naming, host.uploads, this.#log,
         (origin, url, name) => host.publicMedia(origin, url, name));
       if (host.admin) this.#commands = new MatrixCommands({ hs, rooms, desk: host.admin, bot: this.#bot, adminRoom: this.#adminRoom, log: this.#log.child({ part: "admin" }) });
       const receiver = new Receiver({

@@ -7,9 +7,9 @@ import { createHash } from "node:crypto";
 import type { Logger } from "pino";
 import type { MatrixError } from "matrix-bot-sdk";
 import {
-  PermanentDeliveryError, type DeliveredPart, type DeliveryContext, type MappedMessage, type Media, type PartRole, type RemoteIds,
+  PermanentDeliveryError, type DeliveredPart, type DeliveryContext, type MappedMessage, type Media, type PartRole, type RemoteIds, type UploadDirectory,
 } from "../../core/adapter.ts";
-import { assertNever, remoteId, type Attachment, type BridgeEvent, type Network, type RemoteMessageId, type RoomRef } from "../../core/events.ts";
+import { assertNever, remoteId, type Attachment, type Body, type BridgeEvent, type EditEvent, type MessageEvent, type Network, type RemoteMessageId, type RoomRef } from "../../core/events.ts";
 import { DeliveryError } from "../../core/errors.ts";
 import { degradesNow, publicReasonOf } from "../../core/fallbacks.ts";
 import { errcodeOf, type Homeserver } from "./client.ts";
@@ -17,6 +17,7 @@ import { presenceToMatrix } from "./ephemeral.ts";
 import type { Ghosts } from "./ghosts.ts";
 import { botUserId, ghostUserId, isOurs, type GhostNaming } from "./ids.ts";
 import { isMxid } from "./pills.ts";
+import { withEmojiPictures } from "./emoji.ts";
 import { upload } from "./media.ts";
 import {
   captionEditContent, editContent, mediaContent, messageContent, reactionContent, redactionContent, typingContent, unavailableContent, withCaption,
@@ -45,10 +46,12 @@ export class Delivery {
   readonly #bot: string;
   readonly #log: Logger;
   readonly #publicMedia: PublicMediaOf;
+  readonly #uploads: UploadDirectory;
 
   /** `publicMedia`: a link through Junction's HTTP server for a file the homeserver will not take. */
-  constructor(hs: Homeserver, ghosts: Ghosts, naming: GhostNaming, log: Logger, publicMedia: PublicMediaOf = () => undefined) {
+  constructor(hs: Homeserver, ghosts: Ghosts, naming: GhostNaming, uploads: UploadDirectory, log: Logger, publicMedia: PublicMediaOf = () => undefined) {
     this.#publicMedia = publicMedia;
+    this.#uploads = uploads;
     this.#hs = hs;
     this.#ghosts = ghosts;
     this.#naming = naming;
@@ -63,6 +66,14 @@ export class Delivery {
     } catch (err) {
       throw this.#classify(err, room);
     }
+  }
+
+  /** The body with its custom emoji as pictures on the homeserver (emoji.ts). */
+  #emoji(event: MessageEvent | EditEvent, as: string, ctx: DeliveryContext): Promise<Body> {
+    return withEmojiPictures(event.body, event.origin, {
+      uploads: this.#uploads, log: this.#log, fetch: (url) => ctx.fetchMedia(url),
+      upload: async (media) => (await upload(this.#hs, media, as)).mxc,
+    });
   }
 
   /** A mention's person here: a Matrix user as such, a person of the origin network as their ghost. */
@@ -98,7 +109,7 @@ export class Delivery {
           ctx.partDelivered?.(p);
           ids.push(p);
         };
-        const text = messageContent(event, ctx.replyTo, this.#mxidOf(event.origin));
+        const text = messageContent({ ...event, body: await this.#emoji(event, as, ctx) }, ctx.replyTo, this.#mxidOf(event.origin));
         // Text with files is one captioned media event (the first file's), as Matrix clients post
         // it; only a delivery whose text part landed before (an older Junction) keeps them apart.
         const caption = text && event.attachments.length > 0 && !done.has(0) ? text : undefined;
@@ -116,11 +127,12 @@ export class Delivery {
       case "edit": {
         if (!ctx.target) throw new PermanentDeliveryError("the edited message was never bridged to this room");
         const as = await ghost();
+        const emojied = { ...event, body: await this.#emoji(event, as, ctx) };
         const mxidOf = this.#mxidOf(event.origin);
         // A message whose text went as the caption of its file: the edit replaces the whole media event.
         const content = ctx.target.role === "file"
-          ? captionEditContent(event, ctx.target, await this.#content(as, room, ctx.target.remoteId), mxidOf)
-          : editContent(event, ctx.target, mxidOf);
+          ? captionEditContent(emojied, ctx.target, await this.#content(as, room, ctx.target.remoteId), mxidOf)
+          : editContent(emojied, ctx.target, mxidOf);
         return [{ id: await this.#sendEvent(as, room, "m.room.message", content, txn), author: as }];
       }
       case "retract": {

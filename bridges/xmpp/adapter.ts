@@ -21,6 +21,7 @@ import { leavePresence, puppetPresence } from "./presence-out.ts";
 import { PUPPET_RESOURCE, Puppets } from "./puppets.ts";
 import { onRoomMessage, receive, type ReceiveDeps } from "./receive.ts";
 import { resendUnconfirmed } from "./resend.ts";
+import { nickIn } from "./mentions.ts";
 import { RoomWatch, type RoomStatus } from "./rejoin.ts";
 import { Rooms, type RoomState } from "./rooms.ts";
 import { bareJid, resourceOf } from "./stanza.ts";
@@ -221,6 +222,7 @@ export class XmppAdapter implements Adapter {
     try {
       out = outboundStanzas(event, ctx, {
         room: state.room, from: speaker.full, occupant,
+        nickOf: (m) => nickIn(state, m, this.#config.component),
         ...(replyToOccupant ? { replyToOccupant } : {}),
         ...(links ? { attachmentUrls: links.urls, attachmentNotes: links.notes } : {}),
       });

@@ -8,6 +8,7 @@ import type { ActorId, Body, BridgeEvent, Network, RemoteMessageId, RoomRef, Sen
 import { remoteId } from "../../core/events.ts";
 import { parseBody, type ParsedBody } from "./body.ts";
 import { withAddressee } from "./mentions.ts";
+import { mentionReferences, withReferences } from "./references.ts";
 import { bodyFromStanza } from "./rich.ts";
 import { reactionEvents } from "./reactions.ts";
 import { retractionEvent } from "./retraction.ts";
@@ -116,11 +117,11 @@ function convert(stanza: Element, ctx: InboundContext): Inbound {
   if (replace) {
     const target = ctx.resolveCorrection(room, replace, sender.id);
     if (!target) return none(`correction of ${replace} by ${sender.id}: no such message of theirs`, meta);
-    return { ...meta, events: [{ ...base, kind: "edit", target, body: bodyOf(stanza, parsed) }] };
+    return { ...meta, events: [{ ...base, kind: "edit", target, body: withMentions(stanza, parsed, room, ctx).body }] };
   }
 
   const replyId = stanza.getChild("reply", NS.reply)?.attrs.id;
-  const addressed = withAddressee(bodyOf(stanza, parsed), (nick) => ctx.mentionable?.(nick));
+  const addressed = withMentions(stanza, parsed, room, ctx);
   const event: BridgeEvent = {
     ...base,
     kind: "message",
@@ -156,6 +157,18 @@ function roomDelay(stanza: Element, room: RoomRef): number | undefined {
 
 function keyOf(key: string | undefined): { key?: RemoteMessageId } {
   return key ? { key: remoteId(key) } : {};
+}
+
+/**
+ * The formatted body with its mentions: the occupants its XEP-0372 references name, then the
+ * addressee ("nick: ..."), each only while the room has them.
+ */
+function withMentions(stanza: Element, parsed: ParsedBody, room: RoomRef, ctx: InboundContext): { body: Body; mentions: ActorId[] } {
+  const mentionable = (nick: string) => ctx.mentionable?.(nick);
+  const raw = stanza.getChildText("body") ?? "";
+  const referenced = withReferences(bodyOf(stanza, parsed), raw, parsed.text ?? "", mentionReferences(stanza, room, raw), mentionable);
+  const addressed = withAddressee(referenced.body, mentionable);
+  return { body: addressed.body, mentions: [...new Set([...addressed.mentions, ...referenced.mentions])] };
 }
 
 /** The formatted body; XHTML-IM only when the plain body was sent whole (no fallback cut, no /me). */

@@ -1,10 +1,14 @@
 /**
  * Mentions on XMPP, which has no mention markup: a message that starts with an occupant's nick
- * followed by ':' or ',' (how XMPP clients address someone) mentions that occupant.
+ * followed by ':' or ',' (how XMPP clients address someone) mentions that occupant. Going out, a
+ * mention is the nick the room shows for that person (nickIn); references.ts adds XEP-0372.
  */
-import type { ActorId, Body, Network } from "../../core/events.ts";
+import { NETWORKS, type ActorId, type Body, type Network } from "../../core/events.ts";
 import { docOf, richBody } from "../../core/richtext/body.ts";
-import { mentionsIn, text, type Inline } from "../../core/richtext/tree.ts";
+import { mentionsIn, text, type Inline, type MentionNode } from "../../core/richtext/tree.ts";
+import { puppetJid } from "./jid-escape.ts";
+import type { RoomState } from "./rooms.ts";
+import { resourceOf } from "./stanza.ts";
 
 /** Nicks longer than this are not looked for at the start of a message. */
 const MAX_NICK_CHARS = 128;
@@ -38,4 +42,23 @@ export function withAddressee(body: Body, mentionable: Mentionable): { body: Bod
     }
   }
   return { body, mentions: body.rich ? mentionsIn(body.rich) : [] };
+}
+
+/**
+ * The nick `state`'s room shows now for a mentioned person: a native occupant's own nick, or the
+ * nick of our puppet (in `component`) for someone from another network. Undefined when they are
+ * not in the room.
+ */
+export function nickIn(state: RoomState, m: Pick<MentionNode, "id" | "network">, component: string): string | undefined {
+  if (m.network === "xmpp" || m.network === undefined) {
+    const nick = resourceOf(state.occupantJidOf(m.id) ?? "");
+    const o = nick ? state.occupants.get(nick) : undefined;
+    if (nick && o && !o.ours) return nick;
+    if (m.network === "xmpp") return undefined;
+  }
+  for (const n of m.network ? [m.network] : NETWORKS.filter((x) => x !== "xmpp")) {
+    const p = state.puppets.get(puppetJid(n, m.id, component).toLowerCase());
+    if (p?.nick && (p.joined || p.lingering)) return p.nick;
+  }
+  return undefined;
 }

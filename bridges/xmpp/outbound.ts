@@ -9,7 +9,9 @@ import type { DeliveryContext, MappedMessage, PartRole } from "../../core/adapte
 import { attachmentNote, quoteOf } from "../../core/fallbacks.ts";
 import type { BridgeEvent, MessageEvent } from "../../core/events.ts";
 import { targetOf } from "../../core/events.ts";
+import { referenceElements } from "./references.ts";
 import { styledBody } from "./rich.ts";
+import type { StylingOutContext } from "./styling-out.ts";
 import { NS, codePoints } from "./stanza.ts";
 
 export interface OutboundOptions {
@@ -25,6 +27,8 @@ export interface OutboundOptions {
   readonly attachmentUrls?: ReadonlyMap<string, string>;
   /** Attachment url → the note that stands in for it (it could not be moved). */
   readonly attachmentNotes?: ReadonlyMap<string, string>;
+  /** The nick this room shows for a mentioned person (see styling-out.ts). */
+  readonly nickOf?: StylingOutContext["nickOf"];
 }
 
 export interface OutboundId { id: string; altId: string; author: string; part: number; role: PartRole }
@@ -63,8 +67,9 @@ export function outboundStanzas(event: BridgeEvent, ctx: DeliveryContext, o: Out
     case "edit": {
       const target = requireTarget(ctx.target, "correct");
       if (!target.altId) throw new CannotDeliver(`the corrected message ${target.remoteId} has no id of ours to replace`);
-      const body = styledBody(event.body);
-      return one(groupchat(o, id, xml("body", {}, body.text), xml("replace", { id: target.altId, xmlns: NS.correct }), body.hint ?? null));
+      const body = styledBody(event.body, o);
+      return one(groupchat(o, id, xml("body", {}, body.text), xml("replace", { id: target.altId, xmlns: NS.correct }), body.hint ?? null,
+        ...referenceElements(o.room, body.mentions, 0)));
     }
     case "retract": {
       // Every part of the message goes (its text and each file).
@@ -98,18 +103,21 @@ export function outboundStanzas(event: BridgeEvent, ctx: DeliveryContext, o: Out
 function messageStanzas(event: MessageEvent, ctx: DeliveryContext, o: OutboundOptions): Outbound {
   const id = stanzaIdFor(ctx.deliveryId, event);
   const out: Outbound = { stanzas: [], ids: [] };
-  const body = styledBody(event.body);
+  const body = styledBody(event.body, o);
   let text = event.isAction ? `/me ${body.text}` : body.text;
   const extra: Element[] = body.hint ? [body.hint] : [];
+  let before = event.isAction ? 4 : 0; // code points in front of the styled body
 
   if (ctx.replyTo) {
     const fallback = replyFallback(ctx.replyTo);
     text = fallback + text;
+    before += codePoints(fallback);
     extra.push(
       xml("reply", { xmlns: NS.reply, id: ctx.replyTo.remoteId, ...(o.replyToOccupant ? { to: o.replyToOccupant } : {}) }),
       xml("fallback", { xmlns: NS.fallback, for: NS.reply }, xml("body", { start: 0, end: codePoints(fallback) })),
     );
   }
+  extra.push(...referenceElements(o.room, body.mentions, before));
   if (text !== "" || extra.length > 0) {
     out.stanzas.push(groupchat(o, id, xml("body", {}, text), ...extra, xml("active", { xmlns: NS.chatStates })));
     out.ids.push({ id, altId: id, author: o.occupant, part: 0, role: "text" });

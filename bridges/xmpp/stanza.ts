@@ -31,6 +31,7 @@ export const NS = {
   version: "jabber:iq:version",
   stanzas: "urn:ietf:params:xml:ns:xmpp-stanzas",
   styling: "urn:xmpp:styling:0",
+  spoiler: "urn:xmpp:spoiler:0",
   xhtmlIm: "http://jabber.org/protocol/xhtml-im",
   xhtml: "http://www.w3.org/1999/xhtml",
 } as const;

@@ -7,7 +7,17 @@
  * its bullets, a heading a strong line. Quotes and code blocks are the XEP's own blocks.
  */
 import { inlineText } from "../../core/richtext/plain.ts";
-import type { Block, Doc, Inline } from "../../core/richtext/tree.ts";
+import type { Block, Doc, Inline, MentionNode } from "../../core/richtext/tree.ts";
+import { MARK_CLOSE, MARK_OPEN } from "./references.ts";
+
+export interface StylingOutContext {
+  /**
+   * The nick the room shows for a mentioned person (their puppet's, or the native occupant's);
+   * undefined for someone who is not in the room. A mention with a nick is written between
+   * MARK_OPEN and MARK_CLOSE, for the caller to find (references.ts unmark).
+   */
+  nickOf?(m: MentionNode): string | undefined;
+}
 
 const DIRECTIVE = { bold: "*", italic: "_", strike: "~" } as const;
 
@@ -20,37 +30,40 @@ function styleable(before: string, inner: string, d: string): boolean {
     && !inner.includes(d);
 }
 
-function inlines(xs: readonly Inline[], before: string): string {
+function inlines(xs: readonly Inline[], before: string, ctx: StylingOutContext): string {
   let s = "";
   for (const x of xs) {
-    const ctx = before + s;
+    const prior = before + s;
     switch (x.t) {
       case "bold":
       case "italic":
       case "strike": {
         const d = DIRECTIVE[x.t];
-        const inner = inlines(x.children, "");
-        s += styleable(ctx, inner, d) ? d + inner + d : inner;
+        const inner = inlines(x.children, "", ctx);
+        s += styleable(prior, inner, d) ? d + inner + d : inner;
         break;
       }
       case "code":
-        s += styleable(ctx, x.text, "`") ? "`" + x.text + "`" : x.text;
+        s += styleable(prior, x.text, "`") ? "`" + x.text + "`" : x.text;
         break;
       case "underline":
-        s += inlines(x.children, ctx);
+        s += inlines(x.children, prior, ctx);
         break;
       case "spoiler":
-        s += "||" + inlines(x.children, ctx + "||") + "||";
+        s += "||" + inlines(x.children, prior + "||", ctx) + "||";
         break;
       case "link": {
-        const label = inlines(x.children, ctx);
+        const label = inlines(x.children, prior, ctx);
         s += label === "" || label === x.href || `mailto:${label}` === x.href ? x.href : `${label} (${x.href})`;
         break;
       }
-      case "mention":
-        // XMPP clients highlight their own nick wherever it appears: the name, without an "@".
-        s += x.name.replace(/^@/, "");
+      case "mention": {
+        // XMPP clients highlight their own nick wherever it appears: the nick the room shows
+        // (marked for its reference), else the name, without an "@".
+        const nick = ctx.nickOf?.(x);
+        s += nick ? MARK_OPEN + nick + MARK_CLOSE : x.name.replace(/^@/, "");
         break;
+      }
       default:
         s += inlineText([x]);
     }
@@ -62,12 +75,12 @@ function prefixLines(s: string, first: string, rest: string): string {
   return s.split("\n").map((l, i) => (i === 0 ? first : rest) + l).join("\n");
 }
 
-function block(b: Block): string {
+function block(b: Block, ctx: StylingOutContext): string {
   switch (b.t) {
     case "para":
-      return inlines(b.children, "");
+      return inlines(b.children, "", ctx);
     case "heading": {
-      const line = inlines(b.children, "");
+      const line = inlines(b.children, "", ctx);
       return styleable("", line, "*") ? `*${line}*` : line;
     }
     case "codeblock": {
@@ -76,21 +89,21 @@ function block(b: Block): string {
       return "```" + (b.lang ?? "") + "\n" + body + "\n```";
     }
     case "quote":
-      return prefixLines(styled(b.children), "> ", "> ").replace(/^> $/gm, ">");
+      return prefixLines(styled(b.children, ctx), "> ", "> ").replace(/^> $/gm, ">");
     case "list":
       return b.items.map((item, i) => {
         const bullet = b.ordered ? `${(b.start ?? 1) + i}. ` : "- ";
-        return prefixLines(styled(item), bullet, " ".repeat(bullet.length));
+        return prefixLines(styled(item, ctx), bullet, " ".repeat(bullet.length));
       }).join("\n");
   }
 }
 
 /** Paragraphs set apart by a blank line, other blocks by a line break, as in the plain rendering. */
-export function styled(doc: Doc): string {
+export function styled(doc: Doc, ctx: StylingOutContext = {}): string {
   let s = "";
   doc.forEach((b, i) => {
     if (i > 0) s += b.t === "para" && doc[i - 1]!.t === "para" ? "\n\n" : "\n";
-    s += block(b);
+    s += block(b, ctx);
   });
   return s;
 }

@@ -86,8 +86,9 @@ class Reader {
       }
       return label ? [text(label)] : [];
     }
-    // font, span, sup, sub and anything else the sanitiser let through: its content.
-    return this.inlines(kids, depth + 1);
+    // font, span, sup, sub and anything else the sanitiser let through: its content, in the
+    // marks its CSS gives it (XHTML-IM, XEP-0071, styles with `style` rather than <b>/<i>).
+    return styleMarks(a.style).reduceRight<Inline[]>((inner, m) => [{ t: m, children: inner }], this.inlines(kids, depth + 1));
   }
 
   blocks(nodes: readonly Node[], depth: number): Block[] {
@@ -156,6 +157,22 @@ class Reader {
     }
     return out;
   }
+}
+
+/** The marks an inline `style` attribute asks for (bold, italic, underline, line-through). */
+function styleMarks(style: string | undefined): Mark[] {
+  if (!style || style.length > 1000) return [];
+  const marks: Mark[] = [];
+  for (const decl of style.toLowerCase().split(";")) {
+    const [prop, value = ""] = decl.split(":").map((x) => x.trim()) as [string, string?];
+    if (prop === "font-weight" && /^(bold|bolder|[6-9]00)$/.test(value)) marks.push("bold");
+    else if (prop === "font-style" && /^(italic|oblique)/.test(value)) marks.push("italic");
+    else if (prop === "text-decoration" || prop === "text-decoration-line") {
+      if (/\bunderline\b/.test(value)) marks.push("underline");
+      if (/\bline-through\b/.test(value)) marks.push("strike");
+    }
+  }
+  return [...new Set(marks)];
 }
 
 /** Drops the spaces a paragraph starts and ends with, as a browser would not show them. */

@@ -120,11 +120,16 @@ export function mentionsIn(doc: Doc): ActorId[] {
 
 /** Every mention in the document, in order. */
 export function mentionNodes(doc: Doc): MentionNode[] {
-  const seen: MentionNode[] = [];
+  return inlinesOf(doc).filter((x): x is MentionNode => x.t === "mention");
+}
+
+/** Every inline of a document (marks and their content alike), depth first, in reading order. */
+export function inlinesOf(doc: Doc): Inline[] {
+  const seen: Inline[] = [];
   const visitInline = (xs: readonly Inline[]): void => {
     for (const x of xs) {
-      if (x.t === "mention") seen.push(x);
-      else if ("children" in x) visitInline(x.children);
+      seen.push(x);
+      if ("children" in x) visitInline(x.children);
     }
   };
   const visit = (bs: readonly Block[]): void => {
@@ -136,6 +141,21 @@ export function mentionNodes(doc: Doc): MentionNode[] {
   };
   visit(doc);
   return seen;
+}
+
+/**
+ * The document with each run of inlines (a paragraph's, a heading's, in quotes and list items
+ * too) replaced by `fn` of it, in reading order. Code blocks are left as they are.
+ */
+export function mapRuns(doc: Doc, fn: (xs: readonly Inline[]) => Inline[]): Block[] {
+  return doc.map((b): Block => {
+    switch (b.t) {
+      case "para": case "heading": return { ...b, children: fn(b.children) };
+      case "quote": return { t: "quote", children: mapRuns(b.children, fn) };
+      case "list": return { ...b, items: b.items.map((i) => mapRuns(i, fn)) };
+      case "codeblock": return b;
+    }
+  });
 }
 
 /** True when the document is nothing but plain text (so a destination needs no markup for it). */

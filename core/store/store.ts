@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import type { UploadDirectory } from "../adapter.ts";
 import type { Network } from "../events.ts";
 import { openDb, type Db } from "./db.ts";
 import { MessageStore } from "./messages.ts";
@@ -184,6 +185,12 @@ export class Store {
       for (const r of rows) this.#putLink.run(r.name, r.network, r.configured, r.room);
     });
   }
+
+  /** Copies a network keeps of media from elsewhere (settings rows `upload:<network>:<source>`). */
+  readonly uploads: UploadDirectory = {
+    get: (network, source) => this.#getSetting.get(`upload:${network}:${source}`)?.value,
+    put: (network, source, copy) => { this.#putSetting.run(`upload:${network}:${source}`, copy); },
+  };
 
   /** A random secret (hex) made on first use and kept, e.g. the key that signs public media URLs. */
   secret(name: string): string {

@@ -60,6 +60,7 @@ class FakeHost implements AdapterHost {
   reactions() { return []; }
   publicMedia() { return undefined; }
   avatars = { put: () => "", get: () => undefined };
+  uploads = { get: () => undefined, put: () => {} };
   readonly failed: { room: string; remoteId: string; reason: string }[] = [];
   deliveryFailed(room: string, remoteId: string, err: Error) { this.failed.push({ room, remoteId, reason: err.message }); }
   progress() {}

@@ -2,8 +2,11 @@ import { describe, expect, it } from "vitest";
 import { remoteId } from "../../core/events.ts";
 import { ChannelNames, webhookUsername } from "../../bridges/discord/ids.ts";
 import {
-  allowedMentions, escapeMarkdown, fileLine, reactionRoute, replyLine, splitContent, withMentions,
+  allowedMentions, fileLine, reactionRoute, replyLine, splitContent, withMentions,
 } from "../../bridges/discord/outbound.ts";
+import { escapeMarkdown } from "../../bridges/discord/markdown-out.ts";
+import { docFromMarkdown } from "../../bridges/discord/markdown-in.ts";
+import { plainText } from "../../core/richtext/plain.ts";
 
 describe("webhook usernames (Discord's rules)", () => {
   it.each([
@@ -129,14 +132,19 @@ describe("reply quote line", () => {
     expect(replyLine(target, "https://discord.com/channels/1/2/3")).toBe("> **Bob**: what time is it? [↩](<https://discord.com/channels/1/2/3>)");
   });
   it("is short, and the quoted text cannot ping, link or format", () => {
-    const line = replyLine({ ...target, excerpt: `@everyone [x](https://evil) **b** ${"long ".repeat(40)}` }, undefined);
+    const line = replyLine({ ...target, excerpt: `@everyone <@80351110224678912> [x](https://evil) **b** ${"long ".repeat(40)}` }, undefined);
     expect(line).not.toContain("\n");
-    expect(line).not.toMatch(/@everyone/);
-    expect(line).toContain("\\[x\\]\\(https://evil\\)");
-    expect([...line].length).toBeLessThan(130);
+    expect([...line].length).toBeLessThan(150);
+    // Read back as Discord reads it: the quoted words are words (allowed_mentions keeps @everyone from pinging).
+    const doc = docFromMarkdown(line, { cdn: "", userName: () => undefined, channelName: () => undefined, roleName: () => undefined });
+    const quote = doc[0]!;
+    expect(quote.t).toBe("quote");
+    const inner = quote.t === "quote" ? quote.children[0]! : quote;
+    expect(inner.t === "para" && inner.children.map((c) => c.t)).toEqual(["bold", "text", "link", "text"]);
+    expect(plainText(doc)).toContain("<@80351110224678912> [x](https://evil) **b**");
   });
-  it("escapes markdown", () => {
-    expect(escapeMarkdown("*a* _b_ `c` <@1>")).toBe("\\*a\\* \\_b\\_ \\`c\\` \\<@\u200b1\\>");
+  it("is escaped by markdown-out's one escape", () => {
+    expect(escapeMarkdown("*a* _b_ `c` <@1>")).toBe("\\*a\\* \\_b\\_ \\`c\\` \\<@1>");
   });
 });
 

@@ -56,6 +56,24 @@ describe("Discord markdown → tree", () => {
     ["javascript link is its text and address", "[x](javascript:alert(1))", [para(text("x (javascript:alert(1))"))]],
     ["zero-width", "**a\u200bb**", [para(m("bold", text("a\u200bb")))]],
     ["RTL override", "\u202e**a**", [para(text("\u202e"), m("bold", text("a")))]],
+    ["list", "- a\n- **b**", [{ t: "list", ordered: false, items: [[para(text("a"))], [para(m("bold", text("b")))]] }]],
+    ["star list", "* a\n* b", [{ t: "list", ordered: false, items: [[para(text("a"))], [para(text("b"))]] }]],
+    ["ordered list", "1. a\n2. b", [{ t: "list", ordered: true, items: [[para(text("a"))], [para(text("b"))]] }]],
+    ["ordered list from 3", "3. a\n4. b", [{ t: "list", ordered: true, start: 3, items: [[para(text("a"))], [para(text("b"))]] }]],
+    ["nested list", "- a\n  - b\n- c", [{ t: "list", ordered: false, items: [[para(text("a")), { t: "list", ordered: false, items: [[para(text("b"))]] }], [para(text("c"))]] }]],
+    ["list between lines", "x\n- a\ny", [para(text("x")), { t: "list", ordered: false, items: [[para(text("a"))]] }, para(text("y"))]],
+    ["bullets then numbers are two lists", "- a\n1. b", [{ t: "list", ordered: false, items: [[para(text("a"))]] }, { t: "list", ordered: true, items: [[para(text("b"))]] }]],
+    ["escaped bullet is text", "\\- a", [para(text("- a"))]],
+    ["a bullet in a code block is code", "```\n- a\n```", [{ t: "codeblock", text: "- a" }]],
+    ["a bullet in a long quote is quoted", ">>> q\n- a", [{ t: "quote", children: [para(text("q"), br, text("- a"))] }]],
+    ["subtext is no list", "-# small", [para(text("small"))]],
+    ["a dash without a space is no list", "-a", [para(text("-a"))]],
+    ["a list item with a mention", `- <@${BOB}>`, [{ t: "list", ordered: false, items: [[para({ t: "mention", id: actorId(BOB), name: "Bob", network: "discord" })]] }]],
+    ["script tag in a list is text", "- <script>x</script>", [{ t: "list", ordered: false, items: [[para(text("<script>x</script>"))]] }]],
+    ["onerror attribute is text", "<img src=x onerror=alert(1)>", [para(text("<img src=x onerror=alert(1)>"))]],
+    ["data: link is its text and address", "[x](data:text/html,hi)", [para(text("x (data:text/html,hi)"))]],
+    ["nested markers", "**a *b* c**", [para(m("bold", text("a "), m("italic", text("b")), text(" c")))]],
+    ["unbalanced spoiler", "||a", [para(text("||a"))]],
   ])("%s", (_name, content, want) => {
     expect(read(content)).toEqual(want);
   });
@@ -65,6 +83,13 @@ describe("Discord markdown → tree", () => {
     expect(plainText(doc)).toContain("x");
     const deep = read("**__".repeat(100) + "y" + "__**".repeat(100));
     expect(plainText(deep)).toContain("y");
+  });
+
+  it("a list nested a thousand deep stays bounded and keeps its words", () => {
+    const deep = Array.from({ length: 1000 }, (_, i) => `${" ".repeat(i)}- w${i}`).join("\n");
+    const text = plainText(read(deep));
+    expect(text).toContain("w0");
+    expect(text).toContain("w999");
   });
 
   it("content past the parse cap is plain text, whole", () => {
@@ -113,6 +138,8 @@ describe("tree → Discord markdown", () => {
     ["blocks", "> q\n```js\nx\n```\n# H"],
     ["link and mention", `[site](<https://a.example/>) <@${BOB}>`],
     ["escaped text", "\\*not\\* \\_this\\_"],
+    ["lists", "- a\n  - b\n- **c**\n\n1. x\n2. y"],
+    ["spoiler and underline", "||__a__|| ~~b~~"],
   ])("round trip keeps meaning: %s", (_name, md) => {
     const once = read(md);
     expect(read(markdown(once, out))).toEqual(once);

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { actorId } from "../../core/events.ts";
-import { addressee, withAddressee } from "../../bridges/xmpp/mentions.ts";
+import { actorId, roomRef } from "../../core/events.ts";
+import { puppetJid } from "../../bridges/xmpp/jid-escape.ts";
+import { addressee, nickIn, withAddressee } from "../../bridges/xmpp/mentions.ts";
+import { RoomState } from "../../bridges/xmpp/rooms.ts";
 
 const people = new Map([["carol", actorId("@carol:hs")], ["Alice A.", actorId("80351110224678912")], ["a:b", actorId("x@y")]]);
 const mentionable = (nick: string) => {
@@ -44,5 +46,29 @@ describe("XMPP addressee mentions", () => {
     let calls = 0;
     addressee(":".repeat(100_000), () => { calls++; return undefined; });
     expect(calls).toBeLessThanOrEqual(128);
+  });
+});
+
+describe("the nick a room shows for a mentioned person", () => {
+  const ROOM = "lobby@conference.example.org";
+  const COMPONENT = "bridge.example.org";
+  const state = new RoomState(roomRef(ROOM));
+  state.occupants.set("alice", { nick: "alice", realJid: "alice@example.org" } as never);
+  state.occupants.set("Junction", { nick: "Junction", ours: true } as never);
+  const dana = "80351110224678912";
+  state.puppets.set(puppetJid("discord", dana, COMPONENT).toLowerCase(), { bare: puppetJid("discord", dana, COMPONENT), nick: "Dana (discord)", joined: true });
+  state.puppets.set(puppetJid("matrix", "@gone:hs", COMPONENT).toLowerCase(), { bare: puppetJid("matrix", "@gone:hs", COMPONENT), nick: "gone", joined: false });
+
+  it.each<[string, string, "xmpp" | "matrix" | "discord" | undefined, string | undefined]>([
+    ["a native occupant by real JID", "alice@example.org", "xmpp", "alice"],
+    ["a native occupant by occupant JID", `${ROOM}/alice`, "xmpp", "alice"],
+    ["an occupant who left", `${ROOM}/zed`, "xmpp", undefined],
+    ["the bot is nobody to mention", `${ROOM}/Junction`, "xmpp", undefined],
+    ["a Discord person: their puppet's nick, not their label", dana, "discord", "Dana (discord)"],
+    ["a puppet that has not joined", "@gone:hs", "matrix", undefined],
+    ["a person of another network who never spoke here", "@new:hs", "matrix", undefined],
+    ["an id of unknown network is looked for everywhere", dana, undefined, "Dana (discord)"],
+  ])("%s", (_n, id, network, nick) => {
+    expect(nickIn(state, { id: actorId(id), ...(network ? { network } : {}) }, COMPONENT)).toBe(nick);
   });
 });

@@ -117,7 +117,7 @@ describe("tree → XEP-0393 styling", () => {
     expect(styledBody({ text: "a *b* c" }).hint?.toString()).toBe(`<unstyled xmlns="${NS.styling}"/>`);
     expect(styledBody({ text: "> not a quote" }).hint).toBeDefined();
     expect(styledBody({ text: "2*3*4 is fine" }).hint).toBeUndefined();
-    expect(styledBody({ text: "x", rich: [para(m("bold", text("x")))] })).toEqual({ text: "*x*" });
+    expect(styledBody({ text: "x", rich: [para(m("bold", text("x")))] })).toEqual({ text: "*x*", mentions: [] });
   });
 });
 
@@ -135,7 +135,17 @@ describe("XMPP message → body", () => {
 
   it.each<[string, string, Doc]>([
     ["bold", "<strong>a</strong>", [para(m("bold", text("a")))]],
-    ["span style is content", `<span style="font-weight:bold">a</span>`, [para(text("a"))]],
+    ["span font-weight is bold", `<span style="font-weight:bold">a</span>`, [para(m("bold", text("a")))]],
+    ["span font-style is italic", `<span style="font-style: italic;">a</span>`, [para(m("italic", text("a")))]],
+    ["span underline and line-through", `<span style="text-decoration: underline line-through">a</span>`, [para(m("underline", m("strike", text("a"))))]],
+    ["span colour is content", `<span style="color: red">a</span>`, [para(text("a"))]],
+    ["a CSS expression is nothing", `<span style="background:url(javascript:alert(1));font-weight:bold">a</span>`, [para(m("bold", text("a")))]],
+    ["heading", `<h2>Title</h2><p>x</p>`, [{ t: "heading", level: 2, children: [text("Title")] }, para(text("x"))]],
+    ["list", `<ul><li>a</li><li><strong>b</strong></li></ul>`, [{ t: "list", ordered: false, items: [[para(text("a"))], [para(m("bold", text("b")))]] }]],
+    ["ordered list with start", `<ol start="3"><li>a</li></ol>`, [{ t: "list", ordered: true, start: 3, items: [[para(text("a"))]] }]],
+    ["code block with language", `<pre><code class="language-js">let x</code></pre>`, [{ t: "codeblock", lang: "js", text: "let x" }]],
+    ["iframe goes with its content", `<iframe src="https://evil.example/">x</iframe>a`, [para(text("a"))]],
+    ["zero-width and RTL override stay text", `<em>\u200ba\u202e</em>`, [para(m("italic", text("\u200ba\u202e")))]],
     ["link", `<a href="https://a.example/">x</a>`, [para({ t: "link", href: "https://a.example/", children: [text("x")] })]],
     ["javascript: link is its text", `<a href="javascript:alert(1)">x</a>`, [para(text("x"))]],
     ["data: link is its text", `<a href="data:text/html,x">x</a>`, [para(text("x"))]],
@@ -148,6 +158,33 @@ describe("XMPP message → body", () => {
     const stanza = msg(xml("body", {}, "fallback"), xhtml(inner));
     const body = bodyFromStanza(stanza, "fallback", true);
     expect(body.rich ?? [para(text(body.text))]).toEqual(want);
+  });
+
+  it("XHTML-IM nested a thousand deep costs no stack and keeps its words", () => {
+    const deep = "<blockquote><ul><li>".repeat(1000) + "deep" + "</li></ul></blockquote>".repeat(1000);
+    const body = bodyFromStanza(msg(xml("body", {}, "deep"), xhtml(deep)), "deep", true);
+    expect(body).toEqual({ text: "deep" });
+    const shallow = "<blockquote>".repeat(40) + "q" + "</blockquote>".repeat(40);
+    expect(bodyFromStanza(msg(xml("body", {}, "q"), xhtml(shallow)), "q", true).text).toContain("q");
+  });
+
+  it("a 100 KB styled body reads in one piece", () => {
+    const big = "*a* _b_ ~c~ `d` ".repeat(6400);
+    expect(big.length).toBeGreaterThan(100_000);
+    const doc = docFromStyling(big);
+    expect(plainText(doc) === big.replace(/[*_~]/g, "")).toBe(true);
+  });
+
+  it("XEP-0382: a spoiler message is hidden as a whole, its code too", () => {
+    const body = bodyFromStanza(msg(xml("body", {}, "*a*\n```\nx\n```"), xml("spoiler", { xmlns: NS.spoiler }, "hint")), "*a*\n```\nx\n```", true);
+    expect(body.rich).toEqual([para(m("spoiler", m("bold", text("a")))), para(m("spoiler", { t: "code", text: "x" }))]);
+  });
+
+  it("a body with a spoiler goes out with ||markers|| and XEP-0382's element", () => {
+    const out = styledBody({ text: "x", rich: [para(text("see "), m("spoiler", text("secret")))] });
+    expect(out.text).toBe("see ||secret||");
+    expect(out.hint?.toString()).toBe(`<spoiler xmlns="urn:xmpp:spoiler:0"/>`);
+    expect(styledBody({ text: "x", rich: [para(m("bold", text("x")))] }).hint).toBeUndefined();
   });
 
   it("XHTML-IM is not read when the plain body was cut (a reply fallback)", () => {
