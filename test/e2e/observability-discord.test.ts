@@ -56,7 +56,7 @@ beforeAll(async () => {
     links: { watch: { xmpp: [room], discord: [emu.channel.id] } },
   }, [
     new XmppAdapter({ server: prosody.componentService, component: prosody.componentDomain, secret: prosody.componentSecret, nick: "Junction", history: 0 }, log.child({ network: "xmpp" })),
-    new DiscordAdapter({ token: emu.token, api: emu.api, cdn: emu.cdn }, log.child({ network: "discord" })),
+    new DiscordAdapter({ token: emu.token, api: emu.api, cdn: emu.cdn, everyone: [], catchUp: 500 }, log.child({ network: "discord" })),
   ], log);
   await until("both networks ready", () => junction.connected().get("xmpp") === true && junction.connected().get("discord") === true, 30_000);
 }, 120_000);
