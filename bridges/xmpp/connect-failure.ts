@@ -32,6 +32,10 @@ export function explainConnectFailure(err: Error & { code?: unknown; condition?:
   if (/ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|timeout/i.test(text)) {
     return { kind: "timeout", message: `cannot connect to the XMPP server at ${addr}: no answer. Check xmpp.server and any firewall between Junction and the server.` };
   }
+  if (/host-unknown/.test(text) && /does not serve/.test(text)) {
+    // Prosody's client port answers a component's stream header with "This server does not serve …".
+    return { kind: "client-port", message: `the XMPP server at ${addr} answered like its client port, not its component port: point xmpp.server at the component port (Prosody: component_ports, 5347 by default; ejabberd: the port of the ejabberd_service listener).` };
+  }
   if (/host-unknown|improper-addressing/.test(text)) {
     return { kind: "host-unknown", message: `the XMPP server at ${addr} has no component named ${c.domain}. Declare it (Prosody: Component "${c.domain}" with component_secret; ejabberd: hosts of the ejabberd_service listener) and restart or reload the server, or fix xmpp.component.` };
   }

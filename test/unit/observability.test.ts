@@ -172,6 +172,9 @@ describe("pieces", () => {
     expect(e("connect ECONNREFUSED 127.0.0.1:5347", { code: "ECONNREFUSED" }).message).toMatch(/Is the XMPP server running.*component_ports/);
     expect(e("host-unknown", { condition: "host-unknown" }).message).toContain('Component "bridge.example.org"');
     expect(e("not-authorized", { condition: "not-authorized" }).message).toMatch(/xmpp.secret does not match/);
+    // Prosody's words on its component port and on its client port (found by test/e2e/troubleshooting).
+    expect(e("host-unknown - bridge.example.org does not match any configured external components").kind).toBe("host-unknown");
+    expect(e("host-unknown - This server does not serve bridge.example.org").message).toMatch(/answered like its client port.*component_ports/);
     expect(e("conflict").kind).toBe("conflict");
     expect(e("getaddrinfo ENOTFOUND nowhere", { code: "ENOTFOUND" }).kind).toBe("dns");
   });
