@@ -175,6 +175,9 @@ describe("pieces", () => {
     // Prosody's words on its component port and on its client port (found by test/e2e/troubleshooting).
     expect(e("host-unknown - bridge.example.org does not match any configured external components").kind).toBe("host-unknown");
     expect(e("host-unknown - This server does not serve bridge.example.org").message).toMatch(/answered like its client port.*component_ports/);
+    // ejabberd 23.01: its client port answers invalid-namespace; an undeclared component, not-authorized like a wrong secret.
+    expect(e("invalid-namespace", { condition: "invalid-namespace" }).kind).toBe("client-port");
+    expect(e("not-authorized", { condition: "not-authorized" }).message).toMatch(/no ejabberd_service listener has bridge\.example\.org in its hosts/);
     expect(e("conflict").kind).toBe("conflict");
     expect(e("getaddrinfo ENOTFOUND nowhere", { code: "ENOTFOUND" }).kind).toBe("dns");
   });
