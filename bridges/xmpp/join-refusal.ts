@@ -3,7 +3,7 @@
  * the operator does about it. One place, so the log, the status page and /health say the same.
  */
 const WHY: Record<string, string> = {
-  "registration-required": "the room is members-only: make the bridge's domain (xmpp.component) or the bot a member of the room (affiliation member), or make the room open",
+  "registration-required": "the room is members-only: turn members-only off, or make the bridge members (the bot is the component's domain, xmpp.component; each remote person is a JID in that domain and needs membership too)",
   "item-not-found": "the room is locked (its owner created it and has not configured it yet) or does not exist and cannot be created: ask its owner to configure it (Prosody: muc_room_locking = false on the MUC component lets the bot create usable rooms itself)",
   "forbidden": "the bot is banned from the room (affiliation outcast): lift the ban for the bridge's domain",
   "not-allowed": "the MUC service does not let the bot create the room (Prosody: restrict_room_creation): create it as a person first, or allow the bridge's domain",
