@@ -119,7 +119,8 @@ export class Ingest {
       });
     } catch (err) {
       // The commit itself failed: nothing of the batch is stored.
-      for (const p of batch) p.reject(err);
+      const why = cannotWrite(err) ? storeCannotWrite(this.#store.db.name, err) : err;
+      for (const p of batch) p.reject(why);
       return;
     }
     // Only committed rows are queued, in emit order.
@@ -142,3 +143,9 @@ function membershipKey(events: readonly BridgeEvent[]): string | undefined {
 }
 
 const membershipCost = (events: readonly BridgeEvent[]) => events.filter(isMembership).length;
+
+/** The reason every adapter logs when the store cannot take a commit: what SQLite said, and what to do. */
+export function storeCannotWrite(path: string, err: unknown): Error {
+  return new Error(`the store ${path} cannot write (${(err as Error).message}): is the disk full? Free space there; ` +
+    "until then nothing new is bridged (Matrix sends its transactions again, XMPP rooms keep theirs in their history)", { cause: err });
+}

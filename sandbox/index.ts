@@ -15,11 +15,12 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { generateRegistration } from "../bridges/matrix/registration.ts";
 import { startDiscordEmulator, type DiscordEmulator } from "../test/discord-emulator/index.ts";
-import { freePort } from "../test/harness/ports.ts";
+import { freePort, portFree } from "../test/harness/ports.ts";
 import { liveServers, ServerProcess, trackTempDir } from "../test/harness/process.ts";
 import { startProsody } from "../test/harness/prosody.ts";
 import { startSynapse } from "../test/harness/synapse.ts";
 import { ensureSynapseVenv, synapseVenvDir } from "../test/harness/synapse-venv.ts";
+import { selfSignedCertificate } from "./certificate.ts";
 import { instructions } from "./instructions.ts";
 import { ensurePrerequisites, MissingPrerequisite } from "./prerequisites.ts";
 import { step } from "./progress.ts";
@@ -29,6 +30,7 @@ const ROOM = "sandbox";
 const XMPP_USER = { name: "alice", password: "alice-pw" };
 const MATRIX_USER = { name: "bob", password: "bob-pw" };
 const DISCORD_PERSON = "carol";
+const XMPP_PORT = 5222;
 
 class Interrupted extends Error {}
 
@@ -84,9 +86,12 @@ export async function runSandbox(root: string): Promise<number> {
       registration: join(dir, "registration.yaml"), ghostPrefix: "_junction_",
     };
     writeFileSync(matrixConfig.registration, generateRegistration(matrixConfig), { mode: 0o600 });
+    const certificate = await selfSignedCertificate(dir, ["localhost", "conference.localhost"]);
+    // Dino has no port setting: it connects to the account's domain on 5222, so that is taken when free.
+    const c2sPort = (await portFree(XMPP_PORT)) ? XMPP_PORT : undefined;
     check();
     const [prosody, synapse, emulator] = await Promise.all([
-      step(say, "starting Prosody", () => startProsody({ processGroup: true }), (p) => `XMPP on 127.0.0.1:${p.c2sPort}`),
+      step(say, "starting Prosody", () => startProsody({ processGroup: true, tls: certificate, c2sPort }), (p) => `XMPP on 127.0.0.1:${p.c2sPort}, STARTTLS`),
       step(say, "starting Synapse", () => startSynapse({ registration: matrixConfig.registration, processGroup: true }), (s) => s.url),
       step(say, "starting the Discord emulator", () => startDiscordEmulator({ channels: [ROOM] }), (e) => e.api),
     ]);
@@ -134,7 +139,10 @@ export async function runSandbox(root: string): Promise<number> {
     check();
 
     say(instructions({
-      xmpp: { port: prosody.c2sPort, domain: prosody.host, account: accounts.xmppAccount, password: XMPP_USER.password, room: xmppRoom },
+      xmpp: {
+        port: prosody.c2sPort, domain: prosody.host, account: accounts.xmppAccount, password: XMPP_USER.password, room: xmppRoom,
+        certificate: certificate.certificate, fingerprint: certificate.fingerprint,
+      },
       matrix: {
         url: synapse.url, userId: accounts.mx.userId, user: MATRIX_USER.name, password: MATRIX_USER.password,
         accessToken: accounts.mx.accessToken, alias: `#${ROOM}:localhost`, roomId: accounts.roomId,

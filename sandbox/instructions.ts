@@ -1,7 +1,7 @@
 /** What the sandbox prints once it is ready: the accounts, and how to connect real clients. */
 
 export interface SandboxInfo {
-  xmpp: { port: number; domain: string; account: string; password: string; room: string };
+  xmpp: { port: number; domain: string; account: string; password: string; room: string; certificate: string; fingerprint: string };
   matrix: { url: string; userId: string; user: string; password: string; accessToken: string; alias: string; roomId: string };
   discord: { person: string; channel: string };
   dir: string;
@@ -13,20 +13,34 @@ export interface SandboxInfo {
 
 export function instructions(i: SandboxInfo): string {
   const { xmpp: x, matrix: m } = i;
+  const dino = x.port === 5222
+    ? `  Dino:       it checks the certificate against the system's trust store and has no host setting (it
+              goes to localhost:5222, which is this Prosody). Trust the certificate while you try it:
+                sudo cp ${x.certificate} /usr/local/share/ca-certificates/junction-sandbox.crt && sudo update-ca-certificates
+              add the account ${x.account} / ${x.password}, join ${x.room}; afterwards:
+                sudo rm /usr/local/share/ca-certificates/junction-sandbox.crt && sudo update-ca-certificates --fresh`
+    : `  Dino:       it connects only to localhost:5222, which something else holds on this machine: stop that, then
+              start the sandbox again (it takes 5222 when it is free).`;
   const send = `${m.url}/_matrix/client/v3/rooms/${encodeURIComponent(m.roomId)}/send/m.room.message/sandbox-$(date +%s%N)`;
   return `
 Junction is running: one link, "sandbox", joins an XMPP room, a Matrix room and a Discord channel.
 Everything listens on 127.0.0.1 only. Data lives in ${i.dir} and is deleted when you stop.
 
-XMPP (Prosody ${x.domain}; TLS is off: the connection is plain, on loopback only)
+XMPP (Prosody ${x.domain}, STARTTLS with a self-signed certificate made for this run)
   server 127.0.0.1, port ${x.port}
   account ${x.account}, password ${x.password}
   room    ${x.room}
-  Profanity:  /connect ${x.account} server 127.0.0.1 port ${x.port} tls disable
-              then: /join ${x.room}
+  certificate ${x.certificate}
+              SHA-256 ${x.fingerprint}
+              Your client will call it untrusted: accept it once you have compared the fingerprint.
+  Profanity:  /connect ${x.account} server 127.0.0.1 port ${x.port}
+              it shows the certificate: answer /tls allow; then: /join ${x.room}
   Gajim:      Add account → ${x.account} / ${x.password}; under "Advanced" (Connection): custom host
-              127.0.0.1, port ${x.port}, connection type "Plain"; then join ${x.room}
-  Dino and Conversations insist on TLS and cannot use this plain sandbox server.
+              127.0.0.1, port ${x.port}; accept the certificate it shows; then join ${x.room}
+${dino}
+  Conversations (Android, over USB): adb reverse tcp:${x.port} tcp:${x.port}; turn on Settings → Expert
+              settings → "Extended connection settings", then add the account ${x.account} / ${x.password}
+              with hostname 127.0.0.1, port ${x.port}; tap "Always" on the certificate it shows; join ${x.room}
 
 Matrix (Synapse, server name localhost, plain HTTP on loopback)
   homeserver ${m.url}

@@ -1,5 +1,5 @@
 /**
- * What the sandbox needs on the machine: Prosody and Python 3 with venv. Missing and root (with
+ * What the sandbox needs on the machine: Prosody, Python 3 with venv, and openssl. Missing and root (with
  * apt-get): installed from Debian's packages by scripts/apt-install.sh, which keeps Debian's own
  * Prosody service from starting. Missing otherwise: the exact command to run is the error.
  */
@@ -15,6 +15,7 @@ interface Need { what: string; packages: string[]; present: () => boolean }
 const NEEDS: Need[] = [
   { what: "Prosody", packages: ["prosody"], present: () => !!findExecutable("prosody") && !!findExecutable("prosodyctl") },
   { what: "Python 3 with venv (for Synapse)", packages: ["python3", "python3-venv"], present: pythonVenv },
+  { what: "openssl (for the sandbox Prosody's certificate)", packages: ["openssl"], present: () => !!findExecutable("openssl") },
 ];
 
 function pythonVenv(): boolean {

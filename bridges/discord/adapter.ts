@@ -79,7 +79,11 @@ export class DiscordAdapter implements Adapter {
       client.on(Events.Raw, (p: Dispatch) => this.#onRaw(p));
       client.on(Events.ShardReady, () => this.#setReady(true));
       client.on(Events.ShardResume, () => this.#setReady(true));
-      client.on(Events.ShardReconnecting, () => this.#setReady(false));
+      client.on(Events.ShardReconnecting, () => {
+        // A resumable close gives no ShardDisconnect: without this, /health would name Discord without a reason.
+        this.#lastError ??= "lost the connection to Discord's gateway; reconnecting (is Discord, or this machine's network, down?)";
+        this.#setReady(false);
+      });
       client.on(Events.ShardDisconnect, (ev) => {
         if (ev.code === 4014) this.#report("intent:4014", "Discord refused a privileged intent (close code 4014): check the Privileged Gateway Intents switches in the developer portal (Bot page)");
         this.#lastError = `the gateway connection closed (code ${ev.code}); discord.js reconnects`;

@@ -19,6 +19,7 @@ import { botUserId, DEFAULT_GHOST_PREFIX, type GhostNaming } from "./ids.ts";
 import { download } from "./media.ts";
 import { RoomPower } from "./power.ts";
 import { Receiver } from "./receive.ts";
+import { explainPingFailure } from "./ping.ts";
 import { Misconfigured, Reconnect } from "./reconnect.ts";
 import { loadRegistration, registrationWarnings, type Registration } from "./registration.ts";
 import { Rooms } from "./rooms.ts";
@@ -178,7 +179,8 @@ export class MatrixAdapter implements Adapter {
         await hs.request("POST", `/_matrix/client/v1/appservice/${enc(reg.id)}/ping`, { body: { transaction_id: `junction-ping-${Date.now()}` } });
       } catch (err) {
         if (err instanceof NotReadyError) throw err;
-        this.#log.warn({ err: (err as Error).message }, "appservice ping failed; the homeserver may take a while to send what it queued");
+        const { host: h, port } = this.#config.listen;
+        this.#log.error({ err: (err as Error).message }, explainPingFailure((err as Error).message, { registration: this.#config.registration, url: reg.url, listen: `${h}:${port}` }));
       }
       await this.#commands?.connect();
       this.#reconnect.connected();

@@ -26,6 +26,7 @@ export class AppserviceServer {
   #server: Server | undefined;
   /** Transactions are handled one at a time and in order, like the homeserver sends them. */
   #chain: Promise<unknown> = Promise.resolve();
+  #wrongToken = false;
 
   constructor(opts: AppserviceServerOptions) {
     this.#opts = opts;
@@ -66,7 +67,12 @@ export class AppserviceServer {
     const path = url.pathname.replace(/^\/_matrix\/app\/v1(?=\/)/, "");
     const given = /^Bearer (.+)$/.exec(req.headers.authorization ?? "")?.[1] ?? url.searchParams.get("access_token");
     if (!given) return answer(res, 401, { errcode: "M_UNAUTHORIZED", error: "missing hs_token" });
-    if (given !== this.#opts.hsToken) return answer(res, 403, { errcode: "M_FORBIDDEN", error: "wrong hs_token" });
+    if (given !== this.#opts.hsToken) {
+      // Said once per run: a homeserver with another copy of the registration pushes again and again.
+      if (!this.#wrongToken) this.#opts.log.error({ path }, "refused a push with a wrong hs_token: the homeserver loaded another copy of the registration file (or someone else is calling); put Junction's matrix.registration file in app_service_config_files and restart the homeserver");
+      this.#wrongToken = true;
+      return answer(res, 403, { errcode: "M_FORBIDDEN", error: "wrong hs_token" });
+    }
 
     const txn = /^\/transactions\/([^/]+)$/.exec(path);
     if (txn && req.method === "PUT") {

@@ -313,7 +313,7 @@ export class XmppAdapter implements Adapter {
     // Handed over at once (the core keeps the order and commits a turn's emits together); the
     // chain only lets stop() wait for what is still being committed.
     const commit = host.emit(events, opts)
-      .catch((err: Error) => this.#log.error({ err: err.message, kinds: events.map((e) => e.kind) }, "the core refused XMPP events; they are lost"));
+      .catch((err: Error) => this.#log.error({ err: err.message, kinds: events.map((e) => e.kind) }, "XMPP events not bridged: they could not be committed"));
     this.#emitChain = this.#emitChain.then(() => commit);
   }
 }

@@ -16,6 +16,7 @@ import { CatchUp } from "./catchup.ts";
 import type { XmppConnection } from "./connection.ts";
 import { parseCursor, type Cursor } from "./cursor.ts";
 import { CLOCK_MARGIN_MS, archiveQuery, discoInfoIq, hasMam, lastArchivedQuery, newQueryId, nextPage } from "./mam.ts";
+import { joinRefusal } from "./join-refusal.ts";
 import { instantRoomIq, joinPresence } from "./presence-out.ts";
 import type { RoomState } from "./rooms.ts";
 import { roomKey } from "./stanza.ts";
@@ -122,7 +123,7 @@ export class Bot {
         log.info({ room: state.room, nick: o.nick, catchUp: history }, "bot joined room");
         return { ok: true };
       }
-      if (o.error !== "conflict") return { ok: false, reason: `the room refused the bot's join (${o.error}); check the room exists and lets the bridge's domain in` };
+      if (o.error !== "conflict") return { ok: false, reason: joinRefusal(o.error) };
     }
     return { ok: false, reason: "every bot nick is taken in this room; set xmpp.nick to a free one" };
   }

@@ -32,11 +32,16 @@ export function explainConnectFailure(err: Error & { code?: unknown; condition?:
   if (/ETIMEDOUT|EHOSTUNREACH|ENETUNREACH|timeout/i.test(text)) {
     return { kind: "timeout", message: `cannot connect to the XMPP server at ${addr}: no answer. Check xmpp.server and any firewall between Junction and the server.` };
   }
+  if ((/host-unknown/.test(text) && /does not serve/.test(text)) || /invalid-namespace/.test(text)) {
+    // A client port answers a component's stream header: Prosody with "host-unknown - This server
+    // does not serve …", ejabberd with invalid-namespace (jabber:component:accept is not its namespace).
+    return { kind: "client-port", message: `the XMPP server at ${addr} answered like its client port, not its component port: point xmpp.server at the component port (Prosody: component_ports, 5347 by default; ejabberd: the port of the ejabberd_service listener).` };
+  }
   if (/host-unknown|improper-addressing/.test(text)) {
     return { kind: "host-unknown", message: `the XMPP server at ${addr} has no component named ${c.domain}. Declare it (Prosody: Component "${c.domain}" with component_secret; ejabberd: hosts of the ejabberd_service listener) and restart or reload the server, or fix xmpp.component.` };
   }
   if (/not-authorized|handshake|invalid-secret/i.test(text)) {
-    return { kind: "secret", message: `the XMPP server at ${addr} refused the component handshake for ${c.domain}: xmpp.secret does not match the component's secret in the server's config (Prosody: component_secret; ejabberd: password).` };
+    return { kind: "secret", message: `the XMPP server at ${addr} refused the component handshake for ${c.domain}: xmpp.secret does not match the component's secret in the server's config (Prosody: component_secret; ejabberd: password; ejabberd gives the same answer when no ejabberd_service listener has ${c.domain} in its hosts).` };
   }
   if (/conflict/.test(text)) {
     return { kind: "conflict", message: `the XMPP server already has a connection for component ${c.domain}: is another Junction running with the same xmpp.component? (Or the server has not yet noticed that the old connection is gone.)` };

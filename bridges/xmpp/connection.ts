@@ -235,7 +235,9 @@ export class XmppConnection {
     this.#pendingIq.clear();
     if (!this.#online) return;
     this.#online = false;
-    this.#log.warn({ ...(this.#streamError ? { err: this.#streamError } : {}) }, "XMPP component offline; reconnecting");
+    // Our own stop is no failure: said at info, without "reconnecting".
+    if (this.#stopped) this.#log.info("XMPP component closed");
+    else this.#log.warn({ ...(this.#streamError ? { err: this.#streamError } : {}) }, "XMPP component offline; reconnecting");
     this.#streamError = undefined;
     this.#on.offline();
   }

@@ -15,7 +15,8 @@
  * group while it runs; after the stop, none of them and no member of their groups may be left.
  */
 import { spawn, type ChildProcessWithoutNullStreams } from "node:child_process";
-import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { getCACertificates, setDefaultCACertificates, type TLSSocket } from "node:tls";
+import { chmodSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -47,6 +48,20 @@ function processes(): Proc[] {
     }
   }
   return out;
+}
+
+/** A command's stdout and stderr together, whatever its exit status (killed after 15 s); `input` is its stdin. */
+function run(command: string, args: string[], input: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { stdio: ["pipe", "pipe", "pipe"] });
+    let out = "";
+    child.stdout.on("data", (d: Buffer) => (out += d.toString()));
+    child.stderr.on("data", (d: Buffer) => (out += d.toString()));
+    child.once("error", reject);
+    const timer = setTimeout(() => child.kill("SIGKILL"), 15_000); // a client that hangs fails the check, not the run
+    child.once("exit", () => { clearTimeout(timer); resolve(out); });
+    child.stdin.end(input);
+  });
 }
 
 class Sandbox {
@@ -131,9 +146,20 @@ it("starts from a fresh HOME; a message posted on each network reaches the other
   const token = await s.waitFor(/Bearer ([^']+)'/, 1000);
   const roomId = await s.waitFor(/#sandbox:localhost \((![^)]+)\)/, 1000);
   const password = await s.waitFor(/account alice@localhost, password (\S+)/, 1000);
+  const certificate = await s.waitFor(/certificate (\/\S+\.crt)/, 1000);
+  const fingerprint = await s.waitFor(/SHA-256 ([0-9A-F:]{95})/, 1000);
 
+  // TLS as Dino and Conversations need it, checked by two real clients that trust only the printed
+  // certificate: openssl's STARTTLS, and the XMPP person (which upgrades by itself when offered).
+  const verified = await run("openssl", ["s_client", "-starttls", "xmpp", "-xmpphost", "localhost", "-connect", `127.0.0.1:${port}`,
+    "-CAfile", certificate, "-verify_return_error", "-verify_hostname", "localhost"], "");
+  expect(verified).toContain("Verify return code: 0 (ok)");
+  setDefaultCACertificates([...getCACertificates("default"), readFileSync(certificate, "utf8")]);
   const alice: Person = await connectPerson({ c2sService: `xmpp://127.0.0.1:${port}`, host: "localhost" }, "alice", password);
   clients.push(alice);
+  const tlsSocket = (alice.xmpp as unknown as { socket?: { socket?: TLSSocket } }).socket?.socket;
+  expect(tlsSocket?.encrypted).toBe(true);
+  expect(tlsSocket?.getPeerCertificate().fingerprint256).toBe(fingerprint);
   await alice.join(ROOM, "alice", { maxHistory: 0 });
   const bob: MatrixPerson = matrixPerson(homeserver, "@bob:localhost", token);
   clients.push(bob);
@@ -195,4 +221,37 @@ it("interrupted while it builds the Synapse virtualenv, it kills the build (and 
   await until("the stand-in's child", () => [...s.seen.values()].some((p) => p.cmd === "sleep 300"), 10_000);
   await interruptAndCheck(s);
   expect(existsSync(join(cache, "synapse-venv.lock"))).toBe(false);
+}, 60_000);
+
+it("without Prosody, as root: it installs it with scripts/apt-install.sh (Debian's service kept from starting), and says so when that did not help", async () => {
+  if (process.getuid?.() !== 0) throw new Error("this test runs as root, as the machine's CI does (the sandbox only installs as root)");
+  // PATH: everything on this machine's PATH except Prosody, and an apt-get that records its calls
+  // (and what policy-rc.d answers meanwhile: 101 refuses every service start) and installs nothing.
+  const bin = mkdtempSync(join(tmpdir(), "junction-sandbox-noprosody-"));
+  trackTempDir(bin);
+  for (const dir of (process.env.PATH ?? "").split(":").filter(Boolean)) {
+    let names: string[] = [];
+    try { names = readdirSync(dir); } catch { continue; }
+    for (const name of names) {
+      if (/^prosody/.test(name) || name === "apt-get" || existsSync(join(bin, name))) continue;
+      try { symlinkSync(join(dir, name), join(bin, name)); } catch { /* a name twice on PATH: the first wins */ }
+    }
+  }
+  const calls = join(bin, "apt-get.calls");
+  writeFileSync(join(bin, "apt-get"), `#!/bin/sh
+{ echo "apt-get $*"; if [ -x /usr/sbin/policy-rc.d ]; then /usr/sbin/policy-rc.d; echo "policy-rc.d $?"; else echo "policy-rc.d none"; fi; } >> ${calls}
+`);
+  chmodSync(join(bin, "apt-get"), 0o755);
+  const policyBefore = existsSync("/usr/sbin/policy-rc.d");
+  const s = (sandbox = new Sandbox({ PATH: bin, JUNCTION_NODE: process.execPath }));
+  const code = await Promise.race([s.exited, new Promise<"hung">((r) => setTimeout(() => r("hung"), 30_000))]);
+  expect(s.out).toContain("installing Prosody (apt-get install prosody)");
+  expect(s.out).toContain("Prosody is still missing after apt-get; install it by hand: apt-get update && apt-get install -y prosody");
+  expect(code).toBe(2);
+  const recorded = readFileSync(calls, "utf8").trim().split("\n");
+  expect(recorded.filter((l) => l.startsWith("apt-get"))).toEqual(["apt-get update -qq", "apt-get install -y -qq --no-install-recommends prosody"]);
+  if (!policyBefore) expect(recorded.filter((l) => l.startsWith("policy-rc.d"))).toEqual(["policy-rc.d 101", "policy-rc.d 101"]);
+  expect(existsSync("/usr/sbin/policy-rc.d")).toBe(policyBefore); // put there for the install only
+  s.stopWatching();
+  expect(s.survivors().map((p) => `${p.pid} ${p.cmd}`)).toEqual([]);
 }, 60_000);

@@ -22,6 +22,16 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** Whether 127.0.0.1:port can be bound now (a well-known port a client expects, like 5222). */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = createServer();
+    server.unref();
+    server.once("error", () => resolve(false));
+    server.listen({ port, host: "127.0.0.1", exclusive: true }, () => server.close(() => resolve(true)));
+  });
+}
+
 /** Several distinct free ports (distinct even if the kernel hands one out twice in a row). */
 export async function freePorts(count: number): Promise<number[]> {
   const ports = new Set<number>();

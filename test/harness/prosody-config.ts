@@ -11,6 +11,8 @@ export interface ProsodyLayout {
   componentPort: number;
   upload?: { domain: string; port: number; access: string[]; sizeLimit: number };
   logLevel: "debug" | "info" | "warn";
+  /** A certificate and key for STARTTLS on the client port (PEM files); without it TLS is off. */
+  tls?: { certificate: string; key: string };
   /** Lua appended to the global section (before the first VirtualHost). */
   extraGlobalConfig?: string;
   /** Lua appended to the MUC component's section. */
@@ -54,9 +56,10 @@ export function prosodyConfig(l: ProsodyLayout): string {
     `allow_unencrypted_plain_auth = true`,
     // admin_shell over admin_socket: tests reach into the server (`prosodyctl shell`) for faults
     // no client can cause, such as a room silently forgetting an occupant.
-    `modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "time"; "version"; "vcard_legacy"; "posix"; "admin_shell"; "admin_socket" }`,
+    `modules_enabled = { "roster"; "saslauth"; "disco"; "ping"; "time"; "version"; "vcard_legacy"; "posix"; "admin_shell"; "admin_socket"${l.tls ? `; "tls"` : ""} }`,
     `admin_socket = ${lua(`${l.dir}/prosody.sock`)}`,
-    `modules_disabled = { "s2s"; "tls" }`,
+    l.tls ? `modules_disabled = { "s2s" }` : `modules_disabled = { "s2s"; "tls" }`,
+    l.tls ? `ssl = { certificate = ${lua(l.tls.certificate)}; key = ${lua(l.tls.key)} }` : ``,
     // MAM in memory: fast (file storage re-reads the archive on each append), lost on restart.
     `storage = { archive = "memory"; muc_log = "memory" }`,
     `default_storage = "internal"`,

@@ -30,6 +30,10 @@ export interface ProsodyOptions {
   startTimeoutMs?: number; // default 10 s
   /** Run it in a process group of its own (see SpawnSpec.processGroup). */
   processGroup?: boolean;
+  /** Offer STARTTLS on the client port with this certificate and key (PEM files); plain still works. */
+  tls?: { certificate: string; key: string };
+  /** The client port to use (it must be free); default: a free one. */
+  c2sPort?: number;
 }
 
 export interface ProsodyServer {
@@ -75,7 +79,8 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodySe
   const dataDir = join(dir, "data");
   mkdirSync(dataDir, { recursive: true });
   mkdirSync(join(dir, "certs"), { recursive: true });
-  const [c2sPort, componentPort, httpPort] = (await freePorts(opts.upload ? 3 : 2)) as [number, number, number?];
+  const picked = (await freePorts(opts.upload ? 3 : 2)).filter((p) => p !== opts.c2sPort);
+  const [c2sPort, componentPort, httpPort] = (opts.c2sPort !== undefined ? [opts.c2sPort, ...picked] : picked) as [number, number, number?];
   const componentDomain = opts.componentDomain ?? "bridge.localhost";
   const host = "localhost";
   const layout: ProsodyLayout = {
@@ -94,6 +99,7 @@ export async function startProsody(opts: ProsodyOptions = {}): Promise<ProsodySe
     logLevel: opts.logLevel ?? (process.env.JUNCTION_PROSODY_DEBUG ? "debug" : "info"),
     extraGlobalConfig: opts.extraGlobalConfig,
     extraMucConfig: opts.extraMucConfig,
+    tls: opts.tls,
   };
   const configFile = join(dir, "prosody.cfg.lua");
   writeFileSync(configFile, prosodyConfig(layout));

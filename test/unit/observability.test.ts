@@ -17,7 +17,9 @@ import { runJunction, type RunningJunction } from "../../core/app.ts";
 import { createLogger, isPretty } from "../../core/log.ts";
 import { Progress } from "../../core/progress.ts";
 import { ago, escapeHtml } from "../../core/status-page.ts";
+import { explainPingFailure } from "../../bridges/matrix/ping.ts";
 import { explainConnectFailure, FailureReporter } from "../../bridges/xmpp/connect-failure.ts";
+import { joinRefusal } from "../../bridges/xmpp/join-refusal.ts";
 import { freePort } from "../harness/ports.ts";
 import { until } from "../harness/until.ts";
 import { FakeAdapter } from "../support/fake-adapter.ts";
@@ -172,8 +174,30 @@ describe("pieces", () => {
     expect(e("connect ECONNREFUSED 127.0.0.1:5347", { code: "ECONNREFUSED" }).message).toMatch(/Is the XMPP server running.*component_ports/);
     expect(e("host-unknown", { condition: "host-unknown" }).message).toContain('Component "bridge.example.org"');
     expect(e("not-authorized", { condition: "not-authorized" }).message).toMatch(/xmpp.secret does not match/);
+    // Prosody's words on its component port and on its client port (found by test/e2e/troubleshooting).
+    expect(e("host-unknown - bridge.example.org does not match any configured external components").kind).toBe("host-unknown");
+    expect(e("host-unknown - This server does not serve bridge.example.org").message).toMatch(/answered like its client port.*component_ports/);
+    // ejabberd 23.01: its client port answers invalid-namespace; an undeclared component, not-authorized like a wrong secret.
+    expect(e("invalid-namespace", { condition: "invalid-namespace" }).kind).toBe("client-port");
+    expect(e("not-authorized", { condition: "not-authorized" }).message).toMatch(/no ejabberd_service listener has bridge\.example\.org in its hosts/);
     expect(e("conflict").kind).toBe("conflict");
     expect(e("getaddrinfo ENOTFOUND nowhere", { code: "ENOTFOUND" }).kind).toBe("dns");
+  });
+
+  it("says what a room's join refusal means and who fixes it", () => {
+    expect(joinRefusal("registration-required")).toMatch(/^the room refused the bot's join \(registration-required\): the room is members-only/);
+    expect(joinRefusal("item-not-found")).toMatch(/the room is locked .*muc_room_locking = false/);
+    expect(joinRefusal("forbidden")).toMatch(/banned/);
+    expect(joinRefusal("some-new-condition")).toBe("the room refused the bot's join (some-new-condition): check the room exists and lets the bridge's domain in");
+  });
+
+  it("says which half of the registration the homeserver has wrong when the appservice ping fails", () => {
+    const c = { registration: "/etc/junction/registration.yaml", url: "http://10.0.0.5:9000", listen: "127.0.0.1:9000" };
+    // Synapse 1.163's answers (found by test/e2e/troubleshooting).
+    expect(explainPingFailure("M_CONNECTION_FAILED: ConnectionRefusedError: Connection was refused by other side: 111: Connection refused.", c))
+      .toMatch(/^the homeserver cannot reach Junction at the registration's url http:\/\/10\.0\.0\.5:9000 .*matrix\.listen, 127\.0\.0\.1:9000/);
+    expect(explainPingFailure("M_BAD_STATUS: HTTP 403 Forbidden", c)).toMatch(/^the homeserver calls Junction with an hs_token that is not the one in \/etc\/junction\/registration\.yaml/);
+    expect(explainPingFailure("M_UNKNOWN: something else", c)).toMatch(/^appservice ping failed \(M_UNKNOWN: something else\)/);
   });
 
   it("repeats a failure only at attempts 1, 2, 4, 8 …, and a new kind at once", () => {
