@@ -111,7 +111,8 @@ function summary(config: Config): string {
   });
   const count = links.length === 1 ? "1 link" : `${links.length} links`;
   const admin = config.admin;
-  const admins = admin ? `; admins: ${admin.xmpp.length} xmpp, ${admin.matrix.length} matrix${admin.matrixRoom ? ` (admin room ${admin.matrixRoom})` : ""}` : "";
+  const discordAdmins = admin && (admin.discord.length > 0 || admin.discordChannel) ? `, ${admin.discord.length} discord${admin.discordChannel ? ` (admin channel ${admin.discordChannel})` : ""}` : "";
+  const admins = admin ? `; admins: ${admin.xmpp.length} xmpp, ${admin.matrix.length} matrix${admin.matrixRoom ? ` (admin room ${admin.matrixRoom})` : ""}${discordAdmins}` : "";
   return `${count}${links.length > 0 ? `: ${links.join(", ")}` : ""}; networks: ${networks.join(", ")}${admins}`;
 }
 

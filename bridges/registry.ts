@@ -19,7 +19,7 @@ export async function buildAdapters(config: Config, log: Logger): Promise<Adapte
   }
   if (config.discord) {
     const { DiscordAdapter } = await import("./discord/adapter.ts");
-    adapters.push(new DiscordAdapter(config.discord, log.child({ network: "discord" })));
+    adapters.push(new DiscordAdapter(config.discord, log.child({ network: "discord" }), { adminChannel: config.admin?.discordChannel }));
   }
   return adapters;
 }

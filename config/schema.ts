@@ -7,7 +7,7 @@ import * as z from "zod";
 import type { Network } from "../core/events.ts";
 import { parseAllowEntry } from "../core/media/policy.ts";
 import {
-  checkDiscordChannel, checkMatrixPerson, checkMatrixRoom, checkXmppPerson, checkXmppRoom, isHost, isServerName, normaliseXmppServer, parseHostPort, show,
+  checkDiscordChannel, checkDiscordPerson, checkMatrixPerson, checkMatrixRoom, checkXmppPerson, checkXmppRoom, isHost, isServerName, normaliseXmppServer, parseHostPort, show,
 } from "./values.ts";
 
 type Ctx = z.core.$RefinementCtx;
@@ -205,9 +205,20 @@ const adminSchema = z.strictObject({
     const checked = checkMatrixRoom(s);
     return "room" in checked ? checked.room : fail(ctx, checked.error);
   }).optional(),
-}, { error: (iss) => `expected the admin section (xmpp, matrix, matrixRoom), got ${show(iss.input)}` });
+  discord: rooms(checkDiscordPerson),
+  discordChannel: z.unknown().optional().transform((value, ctx) => {
+    if (value === undefined || value === null) return undefined;
+    const checked = checkDiscordChannel(value);
+    return "room" in checked ? checked.room : fail(ctx, checked.error);
+  }),
+}, { error: (iss) => `expected the admin section (xmpp, matrix, matrixRoom, discord, discordChannel), got ${show(iss.input)}` });
 
 const LINK_NETWORKS = ["xmpp", "matrix", "discord"] as const satisfies readonly Network[];
+/** The admin section's rooms of their own: each needs its network, and is no room of a link. */
+const ADMIN_ROOMS = [
+  { network: "matrix", key: "matrixRoom", what: "Matrix admin room", noun: "admin room" },
+  { network: "discord", key: "discordChannel", what: "Discord admin channel", noun: "admin channel" },
+] as const;
 
 export const configSchema = z
   .strictObject({
@@ -248,14 +259,18 @@ function checkLinks(config: LooseConfig, ctx: Ctx): void {
     ctx.addIssue({ code: "custom", message: "no network is configured: add an xmpp and a matrix (or discord) section", path: [] });
   }
   const links = typeof config.links === "object" && config.links !== null ? config.links : {};
-  const adminRoom = (config as { admin?: { matrixRoom?: unknown } }).admin?.matrixRoom;
-  if (typeof adminRoom === "string" && config.matrix === undefined) {
-    ctx.addIssue({ code: "custom", path: ["admin", "matrixRoom"], message: "there is a Matrix admin room but no matrix section: add one or remove admin.matrixRoom" });
-  }
-  for (const [name, link] of Object.entries(links)) {
-    const list = link && Array.isArray(link.matrix) ? (link.matrix as unknown[]) : [];
-    if (typeof adminRoom === "string" && list.includes(adminRoom.trim())) {
-      ctx.addIssue({ code: "custom", path: ["admin", "matrixRoom"], message: `the admin room is also in link "${name}": give the admin commands a room of their own` });
+  const admin = (config as { admin?: Record<string, unknown> }).admin;
+  for (const { network, key, what, noun } of ADMIN_ROOMS) {
+    const adminRoom = typeof admin === "object" && admin !== null ? admin[key] : undefined;
+    if (typeof adminRoom !== "string") continue;
+    if (config[network] === undefined) {
+      ctx.addIssue({ code: "custom", path: ["admin", key], message: `there is a ${what} but no ${network} section: add one or remove admin.${key}` });
+    }
+    for (const [name, link] of Object.entries(links)) {
+      const list = link && Array.isArray(link[network]) ? (link[network] as unknown[]) : [];
+      if (list.some((r) => typeof r === "string" && r.trim() === adminRoom.trim())) {
+        ctx.addIssue({ code: "custom", path: ["admin", key], message: `the ${noun} is also in link "${name}": give the admin commands a room of their own` });
+      }
     }
   }
   const owner = new Map<string, string>();

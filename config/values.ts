@@ -88,14 +88,25 @@ export function checkMatrixRoom(value: unknown): { room: string } | { error: str
 
 /** A Discord channel snowflake, as a string: YAML reads 18 digits unquoted as an imprecise float. */
 export function checkDiscordChannel(value: unknown): { room: string } | { error: string } {
+  return checkSnowflake(value, "channel id", DISCORD_CHANNEL_EXAMPLE);
+}
+
+export const DISCORD_ADMIN_EXAMPLE = '"123456789012345678"';
+
+/** A Discord user id (an admin): a snowflake like a channel id, compared exactly with the message author's. */
+export function checkDiscordPerson(value: unknown): { room: string } | { error: string } {
+  return checkSnowflake(value, "user id", DISCORD_ADMIN_EXAMPLE);
+}
+
+function checkSnowflake(value: unknown, what: string, example: string): { room: string } | { error: string } {
   if (typeof value === "number" || typeof value === "bigint") {
     return {
-      error: `expected a channel id as a quoted string like ${DISCORD_CHANNEL_EXAMPLE}, got an unquoted number: ` +
+      error: `expected a ${what} as a quoted string like ${example}, got an unquoted number: ` +
         "put the id in quotes (YAML reads long numbers as floats and loses digits)",
     };
   }
   if (typeof value !== "string" || !/^\d{17,20}$/.test(value.trim())) {
-    return { error: `expected a Discord channel id (17 to 20 digits) like ${DISCORD_CHANNEL_EXAMPLE}, got ${show(value)}` };
+    return { error: `expected a Discord ${what} (17 to 20 digits) like ${example}, got ${show(value)}` };
   }
   return { room: value.trim() };
 }

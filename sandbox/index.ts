@@ -124,8 +124,8 @@ export async function runSandbox(root: string): Promise<number> {
       http: { listen: `127.0.0.1:${httpPort}`, publicUrl: `http://127.0.0.1:${httpPort}` },
       store: { path: join(dir, "junction.db") },
       log: { level: "info" },
-      // Both test accounts may try the admin commands (docs/operations.md, Admin commands).
-      admin: { xmpp: [accounts.xmppAccount], matrix: [accounts.mx.userId] },
+      // Every test account may try the admin commands (docs/operations.md, Admin commands).
+      admin: { xmpp: [accounts.xmppAccount], matrix: [accounts.mx.userId], discord: [accounts.person.id] },
       links: { [ROOM]: { xmpp: xmppRoom, matrix: `#${ROOM}:localhost`, discord: emulator.channel.id } },
     }), { mode: 0o600 });
     check();

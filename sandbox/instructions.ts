@@ -56,9 +56,10 @@ Discord (an emulator: no Discord client can reach it, so you chat as ${i.discord
   channel #${i.discord.channel}. A line you type here appears in the XMPP and Matrix rooms;
   what is said there appears here.
 
-Admin commands (both accounts above are admins): on XMPP, the ad-hoc commands of ${i.component}
+Admin commands (all three accounts are admins): on XMPP, the ad-hoc commands of ${i.component}
   (Gajim: Execute command; Profanity: /cmd list ${i.component}); on Matrix, invite
-  ${i.bot} to a direct chat and write "!junction help".
+  ${i.bot} to a direct chat and write "!junction help"; on Discord, a line starting
+  with "!junction" typed below goes to ${i.discord.person}'s DM with the bot, and its answer is shown.
 
 Junction's log: ${i.junctionLog}
 Ctrl-C stops everything the sandbox started.

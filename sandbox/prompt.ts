@@ -2,6 +2,8 @@
  * The sandbox's Discord prompt: no Discord client can reach the emulator, so a person typed at
  * here stands in for one. A line typed is that person's message in the linked channel; what the
  * channel shows from anyone else (Junction's webhook puppets for XMPP and Matrix people) is printed.
+ * A line starting with "!junction" goes to the person's DM with the bot instead (the admin
+ * commands), and the bot's answers there are printed too.
  */
 import { createInterface } from "node:readline";
 import type { DiscordEmulator, Person } from "../test/discord-emulator/index.ts";
@@ -29,17 +31,19 @@ export function discordPrompt(o: PromptOptions): { close(): void } {
       o.output.write(`${line}\n`);
     }
   };
+  const dm = o.emu.dmChannel(o.person.id).id;
   const onMessage = (m: { id: string; channelId: string; authorId: string }): void => {
-    if (m.channelId !== o.channelId || m.authorId === o.person.id) return;
+    if ((m.channelId !== o.channelId && m.channelId !== dm) || m.authorId === o.person.id) return;
     const seen = o.emu.message(m.id);
     if (!seen) return;
     const files = seen.attachments.map((a) => ` [file: ${a.filename}]`).join("");
-    print(`${seen.username}: ${seen.content}${files}`);
+    print(`${seen.username}${m.channelId === dm ? " (DM)" : ""}: ${seen.content}${files}`);
   };
   o.emu.events.on("messageCreate", onMessage);
   rl.on("line", (line) => {
     const text = line.trim();
-    if (text) o.person.send(o.channelId, text);
+    if (/^!junction(\s|$)/i.test(text)) o.person.dm(text);
+    else if (text) o.person.send(o.channelId, text);
     if (tty) rl.prompt();
   });
   rl.on("SIGINT", () => o.onQuit("SIGINT"));

@@ -1,6 +1,7 @@
 /**
  * The Discord bridge: a discord.js bot hears the linked channels (gateway dispatches through
  * receive.ts); people from other networks speak through one webhook per channel (delivery.ts).
+ * Admins steer Junction with `!junction …` in the admin channel or a DM with the bot (commands.ts).
  */
 import { Client, DiscordAPIError, Events, REST, Routes, type GuildBasedChannel } from "discord.js";
 import type { Logger } from "pino";
@@ -9,6 +10,7 @@ import {
   NotReadyError, type Adapter, type AdapterHost, type AdapterStatus, type Capabilities, type DeliveryContext, type Media, type RemoteIds,
 } from "../../core/adapter.ts";
 import { roomRef, type BridgeEvent, type RoomRef } from "../../core/events.ts";
+import { DiscordCommands } from "./commands.ts";
 import { Delivery } from "./delivery.ts";
 import { isSnowflake } from "./ids.ts";
 import { download } from "./media.ts";
@@ -52,9 +54,13 @@ export class DiscordAdapter implements Adapter {
   #lastError: string | undefined;
   #retry: NodeJS.Timeout | undefined;
 
-  constructor(config: DiscordConfig, log: Logger) {
+  readonly #adminChannel: string | undefined;
+
+  /** `adminChannel`: config's `admin.discordChannel`, where `!junction` commands are taken (and in DMs). */
+  constructor(config: DiscordConfig, log: Logger, opts: { adminChannel?: string | undefined } = {}) {
     this.#config = config;
     this.#log = log;
+    this.#adminChannel = opts.adminChannel;
     this.#cdn = (config.cdn ?? DISCORD_CDN).replace(/\/+$/, "");
   }
 
@@ -185,9 +191,22 @@ export class DiscordAdapter implements Adapter {
         .catch((err: unknown) => this.#log.error({ room: id, err: (err as Error).message }, "a linked Discord channel cannot be used"));
     }
     this.#unchecked.clear();
-    this.#receiver = new Receiver({ client, host, webhooks, cdn: this.#cdn, catchUpCap: this.#config.catchUp, log: this.#log });
+    const commands = host.admin ? this.#commands(client, host.admin) : undefined;
+    this.#receiver = new Receiver({ client, host, webhooks, cdn: this.#cdn, catchUpCap: this.#config.catchUp, log: this.#log, commands });
     this.#setReady(client.isReady());
     await this.#receiver.catchUpAll();
+  }
+
+  #commands(client: Client, desk: NonNullable<AdapterHost["admin"]>): DiscordCommands {
+    const channel = this.#adminChannel;
+    if (channel !== undefined && !this.#channel(channel)) {
+      this.#report(`admin-channel:${channel}`, `the bot cannot see the admin channel ${channel} (not in its server, or no View Channel permission): ` +
+        "invite it there or fix admin.discordChannel; the admin commands work in a DM with the bot meanwhile");
+    }
+    return new DiscordCommands({
+      rest: client.rest, desk, botId: () => client.user?.id, adminChannel: channel,
+      isGuildChannel: (id) => this.#channel(id) !== undefined, log: this.#log.child({ part: "admin" }),
+    });
   }
 
   async stop(): Promise<void> {

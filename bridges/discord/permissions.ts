@@ -44,8 +44,10 @@ export const PRIVILEGED: readonly { intent: GatewayIntentBits; name: string; fla
   },
 ];
 
+/** Direct Messages (not privileged): the admin commands in a DM with the bot (their content comes without Message Content). */
 export const BASE_INTENTS = [
   GatewayIntentBits.Guilds, GatewayIntentBits.GuildMessages, GatewayIntentBits.GuildMessageReactions, GatewayIntentBits.GuildMessageTyping,
+  GatewayIntentBits.DirectMessages,
 ];
 
 /** Splits the privileged intents into those the application's flags allow and those it does not. */

@@ -1,7 +1,8 @@
 /**
  * Inbound: gateway dispatches (discord.js's `raw` event, so the converters see exactly what
  * Discord sent) and catch-up pages into `host.emit`. Drops what is ours: messages of our webhooks
- * (known by the ids kept in the store) and anything the bot itself did. Holds a channel's live
+ * (known by the ids kept in the store) and anything the bot itself did. A message elsewhere (the
+ * admin channel, a DM) goes to the admin commands (commands.ts). Holds a channel's live
  * messages while it catches up, so that everything is handed over once and in order.
  */
 import type { Client } from "discord.js";
@@ -9,6 +10,7 @@ import type { Logger } from "pino";
 import type { AdapterHost } from "../../core/adapter.ts";
 import { actorId, roomRef, type BridgeEvent, type RoomRef, type Sender } from "../../core/events.ts";
 import { missedMessages } from "./catchup.ts";
+import type { DiscordCommands } from "./commands.ts";
 import {
   editFromDiscord, messageFromDiscord, presenceFromDiscord, profileChange, reactionFromDiscord, retractFromDiscord,
   senderOf, typingFromDiscord, type InboundContext, type ThreadInfo,
@@ -27,6 +29,8 @@ export interface ReceiveDeps {
   readonly cdn: string;
   readonly catchUpCap: number;
   readonly log: Logger;
+  /** The admin commands, for messages in channels that are not linked (the admin channel, DMs). */
+  readonly commands?: DiscordCommands | undefined;
 }
 
 export class Receiver {
@@ -135,7 +139,10 @@ export class Receiver {
     const botId = this.#d.client.user?.id;
     switch (p.t) {
       case "MESSAGE_CREATE":
-        if (isRawMessage(p.d)) await this.#message(p.d);
+        if (!isRawMessage(p.d)) return;
+        // In a linked channel "!junction" is bridged like anything else, never run.
+        if (this.#where(p.d.channel_id)) await this.#message(p.d);
+        else this.#d.commands?.take(p.d);
         return;
       case "MESSAGE_UPDATE": {
         const m = p.d as RawMessage;

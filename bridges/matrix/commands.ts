@@ -4,11 +4,12 @@
  * members are the bridge bot and the sender. Who asks is the homeserver's `sender`; the desk
  * decides whether that is an admin and logs every command and refusal. The bot accepts an invite
  * to the admin room, and to any other room only from an admin (that is how a DM starts); anyone
- * else's DM invite (`is_direct`) is declined with the reason. Answers are m.notice from the bot.
+ * else's DM invite (`is_direct`) is declined with the reason. Answers are m.notice from the bot;
+ * parsing and wording are core/admin-command.ts's, shared with Discord.
  */
 import type { Logger } from "pino";
-import { ACTIONS, NEEDS_LINK, type Action, type Actor, type AdminDesk, type Answer, type Done } from "../../core/admin.ts";
-import { linksText, pauseText, reloadText, retryText, statusText } from "../../core/admin-text.ts";
+import type { Actor, AdminDesk } from "../../core/admin.ts";
+import { parseCommand, reply, type Command } from "../../core/admin-command.ts";
 import { roomRef } from "../../core/events.ts";
 import { NotReadyError } from "../../core/adapter.ts";
 import type { Homeserver } from "./client.ts";
@@ -16,43 +17,8 @@ import type { Rooms } from "./rooms.ts";
 import { isObject, str, type RoomEvent } from "./types.ts";
 
 const enc = encodeURIComponent;
-const PREFIX = "!junction";
 /** Event ids already answered: a transaction sent again must not run a command twice. */
 const REMEMBERED = 1000;
-
-export const HELP = [
-  "Junction admin commands:",
-  "!junction help: this list",
-  "!junction status [link]: the networks, and each link's rooms (joined, queued, last delivery and failure)",
-  "!junction links: the links, paused or not, with their queued and failed deliveries",
-  "!junction retry <link>: send a link's failed deliveries again",
-  "!junction pause <link>: hold a link's deliveries (kept, not dropped) until resume",
-  "!junction resume <link>: deliver what a pause held, in order",
-  "!junction reload: read the config file again",
-].join("\n");
-
-/** `!junction pause lobby` → its action and link; undefined when it is not a command at all. */
-export function parseCommand(body: string): { action: Action; link?: string } | { unknown: string } | undefined {
-  const words = body.trim().split(/\s+/);
-  if (words[0]?.toLowerCase() !== PREFIX) return undefined;
-  const verb = (words[1] ?? "help").toLowerCase();
-  const action = ACTIONS.find((a) => a === verb);
-  if (!action) return { unknown: verb };
-  return { action, ...(words[2] !== undefined ? { link: words[2] } : {}) };
-}
-
-export function answerText(action: Action, answer: Answer<Action>): string {
-  if (!answer.ok) return "refused" in answer ? `Refused: ${answer.refused}.` : `${answer.error}.`;
-  const done = { action, value: answer.value } as Done;
-  switch (done.action) {
-    case "help": return HELP;
-    case "links": return linksText(done.value);
-    case "status": return statusText(done.value);
-    case "retry": return retryText(done.value);
-    case "pause": case "resume": return pauseText(done.value);
-    case "reload": return reloadText(done.value);
-  }
-}
 
 export interface CommandDeps {
   readonly hs: Homeserver;
@@ -125,7 +91,7 @@ export class MatrixCommands {
     log.info({ admin: ev.sender, network: "matrix", room: ev.room_id, action: "invite the bot", outcome: "joined" }, "the bridge bot joined a room on an admin's invite");
   }
 
-  async #command(ev: RoomEvent, command: NonNullable<ReturnType<typeof parseCommand>>): Promise<void> {
+  async #command(ev: RoomEvent, command: Command): Promise<void> {
     const room = ev.room_id;
     const where = room === this.#adminRoomId ? "the admin room" : await this.#isDirect(room, ev.sender) ? "a DM" : undefined;
     if (where === undefined) {
@@ -133,15 +99,7 @@ export class MatrixCommands {
       return;
     }
     const actor: Actor = { network: "matrix", id: ev.sender, via: `${where} ${room}` };
-    if ("unknown" in command) {
-      const refused = this.#d.desk.refusal(actor, command.unknown);
-      return this.#notice(room, refused !== undefined ? `Refused: ${refused}.` : `There is no command "${command.unknown}".\n${HELP}`);
-    }
-    if (NEEDS_LINK.has(command.action) && command.link === undefined && this.#d.desk.isAdmin(actor)) {
-      return this.#notice(room, `!junction ${command.action} needs a link: ${this.#d.desk.linkNames().join(", ")}`);
-    }
-    const answer = await this.#d.desk.run(actor, command.action, command.link);
-    await this.#notice(room, answerText(command.action, answer));
+    await this.#notice(room, await reply(this.#d.desk, actor, command));
   }
 
   /** Only the bot and this sender are joined. */

@@ -57,7 +57,7 @@ export class Actions {
       pinged: n.pinged ?? { users: [], roles: [], everyone: false }, flags: 0, nonce: n.nonce ?? null,
     };
     this.state.insertMessage(m);
-    this.gateway.dispatch("MESSAGE_CREATE", this.json(m, true), { intent: Intent.GuildMessages, channelId: ch.id, messageAuthorId: m.authorId });
+    this.gateway.dispatch("MESSAGE_CREATE", this.json(m, true), { intent: messagesIntent(m), channelId: ch.id, messageAuthorId: m.authorId });
     this.events.emit("messageCreate", m);
     return m;
   }
@@ -69,14 +69,14 @@ export class Actions {
     if (changes.attachments !== undefined) m.attachments = changes.attachments;
     if (changes.pinged !== undefined) m.pinged = changes.pinged;
     if (edited) m.editedTimestamp = new Date().toISOString();
-    this.gateway.dispatch("MESSAGE_UPDATE", this.json(m, true), { intent: Intent.GuildMessages, channelId: m.channelId, messageAuthorId: m.authorId });
+    this.gateway.dispatch("MESSAGE_UPDATE", this.json(m, true), { intent: messagesIntent(m), channelId: m.channelId, messageAuthorId: m.authorId });
     this.events.emit("messageUpdate", m);
     return m;
   }
 
   deleteMessage(m: Message): void {
     this.remove(m);
-    this.gateway.dispatch("MESSAGE_DELETE", { id: m.id, channel_id: m.channelId, guild_id: m.guildId }, { intent: Intent.GuildMessages, channelId: m.channelId });
+    this.gateway.dispatch("MESSAGE_DELETE", { id: m.id, channel_id: m.channelId, ...guildField(m.guildId) }, { intent: messagesIntent(m), channelId: m.channelId });
     this.events.emit("messageDelete", m);
   }
 
@@ -94,11 +94,11 @@ export class Actions {
     if (!r) { r = { emoji, users: [] }; m.reactions.push(r); }
     if (r.users.includes(userId)) return false;
     r.users.push(userId);
-    const member = this.state.guild(m.guildId).members.get(userId);
+    const member = this.state.memberIn(m.guildId, userId);
     this.gateway.dispatch("MESSAGE_REACTION_ADD", {
-      user_id: userId, channel_id: m.channelId, message_id: m.id, guild_id: m.guildId, emoji: emojiJson(emoji),
+      user_id: userId, channel_id: m.channelId, message_id: m.id, ...guildField(m.guildId), emoji: emojiJson(emoji),
       ...(member ? { member: memberJson(this.state, member) } : {}), message_author_id: m.authorId, burst: false, burst_colors: [], type: 0,
-    }, { intent: Intent.GuildMessageReactions, channelId: m.channelId });
+    }, { intent: m.guildId === null ? Intent.DirectMessageReactions : Intent.GuildMessageReactions, channelId: m.channelId });
     this.events.emit("reactionAdd", m, userId, emoji);
     return true;
   }
@@ -109,19 +109,19 @@ export class Actions {
     r.users = r.users.filter((u) => u !== userId);
     if (!r.users.length) m.reactions = m.reactions.filter((x) => x !== r);
     this.gateway.dispatch("MESSAGE_REACTION_REMOVE", {
-      user_id: userId, channel_id: m.channelId, message_id: m.id, guild_id: m.guildId, emoji: emojiJson(emoji), burst: false, type: 0,
-    }, { intent: Intent.GuildMessageReactions, channelId: m.channelId });
+      user_id: userId, channel_id: m.channelId, message_id: m.id, ...guildField(m.guildId), emoji: emojiJson(emoji), burst: false, type: 0,
+    }, { intent: m.guildId === null ? Intent.DirectMessageReactions : Intent.GuildMessageReactions, channelId: m.channelId });
     this.events.emit("reactionRemove", m, userId, emoji);
     return true;
   }
 
   typing(channelId: string, userId: string): void {
     const ch = this.channel(channelId)!;
-    const member = this.state.guild(ch.guildId).members.get(userId);
+    const member = this.state.memberIn(ch.guildId, userId);
     this.gateway.dispatch("TYPING_START", {
-      channel_id: channelId, guild_id: ch.guildId, user_id: userId, timestamp: Math.floor(Date.now() / 1000),
+      channel_id: channelId, ...guildField(ch.guildId), user_id: userId, timestamp: Math.floor(Date.now() / 1000),
       ...(member ? { member: memberJson(this.state, member) } : {}),
-    }, { intent: Intent.GuildMessageTyping, channelId });
+    }, { intent: ch.guildId === null ? Intent.DirectMessageTyping : Intent.GuildMessageTyping, channelId });
     this.events.emit("typing", channelId, userId);
   }
 
@@ -183,6 +183,12 @@ export class Actions {
     if (list) this.state.messages.set(m.channelId, list.filter((x) => x !== m));
   }
 }
+
+/** A DM's events come under the Direct Messages intents, a guild's under the Guild ones. */
+function messagesIntent(m: Message): number { return m.guildId === null ? Intent.DirectMessages : Intent.GuildMessages; }
+
+/** Discord leaves guild_id out of a DM's dispatches. */
+function guildField(guildId: string | null): Json { return guildId === null ? {} : { guild_id: guildId }; }
 
 export function emojiJson(e: EmojiRef): Json {
   return e.id ? { id: e.id, name: e.name, animated: e.animated } : { id: null, name: e.name };

@@ -16,7 +16,8 @@ import { Permission } from "./permissions.ts";
 export const Intent = {
   Guilds: 1 << 0, GuildMembers: 1 << 1, GuildExpressions: 1 << 3, GuildWebhooks: 1 << 5,
   GuildPresences: 1 << 8, GuildMessages: 1 << 9, GuildMessageReactions: 1 << 10,
-  GuildMessageTyping: 1 << 11, MessageContent: 1 << 15,
+  GuildMessageTyping: 1 << 11, DirectMessages: 1 << 12, DirectMessageReactions: 1 << 13, DirectMessageTyping: 1 << 14,
+  MessageContent: 1 << 15,
 } as const;
 
 /** Application flags for the privileged intents: the "limited" ones a bot in under 100 servers has. */
@@ -77,7 +78,9 @@ export class Gateway {
     for (const session of this.sessions.values()) {
       if (scope.intent && !(session.intents & scope.intent)) continue;
       let data = d;
-      if (scope.messageAuthorId !== undefined && !(session.intents & Intent.MessageContent) && scope.messageAuthorId !== botId &&
+      // Message Content does not apply to DMs: their text always comes.
+      const dm = scope.channelId !== undefined && this.state.channels.get(scope.channelId)?.type === 1;
+      if (scope.messageAuthorId !== undefined && !dm && !(session.intents & Intent.MessageContent) && scope.messageAuthorId !== botId &&
         !(Array.isArray(d.mentions) && d.mentions.some((u) => (u as Json).id === botId))) {
         data = { ...d, content: "", embeds: [], attachments: [], components: [] };
       }

@@ -139,7 +139,7 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}) {
     /** A channel overwrite for a role id (the guild id is @everyone) or a member id. */
     setOverwrite(channelId: string, targetId: string, change: PermissionChange): void {
       const ch = channelOf(channelId);
-      const type = state.guild(ch.guildId).roles.has(targetId) ? 0 : 1;
+      const type = state.guild(state.guildIdOf(ch)).roles.has(targetId) ? 0 : 1;
       state.setOverwrite(channelId, targetId, type, permissionBits(change.allow ?? []), permissionBits(change.deny ?? []));
       actions.channelChanged(ch, false);
     },
@@ -160,10 +160,12 @@ export async function startDiscordEmulator(opts: DiscordEmulatorOptions = {}) {
     /** Another application's webhook in the channel (a CI bot, another bridge). */
     addForeignWebhook(channelId: string, name: string): Webhook {
       const ch = channelOf(channelId);
-      const w: Webhook = { id: snowflake(), token: `${hash()}${hash()}`, channelId, guildId: ch.guildId, name, avatar: null, applicationId: null, creatorId: guild.ownerId };
+      const w: Webhook = { id: snowflake(), token: `${hash()}${hash()}`, channelId, guildId: state.guildIdOf(ch), name, avatar: null, applicationId: null, creatorId: guild.ownerId };
       state.webhooks.set(w.id, w);
       return w;
     },
+    /** The DM channel between the bot and this user (made if neither has opened it yet). */
+    dmChannel: (userId: string): Channel => state.openDm(userId),
     webhooks: (channelId: string): Webhook[] => [...state.webhooks.values()].filter((w) => w.channelId === channelId),
     /** A moderator's bulk delete: MESSAGE_DELETE_BULK. */
     bulkDelete: (channelId: string, ids: string[]): void => actions.bulkDelete(channelId, ids),

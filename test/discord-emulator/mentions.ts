@@ -12,7 +12,8 @@ export interface AllowedMentions { parse?: unknown; users?: unknown; roles?: unk
 export interface MentionInput {
   content: string;
   allowed: AllowedMentions | undefined | null;
-  guild: Guild;
+  /** Undefined in a DM (no roles there). */
+  guild: Guild | undefined;
   webhook: boolean;
   mayMentionEveryone: boolean;
   webhookDefault: "users" | "all";
@@ -59,8 +60,8 @@ export function resolveMentions(inp: MentionInput): MentionResult {
   const pingedUsers = userIds.filter((id) => parse.has("users") || users.includes(id));
   if (inp.replyAuthorId && repliedUser && !pingedUsers.includes(inp.replyAuthorId)) pingedUsers.push(inp.replyAuthorId);
   const pingedRoles = roleIds.filter((id) => {
-    const role = inp.guild.roles.get(id);
-    if (!role || id === inp.guild.id) return false;
+    const role = inp.guild?.roles.get(id);
+    if (!role || id === inp.guild?.id) return false;
     if (!(parse.has("roles") || roles.includes(id))) return false;
     return role.mentionable || inp.webhook || inp.mayMentionEveryone;
   });

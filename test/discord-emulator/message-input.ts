@@ -8,6 +8,9 @@ import type { Actions } from "./actions.ts";
 import { ApiError, fieldError, type Req } from "./http.ts";
 import type { Attachment, Channel } from "./state.ts";
 
+/** A DM's per-file upload limit (Discord's default for a bot). */
+const DM_UPLOAD_LIMIT = 10 * 1024 * 1024;
+
 export const MAX_CONTENT = 2000;
 
 /** The content to store (trimmed), or undefined when the body has none. */
@@ -32,7 +35,7 @@ export function embedsOf(body: Record<string, unknown>): unknown[] | undefined {
  * payload's `attachments` list keeps (no list keeps them all).
  */
 export function attachmentsOf(actions: Actions, channel: Channel, req: Req, existing: Attachment[] = []): Attachment[] | undefined {
-  const limit = actions.state.guild(channel.guildId).uploadLimit;
+  const limit = channel.guildId === null ? DM_UPLOAD_LIMIT : actions.state.guild(channel.guildId).uploadLimit;
   for (const f of req.files) if (f.bytes.length > limit) throw new ApiError(413, 40005, "Request entity too large");
   const listed = req.body.attachments;
   if (listed !== undefined && !Array.isArray(listed)) throw fieldError("attachments", "BASE_TYPE_BAD_VALUE", "Must be an array.");

@@ -37,11 +37,11 @@ export class Observer {
   view(m: Message): SeenMessage {
     const { state, signer } = this.actions;
     const user = m.webhookId ? undefined : state.users.get(m.authorId);
-    const member = user ? state.guilds.get(m.guildId)?.members.get(user.id) : undefined;
+    const member = user ? state.memberIn(m.guildId, user.id) : undefined;
     const avatar = member?.avatar
       ? `${this.cdnBase}/guilds/${m.guildId}/users/${m.authorId}/avatars/${member.avatar}.png`
       : user?.avatar ? `${this.cdnBase}/avatars/${user.id}/${user.avatar}.png` : null;
-    const guild = state.guilds.get(m.guildId);
+    const guild = m.guildId === null ? undefined : state.guilds.get(m.guildId);
     return {
       id: m.id, channelId: m.channelId, authorId: m.authorId, webhookId: m.webhookId, bot: m.webhookId ? true : user?.bot ?? false,
       username: m.webhookId ? m.username ?? "" : member?.nick ?? user?.globalName ?? user?.username ?? "",

@@ -32,6 +32,11 @@ export type PermissionName = keyof typeof Permission;
 const ALL = (1n << 51n) - 1n;
 
 /** What a guild's @everyone role gets by default here: enough to chat, not to manage. */
+/** What both people in a DM may do there. */
+export const DM_PERMISSIONS =
+  Permission.ViewChannel | Permission.SendMessages | Permission.AddReactions | Permission.EmbedLinks |
+  Permission.AttachFiles | Permission.ReadMessageHistory | Permission.UseExternalEmojis;
+
 export const DEFAULT_EVERYONE =
   Permission.ViewChannel | Permission.SendMessages | Permission.AddReactions | Permission.EmbedLinks |
   Permission.AttachFiles | Permission.ReadMessageHistory | Permission.UseExternalEmojis |

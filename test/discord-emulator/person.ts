@@ -52,7 +52,7 @@ export class Person {
       replyAuthor = opts.pingReplied === false || target.webhookId ? null : target.authorId;
     }
     const r = resolveMentions({
-      content, allowed: undefined, guild: state.guild(channel.guildId), webhook: false, webhookDefault: "users",
+      content, allowed: undefined, guild: channel.guildId === null ? undefined : state.guild(channel.guildId), webhook: false, webhookDefault: "users",
       mayMentionEveryone: (state.permissionsIn(channel.id, this.id) & Permission.MentionEveryone) !== 0n, replyAuthorId: replyAuthor,
     });
     const attachments = (opts.attachments ?? []).map((f) =>
@@ -61,6 +61,11 @@ export class Person {
       channelId: channel.id, authorId: this.id, content, embeds: opts.embeds, attachments, reference, stickerIds: opts.stickers,
       pinged: "pinged" in r ? r.pinged : undefined,
     });
+  }
+
+  /** Writes to the bot in a DM (opened on first use): MESSAGE_CREATE without a guild_id. */
+  dm(content: string, opts: SendOptions = {}): Message {
+    return this.send(this.actions.state.openDm(this.id).id, content, opts);
   }
 
   /** An edit: MESSAGE_UPDATE with edited_timestamp set. */
@@ -106,7 +111,7 @@ export class Person {
   /** Starts a public thread (from a message: the thread takes that message's id, as on Discord): THREAD_CREATE. */
   startThread(channelId: string, name: string, fromMessageId?: string): Channel {
     const parent = this.channel(channelId);
-    const thread = this.actions.state.addChannel(parent.guildId, {
+    const thread = this.actions.state.addChannel(this.actions.state.guildIdOf(parent), {
       id: fromMessageId ?? snowflake(), name, type: 11, parentId: parent.id, ownerId: this.id,
     });
     this.actions.threadCreate(thread);

@@ -1,6 +1,6 @@
 /**
  * The lookups: gateway URL, the bot's user and application, guilds, their channels, members,
- * roles and active threads, and one channel.
+ * roles and active threads, one channel, and the bot's DM with a user.
  */
 import { botChannel, isThread, type RouteContext } from "./access.ts";
 import { applicationFlags } from "./gateway.ts";
@@ -26,6 +26,13 @@ export function guildRoutes(ctx: RouteContext): Route[] {
       body: { url: ctx.gatewayUrl(), shards: 1, session_start_limit: { total: 1000, remaining: 999, reset_after: 14_400_000, max_concurrency: 1 } },
     })),
     route("GET", "/users/@me", () => ({ status: 200, body: { ...userJson(state.bot), verified: true, mfa_enabled: false, locale: "en-US", email: null } })),
+    // Opens (or finds) the bot's DM with a user (docs: "Create DM").
+    route("POST", "/users/@me/channels", (req) => {
+      const id = req.body.recipient_id;
+      if (typeof id !== "string" || !state.users.has(id)) throw fieldError("recipient_id", "NUMBER_TYPE_COERCE", "Value is not snowflake.");
+      if (id === state.application.botUserId || state.users.get(id)!.bot) throw new ApiError(400, 50007, "Cannot send messages to this user");
+      return { status: 200, body: channelJson(state.openDm(id), state) };
+    }),
     route("GET", "/users/:user", (req) => {
       const u = state.users.get(req.params.user!);
       if (!u) throw new ApiError(404, 10013, "Unknown User");

@@ -48,7 +48,7 @@ export function messageRoutes(ctx: RouteContext): Route[] {
   /** Read back over REST: without the Message Content switch in the portal, others' text is empty. */
   const read = (m: Message): unknown => {
     const j = actions.json(m, false);
-    const blank = !state.application.intents.messageContent && m.authorId !== bot() && !m.pinged.users.includes(bot());
+    const blank = !state.application.intents.messageContent && m.guildId !== null && m.authorId !== bot() && !m.pinged.users.includes(bot());
     return blank ? { ...j, content: "", embeds: [], attachments: [], components: [] } : j;
   };
   const reactionTarget = (channel: string, message: string): Message => {
@@ -96,7 +96,7 @@ export function messageRoutes(ctx: RouteContext): Route[] {
           }
         }
         const mentions = resolveMentions({
-          content: content ?? "", allowed: req.body.allowed_mentions as AllowedMentions | undefined, guild: state.guild(ch.guildId),
+          content: content ?? "", allowed: req.body.allowed_mentions as AllowedMentions | undefined, guild: ch.guildId === null ? undefined : state.guild(ch.guildId),
           webhook: false, mayMentionEveryone: botHas(ctx, ch.id, P.MentionEveryone), webhookDefault: ctx.webhookDefaultMentions, replyAuthorId: replyAuthor,
         });
         if ("error" in mentions) throw invalidForm(mentions.error);
@@ -133,7 +133,7 @@ export function messageRoutes(ctx: RouteContext): Route[] {
         let pinged = m.pinged;
         if (content !== undefined) {
           const r = resolveMentions({
-            content, allowed: req.body.allowed_mentions as AllowedMentions | undefined, guild: state.guild(ch.guildId), webhook: false,
+            content, allowed: req.body.allowed_mentions as AllowedMentions | undefined, guild: ch.guildId === null ? undefined : state.guild(ch.guildId), webhook: false,
             mayMentionEveryone: botHas(ctx, ch.id, P.MentionEveryone), webhookDefault: ctx.webhookDefaultMentions, replyAuthorId: null,
           });
           if ("error" in r) throw invalidForm(r.error);

@@ -54,13 +54,14 @@ export function webhookRoutes(ctx: RouteContext): Route[] {
     {
       method: "POST", pattern: "/channels/:channel/webhooks", bucket: "webhook.manage", major: "channel", auth: "bot",
       handle: (req) => {
+        if (state.channels.get(req.params.channel!)?.type === 1) throw new ApiError(403, 50003, "Cannot execute action on a DM channel");
         const ch = botChannel(ctx, req.params.channel!, P.ManageWebhooks);
         if (isThread(ch)) throw new ApiError(400, 50024, "Cannot execute action on this channel type");
         const name = checkWebhookName("name", req.body.name);
         const count = [...state.webhooks.values()].filter((w) => w.channelId === ch.id).length;
         if (count >= MAX_WEBHOOKS_PER_CHANNEL) throw new ApiError(400, 30007, `Maximum number of webhooks reached (${MAX_WEBHOOKS_PER_CHANNEL})`);
         const w: Webhook = {
-          id: snowflake(), token: `${hash()}${hash()}`, channelId: ch.id, guildId: ch.guildId, name, avatar: null,
+          id: snowflake(), token: `${hash()}${hash()}`, channelId: ch.id, guildId: state.guildIdOf(ch), name, avatar: null,
           applicationId: state.application.id, creatorId: state.application.botUserId,
         };
         if (typeof req.body.avatar === "string") {

@@ -33,6 +33,10 @@ export function roleJson(r: Role): Json {
 }
 
 export function channelJson(c: Channel, state: State): Json {
+  if (c.type === 1) {
+    const others = c.recipients.filter((id) => id !== state.application.botUserId).flatMap((id) => { const u = state.users.get(id); return u ? [userJson(u)] : []; });
+    return { id: c.id, type: 1, last_message_id: c.lastMessageId, flags: 0, recipients: others };
+  }
   const base: Json = {
     id: c.id, type: c.type, guild_id: c.guildId, name: c.name, parent_id: c.parentId,
     last_message_id: c.lastMessageId, rate_limit_per_user: 0, flags: 0,
@@ -85,7 +89,7 @@ export interface MessageContext { state: State; signer: CdnSigner; gateway: bool
 export function messageJson(ctx: MessageContext, m: Message, depth = 0): Json {
   const { state } = ctx;
   const author = m.webhookId ? webhookAuthor(m) : userJson(state.users.get(m.authorId)!);
-  const guild = state.guilds.get(m.guildId);
+  const guild = m.guildId === null ? undefined : state.guilds.get(m.guildId);
   const member = !m.webhookId ? guild?.members.get(m.authorId) : undefined;
   const mentions = m.pinged.users.flatMap((id) => {
     const u = state.users.get(id);
@@ -105,7 +109,7 @@ export function messageJson(ctx: MessageContext, m: Message, depth = 0): Json {
     }),
     embeds: m.embeds, pinned: false, flags: m.flags, components: [],
   };
-  if (ctx.gateway) json.guild_id = m.guildId;
+  if (ctx.gateway && m.guildId !== null) json.guild_id = m.guildId;
   if (ctx.gateway && member) json.member = memberJson(state, member, false);
   if (m.webhookId) json.webhook_id = m.webhookId;
   if (m.applicationId) json.application_id = m.applicationId;

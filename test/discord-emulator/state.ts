@@ -6,7 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { snowflake, compareSnowflakes } from "./snowflake.ts";
-import { DEFAULT_BOT, DEFAULT_EVERYONE, channelPermissions, type Overwrite } from "./permissions.ts";
+import { DEFAULT_BOT, DEFAULT_EVERYONE, DM_PERMISSIONS, channelPermissions, type Overwrite } from "./permissions.ts";
 
 export interface User { id: string; username: string; globalName: string | null; avatar: string | null; bot: boolean }
 export interface Role { id: string; name: string; permissions: bigint; position: number; color: number; mentionable: boolean; managed: boolean }
@@ -17,20 +17,24 @@ export interface Guild {
   id: string; name: string; ownerId: string; roles: Map<string, Role>; members: Map<string, Member>;
   emojis: Map<string, Emoji>; stickers: Map<string, Sticker>; uploadLimit: number;
 }
-/** 0 text channel, 5 announcement, 11 public thread, 12 private thread. */
-export type ChannelType = 0 | 5 | 11 | 12;
+/** 0 text channel, 1 DM, 5 announcement, 11 public thread, 12 private thread. */
+export type ChannelType = 0 | 1 | 5 | 11 | 12;
 export interface Channel {
-  id: string; guildId: string; type: ChannelType; name: string; position: number; parentId: string | null;
+  /** Null for a DM. */
+  id: string; guildId: string | null; type: ChannelType; name: string; position: number; parentId: string | null;
   topic: string | null; overwrites: Overwrite[]; lastMessageId: string | null; ownerId: string | null;
+  /** A DM's two people (the bot and a user); empty for a guild's channel. */
+  recipients: string[];
 }
 export interface Attachment { id: string; filename: string; size: number; contentType: string | null; path: string; width?: number; height?: number }
 export interface ReactionRecord { emoji: { id: string | null; name: string; animated: boolean }; users: string[] }
 export interface Pinged { users: string[]; roles: string[]; everyone: boolean }
 export interface Message {
-  id: string; channelId: string; guildId: string; authorId: string; type: number;
+  /** guildId: null in a DM. */
+  id: string; channelId: string; guildId: string | null; authorId: string; type: number;
   webhookId: string | null; applicationId: string | null; username: string | null; avatarUrl: string | null;
   content: string; timestamp: string; editedTimestamp: string | null; attachments: Attachment[];
-  embeds: unknown[]; reactions: ReactionRecord[]; reference: { messageId: string; channelId: string; guildId: string } | null;
+  embeds: unknown[]; reactions: ReactionRecord[]; reference: { messageId: string; channelId: string; guildId: string | null } | null;
   stickerIds: string[]; pinged: Pinged; flags: number; nonce: string | number | null;
 }
 export interface Webhook { id: string; token: string; channelId: string; guildId: string; name: string; avatar: string | null; applicationId: string | null; creatorId: string }
@@ -111,7 +115,21 @@ export class State {
     const channel: Channel = {
       id: c.id ?? snowflake(), guildId, type: c.type ?? 0, name: c.name, position: this.channels.size,
       parentId: c.parentId ?? null, topic: c.topic ?? null, overwrites: c.overwrites ?? [], lastMessageId: null,
-      ownerId: c.ownerId ?? null,
+      ownerId: c.ownerId ?? null, recipients: [],
+    };
+    this.channels.set(channel.id, channel);
+    this.messages.set(channel.id, []);
+    return channel;
+  }
+
+  /** The DM channel between the bot and this user, made on first use (as opening a DM does). */
+  openDm(userId: string): Channel {
+    const bot = this.application.botUserId;
+    const known = [...this.channels.values()].find((c) => c.type === 1 && c.recipients.includes(userId) && c.recipients.includes(bot));
+    if (known) return known;
+    const channel: Channel = {
+      id: snowflake(), guildId: null, type: 1, name: "", position: 0, parentId: null, topic: null, overwrites: [],
+      lastMessageId: null, ownerId: null, recipients: [bot, userId],
     };
     this.channels.set(channel.id, channel);
     this.messages.set(channel.id, []);
@@ -140,6 +158,17 @@ export class State {
     return h;
   }
 
+  /** A guild channel's guild id; set-up that makes no sense in a DM (roles, webhooks, threads) throws. */
+  guildIdOf(ch: Channel): string {
+    if (ch.guildId === null) throw new Error(`emulator: channel ${ch.id} is a DM`);
+    return ch.guildId;
+  }
+
+  /** A person's membership where a message or channel is, if it is a guild's. */
+  memberIn(guildId: string | null, userId: string): Member | undefined {
+    return guildId === null ? undefined : this.guilds.get(guildId)?.members.get(userId);
+  }
+
   guild(id: string): Guild {
     const g = this.guilds.get(id);
     if (!g) throw new Error(`emulator: no guild ${id}`);
@@ -164,6 +193,7 @@ export class State {
   permissionsIn(channelId: string, userId: string): bigint {
     const ch = this.channels.get(channelId);
     if (!ch) return 0n;
+    if (ch.guildId === null) return ch.recipients.includes(userId) ? DM_PERMISSIONS : 0n;
     const scope = ch.parentId && (ch.type === 11 || ch.type === 12) ? this.channels.get(ch.parentId) ?? ch : ch;
     const guild = this.guild(ch.guildId);
     const member = guild.members.get(userId);

@@ -487,3 +487,42 @@ describe("privileged intents", () => {
     }
   });
 });
+
+describe("direct messages", () => {
+  it("a DM reaches only a client with Direct Messages, without guild_id and with its text even without Message Content; the bot answers in it over REST", async () => {
+    const emu = await startDiscordEmulator();
+    const withDm = client(emu, [I.Guilds, I.GuildMessages, I.DirectMessages]);
+    const without = client(emu, [I.Guilds, I.GuildMessages]);
+    try {
+      await Promise.all([login(withDm, emu), login(without, emu)]);
+      const seenWith: { t: string | null; d: any }[] = [];
+      const seenWithout: { t: string | null; d: any }[] = [];
+      withDm.on(Events.Raw, (p: { t: string | null; d: any }) => { if (p.t === "MESSAGE_CREATE") seenWith.push(p); });
+      without.on(Events.Raw, (p: { t: string | null; d: any }) => { if (p.t === "MESSAGE_CREATE") seenWithout.push(p); });
+      const dave = emu.person({ username: "dave" });
+      const sent = dave.dm("psst");
+      await until("the DM", () => seenWith.length === 1);
+      const d = seenWith[0]!.d;
+      expect(d.channel_id).toBe(sent.channelId);
+      expect(d.guild_id).toBeUndefined();
+      expect(d.content).toBe("psst");
+      expect(d.author.id).toBe(dave.id);
+      dave.send(emu.channel.id, "marker");
+      await until("the marker", () => seenWithout.length === 1);
+      expect(seenWithout.map((p) => p.d.channel_id)).toEqual([emu.channel.id]); // the DM never came
+
+      // The bot's answer, and the channel as Discord describes it; a DM has no webhooks.
+      const answer = await withDm.rest.post(`/channels/${sent.channelId}/messages`, { body: { content: "hello dave", allowed_mentions: { parse: [] } } }) as { guild_id?: string };
+      expect(answer.guild_id).toBeUndefined();
+      expect(emu.seen(sent.channelId).map((m) => [m.authorId, m.content])).toEqual([[dave.id, "psst"], [emu.botUserId, "hello dave"]]);
+      expect(await withDm.rest.get(`/channels/${sent.channelId}`)).toMatchObject({ type: ChannelType.DM, recipients: [{ id: dave.id }] });
+      expect(await withDm.rest.post("/users/@me/channels", { body: { recipient_id: dave.id } })).toMatchObject({ id: sent.channelId, type: ChannelType.DM });
+      await expect(withDm.rest.post(`/channels/${sent.channelId}/webhooks`, { body: { name: "hook" } })).rejects.toMatchObject({ code: 50003 });
+      // Another person's DM with the bot is a channel of its own.
+      expect(emu.dmChannel(emu.person({ username: "erin" }).id).id).not.toBe(sent.channelId);
+    } finally {
+      await Promise.all([withDm.destroy(), without.destroy()]);
+      await emu.stop();
+    }
+  });
+});

@@ -177,6 +177,10 @@ it("starts from a fresh HOME; a message posted on each network reaches the other
   s.child.stdin.write("hello from discord\n");
   await Promise.all([onXmpp("hello from discord", "carol"), onMatrix("hello from discord")]);
 
+  // The Discord person is an admin: "!junction" at the prompt goes to the DM with the bot.
+  s.child.stdin.write("!junction links\n");
+  await s.waitFor(/Junction \(DM\): sandbox: xmpp sandbox@conference\.localhost, matrix ![^,]+, discord \d+; 0 queued, 0 failed/, 20_000);
+
   await Promise.allSettled(clients.splice(0).map((c) => c.stop()));
   // Not a vacuous check: Prosody, Synapse and Junction were among what it started.
   const started = [...s.seen.values()].map((p) => p.cmd);

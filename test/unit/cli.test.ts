@@ -64,6 +64,8 @@ describe("junction CLI", () => {
     expect(run.stdout).toMatch(/^.*good\.yaml: ok: 1 link: lobby \(2 rooms\); networks: xmpp, matrix\n$/);
     const admins = file("withreg/admins.yaml", `${GOOD}admin:\n  xmpp: root@localhost\n  matrixRoom: "#junction-admin:localhost"\n`);
     expect(junction(["check-config", "--config", admins]).stdout).toMatch(/; networks: xmpp, matrix; admins: 1 xmpp, 0 matrix \(admin room #junction-admin:localhost\)\n$/);
+    const discordAdmins = file("withreg/discord-admins.yaml", `${GOOD}admin:\n  discord: "123456789012345678"\n`);
+    expect(junction(["check-config", "--config", discordAdmins]).stdout).toMatch(/; admins: 0 xmpp, 0 matrix, 1 discord\n$/);
   });
 
   it("config/example.yaml passes check-config with its variables set", () => {

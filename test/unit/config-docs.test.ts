@@ -13,7 +13,7 @@ describe("docs and example.yaml follow the schema", () => {
     expect(keys).toContain("xmpp.server");
     expect(keys).toContain("matrix.ghostPrefix");
     expect(keys).toContain(`links.${ANY_NAME}.discord`);
-    expect(keys).toHaveLength(43);
+    expect(keys).toHaveLength(45);
     expect(knownKeys([])).toEqual(["xmpp", "matrix", "discord", "http", "store", "delivery", "log", "media", "admin", "links"]);
     expect(knownKeys(["media"])).toEqual(["allowHosts", "maxBytes", "timeouts"]);
     expect(knownKeys(["links", "any"])).toEqual(["xmpp", "matrix", "discord"]);

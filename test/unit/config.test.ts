@@ -46,9 +46,12 @@ function load(yaml: string, env: Record<string, string> = {}): { config: Config;
 }
 
 describe("valid configs", () => {
-  it("reads admins: bare JIDs lowercased, Matrix ids as written", () => {
-    const { config } = load(`${NETWORKS}admin:\n  xmpp: Root@Localhost\n  matrix: ["@Admin:localhost"]\n  matrixRoom: "#junction-admin:localhost"\n`);
-    expect(config.admin).toEqual({ xmpp: ["root@localhost"], matrix: ["@Admin:localhost"], matrixRoom: "#junction-admin:localhost" });
+  it("reads admins: bare JIDs lowercased, Matrix ids as written, Discord user ids as strings", () => {
+    const { config } = load(`${NETWORKS}discord:\n  token: t\nadmin:\n  xmpp: Root@Localhost\n  matrix: ["@Admin:localhost"]\n  matrixRoom: "#junction-admin:localhost"\n  discord: " 123456789012345678"\n  discordChannel: "223456789012345678"\n`);
+    expect(config.admin).toEqual({
+      xmpp: ["root@localhost"], matrix: ["@Admin:localhost"], matrixRoom: "#junction-admin:localhost",
+      discord: ["123456789012345678"], discordChannel: "223456789012345678",
+    });
   });
 
   it("fills defaults and resolves paths against the config file's directory", () => {
@@ -189,6 +192,12 @@ describe("refused configs", () => {
       'junction.yaml: admin.xmpp[0]: expected a bare JID like admin@example.org (a bare JID, without /resource), got "root@localhost/laptop" (line 11)',
       'junction.yaml: admin.matrix: expected a Matrix user id like @admin:example.org, got "admin:localhost" (line 12)',
       'junction.yaml: admin.matrixRoom: the admin room is also in link "lobby": give the admin commands a room of their own (line 13)',
+    ]],
+    ["Discord admins as unquoted numbers, and an admin channel that is a link's, without a discord section", `${NETWORKS}admin:\n  discord: [123456789012345678]\n  discordChannel: "223456789012345678"\nlinks:\n  lobby:\n    xmpp: lobby@conference.localhost\n    discord: "223456789012345678"\n`, {}, [
+      'junction.yaml: admin.discord[0]: expected a user id as a quoted string like "123456789012345678", got an unquoted number: put the id in quotes (YAML reads long numbers as floats and loses digits) (line 11)',
+      "junction.yaml: admin.discordChannel: there is a Discord admin channel but no discord section: add one or remove admin.discordChannel (line 12)",
+      'junction.yaml: admin.discordChannel: the admin channel is also in link "lobby": give the admin commands a room of their own (line 12)',
+      'junction.yaml: links.lobby.discord: this link has discord rooms but there is no discord section: add one (see config/example.yaml) or remove these rooms (line 16)',
     ]],
     ["an empty file", "", {}, ["junction.yaml: the file is empty: start from config/example.yaml"]],
     ["a file that is not a mapping", "- a\n- b\n", {}, [

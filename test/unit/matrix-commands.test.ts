@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { pino } from "pino";
-import { answerText, HELP, MatrixCommands, parseCommand, type CommandDeps } from "../../bridges/matrix/commands.ts";
+import { MatrixCommands, type CommandDeps } from "../../bridges/matrix/commands.ts";
+import { answerText, HELP, parseCommand } from "../../core/admin-command.ts";
 import { NotReadyError } from "../../core/errors.ts";
 
 describe("!junction commands", () => {
