@@ -41,6 +41,12 @@ interface MapRow {
 
 const COLS = "message_id, remote_id, alt_id, author, bridged, part, role";
 
+// INDEXED BY: without ANALYZE statistics SQLite picks the primary key's (network, room) prefix
+// for these, which reads every copy in the room: a delivery then cost more the longer the room
+// had been bridged (measured: 0.8 ms of Junction's 2.2 ms per message after 4,000 messages).
+const BY_MESSAGE = "message_map INDEXED BY message_map_by_message";
+const BY_ALT = "message_map INDEXED BY message_map_by_alt";
+
 /** Which part of a message a reference goes to: edits to the text, replies and reactions to the main one. */
 export type PartPick = "main" | "text";
 
@@ -71,13 +77,13 @@ export class MessageStore {
       `SELECT ${COLS} FROM message_map WHERE network = ? AND room = ? AND remote_id = ?`,
     );
     this.#byAlt = db.prepare<[string, string, string, string], MapRow>(
-      `SELECT ${COLS} FROM message_map
+      `SELECT ${COLS} FROM ${BY_ALT}
        WHERE network = ? AND room = ? AND alt_id = ? AND author = ? ORDER BY message_id DESC LIMIT 1`,
     );
     this.#copiesIn = db.prepare<[number, string, string], MapRow>(
       // Per part, a server-assigned id (XMPP stanza-id: remote_id differs from our alt_id) first:
       // that is what people's clients in the room point at.
-      `SELECT ${COLS} FROM message_map WHERE message_id = ? AND network = ? AND room = ?
+      `SELECT ${COLS} FROM ${BY_MESSAGE} WHERE message_id = ? AND network = ? AND room = ?
        ORDER BY part, (alt_id IS NOT NULL AND remote_id = alt_id)`,
     );
     this.#message = db.prepare<[number], { kind: "message" | "reaction"; sender: string; sender_name: string; excerpt: string; reaction_to: number | null; emoji: string | null; retracted: number }>(
@@ -94,11 +100,11 @@ export class MessageStore {
     // and this runs for every message a MUC reflects back to us.
     this.#byAltAny = db.prepare<[string, string, string], MapRow>(
       // A client's own id (alt_id) is anybody's to copy: only our own copies are found by it.
-      `SELECT ${COLS} FROM message_map WHERE network = ? AND room = ? AND alt_id = ? AND bridged = 1 LIMIT 1`,
+      `SELECT ${COLS} FROM ${BY_ALT} WHERE network = ? AND room = ? AND alt_id = ? AND bridged = 1 LIMIT 1`,
     );
     this.#erase = db.prepare<[number]>(`UPDATE messages SET excerpt = '', retracted = 1 WHERE id = ?`);
     this.#removePart = db.prepare<[number, string, string, number]>(
-      `DELETE FROM message_map WHERE message_id = ? AND network = ? AND room = ? AND part = ?`,
+      `DELETE FROM ${BY_MESSAGE} WHERE message_id = ? AND network = ? AND room = ? AND part = ?`,
     );
   }
 
