@@ -48,6 +48,24 @@ for (const [id, us] of selfUs) {
   pkg.set(p, (pkg.get(p) ?? 0) + us);
 }
 const busy = total - idle;
+
+// Inclusive time (the function and what it called), counted once per sample even under recursion.
+const parent = new Map<number, number>();
+for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
+const keyOf = (n: Node) => `${n.callFrame.functionName || "(anonymous)"}  ${placeOf(n.callFrame.url)}${n.callFrame.url ? `:${n.callFrame.lineNumber + 1}` : ""}`;
+const inclusive = new Map<string, number>();
+for (const [id, us] of selfUs) {
+  const seen = new Set<string>();
+  for (let at: number | undefined = id; at !== undefined; at = parent.get(at)) {
+    const n = byId.get(at)!;
+    if (n.callFrame.functionName === "(idle)") break;
+    const k = keyOf(n);
+    if (seen.has(k)) continue;
+    seen.add(k);
+    inclusive.set(k, (inclusive.get(k) ?? 0) + us);
+  }
+}
+const ours = new Map([...inclusive].filter(([k]) => /\s(core|bridges)\//.test(k)));
 const ms = (us: number) => (us / 1000).toFixed(1).padStart(8);
 const per = (us: number) => (messages > 0 ? (us / 1000 / messages).toFixed(4).padStart(8) : "");
 const rows = (m: Map<string, number>, n: number) =>
@@ -59,3 +77,5 @@ console.log(`\n     self ${messages > 0 ? " ms/msg " : ""}  share  by package or
 for (const r of rows(pkg, 20)) console.log(r);
 console.log(`\n     self ${messages > 0 ? " ms/msg " : ""}  share  by function`);
 for (const r of rows(fn, top)) console.log(r);
+console.log(`\n inclusive ${messages > 0 ? " ms/msg " : ""}  share  Junction's own functions, with what they call`);
+for (const r of rows(ours, top)) console.log(r);
