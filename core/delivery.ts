@@ -89,7 +89,8 @@ export class Deliverer {
     // What landed in this run is in #landed (also when its write has not committed); what landed
     // before a restart is in the store.
     const landed = this.#landed.get(row.id) ?? [];
-    const stored = creates ? m.delivered(row.messageId!, row.network, row.room) : [];
+    const stored = creates && !row.untried ? m.delivered(row.messageId!, row.network, row.room) : [];
+    row.untried = false;
     const delivered = [...stored, ...landed.filter((l) => !stored.some((s) => s.part === l.part))];
     const base: DeliveryContext = {
       ...this.#baseContext(String(row.id), row.attempts, e.origin),
