@@ -1,7 +1,9 @@
 /**
- * The do-nothing relay: the ceiling Junction is measured against. An XEP-0114 component that joins
- * two MUCs as one occupant each and copies every groupchat body from one room to the other, and
- * nothing else (no store, no puppets, no formatting). Whatever Junction costs on top of this is ours.
+ * The do-nothing relay: the ceiling Junction is measured against. An XEP-0114 component that
+ * listens in two MUCs as one occupant each and copies every groupchat body from room A into room B
+ * through a puppet occupant of its own there (as Junction writes through the sender's puppet), so
+ * room B has the same occupants, and the server the same fan-out, in both runs. Nothing else: no
+ * store, no formatting, one puppet for everybody. Whatever Junction costs on top of this is ours.
  *
  * Run directly (`node bench/relay.ts`) to start a Prosody, the relay, and print its numbers;
  * `node bench/relay.ts serve '<RelayOptions JSON>'` runs only the relay (see spawnRelay).
@@ -21,6 +23,7 @@ export interface RelayOptions {
   roomA: string; // bare room JIDs
   roomB: string;
   nick?: string; // default "relay"
+  puppetNick?: string; // the occupant in room B that writes; default "relay-puppet"
 }
 
 export interface Relay {
@@ -31,15 +34,13 @@ export interface Relay {
 
 export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const nick = opts.nick ?? "relay";
+  const puppetNick = opts.puppetNick ?? "relay-puppet";
   const me = `relay@${opts.domain}/bench`;
+  const puppet = `puppet@${opts.domain}/bench`;
   const entity = component({ service: opts.service, domain: opts.domain, password: opts.secret });
   entity.reconnect.stop();
   entity.on("error", () => {});
   entity.on("connect", () => entity.socket?.setNoDelay?.(true));
-  const other = new Map([
-    [opts.roomA, opts.roomB],
-    [opts.roomB, opts.roomA],
-  ]);
   const joined = new Map<string, () => void>();
   let copied = 0;
 
@@ -48,26 +49,29 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
     const slash = from.indexOf("/");
     const room = slash < 0 ? from : from.slice(0, slash);
     const fromNick = slash < 0 ? "" : from.slice(slash + 1);
+    const to = stanza.attrs.to ?? "";
     if (stanza.is("presence")) {
       const self = stanza.getChild("x", MUC_USER)?.getChildren("status").some((s) => s.attrs.code === "110");
-      if (self && fromNick === nick) joined.get(room)?.();
+      if (self) joined.get(`${to} ${room}`)?.();
       return;
     }
+    // Room B's copies to the puppet and the listener, and our own: parsed like Junction's, then dropped.
+    if (to !== me || room !== opts.roomA) return;
     if (!stanza.is("message") || stanza.attrs.type !== "groupchat" || fromNick === nick) return;
-    const target = other.get(room);
     const body = stanza.getChildText("body");
-    if (target === undefined || body === null || stanza.getChild("delay", "urn:xmpp:delay")) return;
+    if (body === null || stanza.getChild("delay", "urn:xmpp:delay")) return;
     copied++;
-    entity.send(xml("message", { type: "groupchat", to: target, from: me }, xml("body", {}, body))).catch(() => {});
+    entity.send(xml("message", { type: "groupchat", to: opts.roomB, from: puppet }, xml("body", {}, body))).catch(() => {});
   });
 
   await entity.start();
-  for (const room of [opts.roomA, opts.roomB]) {
+  const occupants: [string, string, string][] = [[me, opts.roomA, nick], [me, opts.roomB, nick], [puppet, opts.roomB, puppetNick]];
+  for (const [jid, room, as] of occupants) {
     const done = new Promise<void>((resolve, reject) => {
-      joined.set(room, resolve);
-      setTimeout(() => reject(new Error(`relay: no self-presence from ${room}/${nick} within 5 s`)), 5000).unref();
+      joined.set(`${jid} ${room}`, resolve);
+      setTimeout(() => reject(new Error(`relay: no self-presence from ${room}/${as} within 5 s`)), 5000).unref();
     });
-    await entity.send(xml("presence", { to: `${room}/${nick}`, from: me }, xml("x", { xmlns: MUC }, xml("history", { maxstanzas: "0" }))));
+    await entity.send(xml("presence", { to: `${room}/${as}`, from: jid }, xml("x", { xmlns: MUC }, xml("history", { maxstanzas: "0" }))));
     await done;
   }
   return {
@@ -84,7 +88,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
  * The relay in its own Node process, as Junction would run: in the measuring process it would
  * share an event loop (and GC pauses) with the people it is measured by.
  */
-export async function spawnRelay(opts: RelayOptions): Promise<{ stop(): Promise<void> }> {
+export async function spawnRelay(opts: RelayOptions): Promise<{ readonly pid: number; stop(): Promise<void> }> {
   const child = spawn(process.execPath, [fileURLToPath(import.meta.url), "serve", JSON.stringify(opts)], {
     stdio: ["pipe", "pipe", "inherit"],
   });
@@ -98,6 +102,7 @@ export async function spawnRelay(opts: RelayOptions): Promise<{ stop(): Promise<
     child.once("exit", (code) => reject(new Error(`the relay process exited (${code}) before it was ready`)));
   });
   return {
+    pid: child.pid!,
     async stop() {
       child.kill("SIGTERM");
       await exited;

@@ -1,4 +1,4 @@
-/** XMPP to XMPP: Junction linking two MUCs against a do-nothing relay, same Prosody, same run. */
+/** XMPP to XMPP: Junction linking two MUCs against a do-nothing puppeting relay, same Prosody, same run. */
 import { startProsody, type ProsodyServer } from "../test/harness/prosody.ts";
 import { spawnJunction } from "../test/harness/junction-process.ts";
 import { spawnRelay } from "./relay.ts";
@@ -9,37 +9,62 @@ export interface XmppBenchResult {
   junction: { throughput: ThroughputResult[]; latency: LatencyResult[] };
 }
 
-export async function benchXmpp(opts: { rounds: number; count: number; latencyMs: number }): Promise<XmppBenchResult> {
+export interface XmppBenchOptions {
+  rounds: number;
+  count: number;
+  /** 0: no latency run. */
+  latencyMs: number;
+  /** Only these contenders (default both). */
+  only?: "relay" | "junction";
+}
+
+/** MUC archives off: the benchmark measures the bridge, not Prosody's archive appends. */
+const NO_MAM = `  modules_disabled = { "muc_mam" }`;
+
+export async function benchXmpp(opts: XmppBenchOptions): Promise<XmppBenchResult> {
   const out: XmppBenchResult = { relay: { throughput: [], latency: [] }, junction: { throughput: [], latency: [] } };
+  const who = opts.only ? [opts.only] : (["relay", "junction"] as const);
   for (let round = 0; round < opts.rounds; round++) {
-    // A fresh Prosody per contender and round: with MUC MAM on, Prosody gets slower as its
-    // archives grow (measured: 1,300 then 870 then 700 msg/s for the same relay in one run), so
-    // whoever ran second would be measured on a slower server.
-    for (const who of ["relay", "junction"] as const) {
-      const prosody = await startProsody({ logLevel: "warn" });
-      const roomA = `bench-${who}-${round}-a@${prosody.mucDomain}`;
-      const roomB = `bench-${who}-${round}-b@${prosody.mucDomain}`;
-      const stop = who === "relay"
-        ? (await spawnRelay({ service: prosody.componentService, domain: prosody.componentDomain, secret: prosody.componentSecret, roomA, roomB })).stop
+    // A fresh Prosody per contender and round: whoever ran second would otherwise meet a server
+    // that has warmed up (or filled up) for the first.
+    for (const w of who) {
+      const prosody = await startProsody({ logLevel: "warn", extraMucConfig: NO_MAM });
+      const roomA = `bench-${w}-${round}-a@${prosody.mucDomain}`;
+      const roomB = `bench-${w}-${round}-b@${prosody.mucDomain}`;
+      const contender = w === "relay"
+        ? await spawnRelay({ service: prosody.componentService, domain: prosody.componentDomain, secret: prosody.componentSecret, roomA, roomB })
         : await startJunction(prosody, roomA, roomB);
       try {
         await new Promise((r) => setTimeout(r, 300));
-        out[who].throughput.push(await measureThroughput({ prosody, roomA, roomB, count: opts.count, warmup: 300 }));
-        out[who].latency.push(await measureLatency({ prosody, roomA, roomB, rate: 100, durationMs: opts.latencyMs }));
+        out[w].throughput.push(await measureThroughput({ prosody, roomA, roomB, count: opts.count, warmup: 300, pid: contender.pid }));
+        if (opts.latencyMs > 0) out[w].latency.push(await measureLatency({ prosody, roomA, roomB, rate: 100, durationMs: opts.latencyMs }));
       } finally {
-        await stop();
+        await contender.stop();
         await prosody.stop();
       }
-      process.stderr.write(`  xmpp round ${round + 1} ${who}: ${out[who].throughput.at(-1)!.perSecond.toFixed(0)} msg/s, p99 ${out[who].latency.at(-1)!.p99.toFixed(1)} ms\n`);
+      const t = out[w].throughput.at(-1)!;
+      const l = out[w].latency.at(-1);
+      process.stderr.write(`  xmpp round ${round + 1} ${w}: ${t.perSecond.toFixed(0)} msg/s, ${((t.cpuMs ?? NaN) / t.received).toFixed(3)} ms CPU/msg${l ? `, p99 ${l.p99.toFixed(1)} ms` : ""}\n`);
     }
   }
   return out;
 }
 
-async function startJunction(prosody: ProsodyServer, roomA: string, roomB: string): Promise<() => Promise<void>> {
+async function startJunction(prosody: ProsodyServer, roomA: string, roomB: string): Promise<{ pid: number; stop(): Promise<void> }> {
   const j = await spawnJunction({
     xmpp: { server: prosody.componentService, component: prosody.componentDomain, secret: prosody.componentSecret, nick: "Junction" },
     links: { bench: { xmpp: [roomA, roomB] } },
   }, 1);
-  return () => j.stop();
+  return { pid: j.pid, stop: () => j.stop() };
+}
+
+/**
+ * `node bench/xmpp-bench.ts [junction|relay] [rounds] [count]`: throughput and CPU only, for
+ * profiling (JUNCTION_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=DIR" profiles Junction).
+ */
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const only = process.argv[2] === "relay" || process.argv[2] === "junction" ? process.argv[2] : undefined;
+  const r = await benchXmpp({ rounds: Number(process.argv[3] ?? 1), count: Number(process.argv[4] ?? 4000), latencyMs: 0, ...(only ? { only } : {}) });
+  console.log(JSON.stringify(r));
+  process.exit(0);
 }

@@ -7,6 +7,7 @@
  * the pattern is found anywhere in the body so a bridge may add to it.
  */
 import { randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import type { Element } from "@xmpp/xml";
 import type { ProsodyServer } from "../test/harness/prosody.ts";
 import { newPerson, type Person } from "../test/harness/xmpp-person.ts";
@@ -22,6 +23,8 @@ export interface RawBenchOptions {
   warmup?: number;
   /** Give up once nothing has arrived for this long. Default 5 s. */
   settleMs?: number;
+  /** The process that copies the messages (relay or Junction): its CPU time over the burst is measured. */
+  pid?: number;
 }
 
 export interface ThroughputResult {
@@ -33,6 +36,10 @@ export interface ThroughputResult {
   /** First send to last arrival. */
   totalMs: number;
   perSecond: number;
+  /** Every arrival came after the one sent before it, none twice. */
+  inOrder: boolean;
+  /** CPU time (user + system) of `pid` from the first send until 300 ms after the last arrival. */
+  cpuMs?: number;
 }
 
 export interface LatencyResult {
@@ -60,6 +67,13 @@ interface Session {
   arrivals: Arrival[];
   onArrival: (() => void) | undefined;
   close(): Promise<void>;
+}
+
+/** User + system CPU time of a process in ms, from /proc (clock ticks of 10 ms). */
+export function cpuMsOf(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  return (Number(fields[11]) + Number(fields[12])) * 10; // utime, stime (fields 14, 15)
 }
 
 const PATTERN = /bench ([0-9a-f]+) (\d+) (\d+(?:\.\d+)?)/;
@@ -151,6 +165,7 @@ export async function measureThroughput(opts: RawBenchOptions & { count?: number
     await warmUp(s, opts);
     s.run = randomBytes(4).toString("hex");
     s.arrivals = [];
+    const cpu0 = opts.pid !== undefined ? cpuMsOf(opts.pid) : undefined;
     const t0 = performance.now();
     for (let i = 0; i < count; i++) await send(s, opts.roomA, i);
     const sendMs = performance.now() - t0;
@@ -158,7 +173,16 @@ export async function measureThroughput(opts: RawBenchOptions & { count?: number
     const received = new Set(s.arrivals.map((a) => a.seq)).size;
     const last = s.arrivals.at(-1)?.at ?? t0;
     const totalMs = last - t0;
-    return { sent: count, received, lost: count - received, sendMs, totalMs, perSecond: totalMs > 0 ? (received / totalMs) * 1000 : 0 };
+    let cpuMs: number | undefined;
+    if (cpu0 !== undefined) {
+      await new Promise((r) => setTimeout(r, 300)); // its own echoes and deferred writes
+      cpuMs = cpuMsOf(opts.pid!) - cpu0;
+    }
+    return {
+      sent: count, received, lost: count - received, sendMs, totalMs, perSecond: totalMs > 0 ? (received / totalMs) * 1000 : 0,
+      inOrder: s.arrivals.every((a, i) => i === 0 || a.seq > s.arrivals[i - 1]!.seq),
+      ...(cpuMs !== undefined ? { cpuMs } : {}),
+    };
   } finally {
     await s.close();
   }

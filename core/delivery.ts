@@ -12,6 +12,8 @@ export type MediaFetcher = (origin: Network, url: string) => Promise<Media>;
 export interface DeliverOptions {
   /** The retry cap allows no further attempt (see DeliveryContext.lastAttempt). */
   readonly lastAttempt: boolean;
+  /** The row's event, when the caller has parsed it already (a fresh copy: it is not shared). */
+  readonly event?: BridgeEvent;
 }
 
 /**
@@ -36,7 +38,7 @@ export class Deliverer {
 
   /** Sends and records; throws what the adapter threw. */
   async deliver(row: OutboxRow, opts: DeliverOptions = { lastAttempt: false }): Promise<void> {
-    const event = JSON.parse(row.event) as BridgeEvent;
+    const event = opts.event ?? (JSON.parse(row.event) as BridgeEvent);
     const creates = row.messageId !== null && (event.kind === "message" || (event.kind === "reaction" && event.added));
     const ctx = this.#context(row, event, creates, opts);
     if (row.attempts === 0) this.#metrics?.hop.observe({ network: row.network }, (Date.now() - row.created) / 1000);
@@ -89,7 +91,8 @@ export class Deliverer {
     // What landed in this run is in #landed (also when its write has not committed); what landed
     // before a restart is in the store.
     const landed = this.#landed.get(row.id) ?? [];
-    const stored = creates ? m.delivered(row.messageId!, row.network, row.room) : [];
+    const stored = creates && !row.untried ? m.delivered(row.messageId!, row.network, row.room) : [];
+    row.untried = false;
     const delivered = [...stored, ...landed.filter((l) => !stored.some((s) => s.part === l.part))];
     const base: DeliveryContext = {
       ...this.#baseContext(String(row.id), row.attempts, e.origin),

@@ -5,6 +5,8 @@ import type { Queues } from "./queues.ts";
 import type { Routed, Router } from "./router.ts";
 import { cannotWrite, type Store } from "./store/store.ts";
 
+interface Settled { readonly p: Pending; readonly routed?: Routed; readonly err?: unknown }
+
 interface Pending {
   readonly network: Network;
   readonly events: readonly BridgeEvent[];
@@ -103,7 +105,41 @@ export class Ingest {
     const batch = this.#pending;
     this.#pending = [];
     if (batch.length === 0) return;
-    const settled: { p: Pending; routed?: Routed; err?: unknown }[] = [];
+    const settled = this.#commitTogether(batch) ?? this.#commitEach(batch);
+    if (!settled) return;
+    // Only committed rows are queued, in emit order.
+    for (const s of settled) {
+      if (s.routed) {
+        this.#queues.enqueue(s.routed.rows, s.routed.ephemeral);
+        s.p.resolve();
+      } else {
+        s.p.reject(s.err);
+      }
+    }
+  }
+
+  /**
+   * The whole batch in one transaction without a savepoint per emit (two statements each):
+   * undefined when an emit failed, and the batch is then committed emit by emit.
+   */
+  #commitTogether(batch: readonly Pending[]): Settled[] | undefined {
+    try {
+      return this.#store.tx(() => batch.map((p) => ({ p, routed: this.#router.route(p.network, p.events, p.opts) })));
+    } catch (err) {
+      if (!cannotWrite(err)) return undefined; // rolled back whole; each emit again, alone
+      for (const p of batch) p.reject(this.#why(err));
+      return [];
+    }
+  }
+
+  /** A store that cannot be written is said with its file and what to do. */
+  #why(err: unknown): unknown {
+    return cannotWrite(err) ? storeCannotWrite(this.#store.db.name, err) : err;
+  }
+
+  /** Each emit in a savepoint of its own, so that one failing does not take the others with it. */
+  #commitEach(batch: readonly Pending[]): Settled[] | undefined {
+    const settled: Settled[] = [];
     try {
       this.#store.tx(() => {
         for (const p of batch) {
@@ -119,19 +155,10 @@ export class Ingest {
       });
     } catch (err) {
       // The commit itself failed: nothing of the batch is stored.
-      const why = cannotWrite(err) ? storeCannotWrite(this.#store.db.name, err) : err;
-      for (const p of batch) p.reject(why);
-      return;
+      for (const p of batch) p.reject(this.#why(err));
+      return undefined;
     }
-    // Only committed rows are queued, in emit order.
-    for (const s of settled) {
-      if (s.routed) {
-        this.#queues.enqueue(s.routed.rows, s.routed.ephemeral);
-        s.p.resolve();
-      } else {
-        s.p.reject(s.err);
-      }
-    }
+    return settled;
   }
 }
 

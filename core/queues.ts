@@ -251,10 +251,11 @@ export class Queues {
       if (this.#paused.has(row.link)) return; // resume() kicks the queue
       const wait = row.nextTry - Date.now();
       if (wait > 0) return this.#later(q, wait);
-      const paced = this.#pace(row.network, row.room, JSON.parse(row.event) as BridgeEvent);
+      const event = JSON.parse(row.event) as BridgeEvent;
+      const paced = this.#pace(row.network, row.room, event);
       if (paced > 0) return this.#later(q, paced);
       try {
-        await this.#deliverer.deliver(row, { lastAttempt: this.#isLastAttempt(row) });
+        await this.#deliverer.deliver(row, { lastAttempt: this.#isLastAttempt(row), event });
         q.items.shift();
         q.lastDelivery = Date.now();
         this.stats.delivered++;

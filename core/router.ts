@@ -36,16 +36,19 @@ export class Router {
 
   /** `network` is the emitting adapter's (it owns the cursor, also when `events` is empty). */
   ingest(network: Network, events: readonly BridgeEvent[], opts: EmitOptions = {}): Routed {
+    return this.#store.tx(() => this.route(network, events, opts));
+  }
+
+  /** As ingest, inside the caller's open transaction: its rollback undoes all of it. */
+  route(network: Network, events: readonly BridgeEvent[], opts: EmitOptions = {}): Routed {
     const out: Routed = { rows: [], ephemeral: [] };
     const now = Date.now();
-    this.#store.tx(() => {
-      if (opts.dedupeKey !== undefined && !this.#store.markSeen(opts.dedupeKey, now)) {
-        this.#log.debug({ key: opts.dedupeKey }, "batch already committed; ignored");
-        return;
-      }
-      for (const e of events) this.#route(e, now, out);
-      if (opts.cursor) this.#store.setCursor(network, opts.cursor.room, opts.cursor.value);
-    });
+    if (opts.dedupeKey !== undefined && !this.#store.markSeen(opts.dedupeKey, now)) {
+      this.#log.debug({ key: opts.dedupeKey }, "batch already committed; ignored");
+      return out;
+    }
+    for (const e of events) this.#route(e, now, out);
+    if (opts.cursor) this.#store.setCursor(network, opts.cursor.room, opts.cursor.value);
     return out;
   }
 

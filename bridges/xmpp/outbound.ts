@@ -63,7 +63,7 @@ export function outboundStanzas(event: BridgeEvent, ctx: DeliveryContext, o: Out
   const one = (stanza: Element): Outbound => ({ stanzas: [stanza], ids: [{ id, altId: id, author: o.occupant, part: 0, role: "text" }] });
   switch (event.kind) {
     case "message":
-      return messageStanzas(event, ctx, o);
+      return messageStanzas(event, ctx, o, id);
     case "edit": {
       const target = requireTarget(ctx.target, "correct");
       if (!target.altId) throw new CannotDeliver(`the corrected message ${target.remoteId} has no id of ours to replace`);
@@ -100,8 +100,7 @@ export function outboundStanzas(event: BridgeEvent, ctx: DeliveryContext, o: Out
   }
 }
 
-function messageStanzas(event: MessageEvent, ctx: DeliveryContext, o: OutboundOptions): Outbound {
-  const id = stanzaIdFor(ctx.deliveryId, event);
+function messageStanzas(event: MessageEvent, ctx: DeliveryContext, o: OutboundOptions, id: string): Outbound {
   const out: Outbound = { stanzas: [], ids: [] };
   const body = styledBody(event.body, o);
   let text = event.isAction ? `/me ${body.text}` : body.text;

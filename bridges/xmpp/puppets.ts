@@ -22,6 +22,7 @@ import { bareJid, roomKey } from "./stanza.ts";
 export const PUPPET_RESOURCE = "junction";
 const JOIN_TIMEOUT_MS = 10_000;
 const MAX_AVATAR_BYTES = 512 * 1024;
+const JID_CACHE = 2048;
 /** Join errors that will not go away by trying again (XEP-0045 §7.2). */
 const PERMANENT = new Set(["forbidden", "registration-required", "item-not-found", "not-allowed", "not-authorized"]);
 /** Join errors about the nick itself: the next candidate is the plain one. */
@@ -46,6 +47,8 @@ type JoinResult = { nick: string } | { error: string };
 export class Puppets {
   readonly #conn: XmppConnection;
   readonly #component: string;
+  /** Puppet JIDs by origin and sender id: escaping (and maybe hashing) a node costs more than the lookup. */
+  readonly #jids = new Map<string, string>();
   readonly #log: Logger;
   #host: AdapterHost | undefined;
   readonly #byHandle = new Map<string, PuppetRecord>();
@@ -122,7 +125,14 @@ export class Puppets {
   }
 
   fullJid(origin: Network, sender: Sender): string {
-    return `${puppetJid(origin, sender.id, this.#component)}/${PUPPET_RESOURCE}`;
+    const key = `${origin}\u0000${sender.id}`;
+    let full = this.#jids.get(key);
+    if (full === undefined) {
+      if (this.#jids.size >= JID_CACHE) this.#jids.clear(); // bounded: the busy senders come back at once
+      full = `${puppetJid(origin, sender.id, this.#component)}/${PUPPET_RESOURCE}`;
+      this.#jids.set(key, full);
+    }
+    return full;
   }
 
   /** The puppet for `sender` joined to `state`'s room, joining (and fetching its avatar) if needed. */

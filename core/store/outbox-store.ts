@@ -14,6 +14,11 @@ export interface OutboxRow {
   readonly created: number;
   attempts: number;
   nextTry: number;
+  /**
+   * Committed by this process and not yet handed to a destination: nothing of it can have landed
+   * anywhere, so its delivery needs no look for parts delivered before (cleared at the first try).
+   */
+  untried?: boolean;
 }
 
 interface Raw {
@@ -70,7 +75,7 @@ export class OutboxStore {
 
   add(link: string, network: Network, room: string, messageId: number | null, event: string, now: number): OutboxRow {
     const r = this.#insert.run(link, network, room, messageId, event, now);
-    return { id: Number(r.lastInsertRowid), link, network, room, messageId, event, created: now, attempts: 0, nextTry: 0 };
+    return { id: Number(r.lastInsertRowid), link, network, room, messageId, event, created: now, attempts: 0, nextTry: 0, untried: true };
   }
 
   done(id: number): void { this.#done.run(id); }

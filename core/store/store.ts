@@ -35,9 +35,12 @@ export class Store {
   readonly #clearLinks;
   readonly #getSetting;
   readonly #putSetting;
+  /** One transaction function for every tx(): db.transaction() builds a new wrapper on each call. */
+  readonly #transaction: (fn: () => unknown) => unknown;
 
   constructor(path: string) {
     this.db = openDb(path);
+    this.#transaction = this.db.transaction((fn: () => unknown) => fn());
     this.messages = new MessageStore(this.db);
     this.outbox = new OutboxStore(this.db);
     this.puppets = new PuppetStore(this.db);
@@ -82,14 +85,14 @@ export class Store {
    * were rolled back with it: they wait for the next commit.
    */
   tx<T>(fn: () => T): T {
-    if (this.db.inTransaction) return this.db.transaction(fn)(); // nested: a savepoint
+    if (this.db.inTransaction) return this.#transaction(fn) as T; // nested: a savepoint
     const writes = this.#deferred;
     this.#deferred = [];
     try {
-      return this.db.transaction(() => {
+      return this.#transaction(() => {
         this.#run(writes);
         return fn();
-      })();
+      }) as T;
     } catch (err) {
       this.#deferred = [...writes, ...this.#deferred];
       throw err;

@@ -229,6 +229,17 @@ describe("late failures (host.deliveryFailed)", () => {
     expect(app.store.outbox.failed()).toEqual([]);
   });
 
+  it("a not-ready bounce (no attempt counted) still finds the parts that landed: only the bounced one goes again", async () => {
+    const matrix = new PartsAdapter("matrix");
+    const { app, xmpp } = await setup({ matrix });
+    await xmpp.host.emit([withFile("text", "s1")]);
+    await app.queues.idle();
+    matrix.host.deliveryFailed(roomRef("!m:hs"), matrix.landed[1]!.id, new NotReadyError("the room is rejoining"));
+    await app.queues.idle(10_000);
+    expect(matrix.landed.map((l) => l.part)).toEqual([0, 1, 1]);
+    expect(app.store.outbox.failed()).toEqual([]);
+  });
+
   it("a permanent bounce fails the delivery with the reason, and later references no longer point at it", async () => {
     const { log, lines } = recordingLog();
     const { app, xmpp, matrix } = await setup({ log });
