@@ -12,8 +12,6 @@ import { isMxid } from "./pills.ts";
 
 export type Content = Record<string, unknown>;
 
-const MXID = /^@[^:\s]+:\S+$/;
-
 /** The Matrix user a mentioned person is: by default only a Matrix user is one. */
 export type MxidOf = (id: ActorId, network?: Network) => string | undefined;
 const matrixUsersOnly: MxidOf = (id, network) => (isMxid(id) && (network ?? "matrix") === "matrix" ? id : undefined);
@@ -38,12 +36,12 @@ function mentionsOf(e: MessageEvent, replyTo: MappedMessage | undefined, mxidOf:
   const ids = new Set<string>();
   const nodes = e.body.rich ? mentionNodes(e.body.rich) : [];
   const add = (mxid: string | undefined): void => {
-    if (mxid && MXID.test(mxid)) ids.add(mxid);
+    if (mxid && isMxid(mxid)) ids.add(mxid);
   };
   // A mention in the text knows its person's network; one listed only in `mentions` is guessed.
   for (const n of nodes) if (e.mentions.includes(n.id)) add(mxidOf(n.id, n.network));
   for (const m of e.mentions) if (!nodes.some((n) => n.id === m)) add(mxidOf(m));
-  if (replyTo?.author && MXID.test(replyTo.author)) ids.add(replyTo.author);
+  if (replyTo?.author && isMxid(replyTo.author)) ids.add(replyTo.author);
   return { user_ids: [...ids] };
 }
 

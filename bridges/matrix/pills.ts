@@ -1,6 +1,10 @@
 /** Matrix pills: a matrix.to link to a user (client-server API, "User and room mentions"). */
 
-const MXID = /^@[^:\s/]+:[A-Za-z0-9.\-:[\]]+$/;
+/**
+ * A user id: the localpart ends at the first ':' and may hold '/' and '+' (the spec's user id
+ * grammar; our own ghosts of XMPP occupant-ids, which are base64, often do).
+ */
+const MXID = /^@[^:\s]+:[A-Za-z0-9.\-:[\]]+$/;
 
 export function isMxid(s: string): boolean {
   return MXID.test(s);

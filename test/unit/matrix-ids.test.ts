@@ -2,6 +2,7 @@ import { describe, expect, it } from "vitest";
 import {
   botUserId, escapeLocalpart, ghostUserId, isOurs, parseGhost, unescapeLocalpart,
 } from "../../bridges/matrix/ids.ts";
+import { isMxid, mxidOfLink, pillHref } from "../../bridges/matrix/pills.ts";
 import { actorId } from "../../core/events.ts";
 
 const naming = { prefix: "_junction_", domain: "example.org" };
@@ -38,6 +39,23 @@ describe("matrix ghost ids", () => {
     expect(parseGhost(naming, "@alice:example.org")).toBeUndefined();
     expect(parseGhost(naming, botUserId(naming))).toBeUndefined();
   });
+
+  // Prosody's occupant-ids are base64 of a hash salted per room: about every other room gives a
+  // person one with a '/', which a pill of their ghost must survive (the localpart may hold '/').
+  it.each(["rich@conference.localhost#eKN2uFPqfrkVSzwNYwkZW/20q+Bv3vFfHcYMkQZEMWw=", "lobby@muc.example/Bob"])(
+    "a pill of the ghost of %j points back at that person", (actor) => {
+      const ghost = ghostUserId(naming, "xmpp", actorId(actor));
+      expect(isMxid(ghost)).toBe(true);
+      for (const href of [`https://matrix.to/#/${ghost}`, pillHref(ghost), `https://matrix.to/#/${encodeURIComponent(ghost)}`]) {
+        expect(mxidOfLink(href)).toBe(ghost);
+      }
+      expect(parseGhost(naming, mxidOfLink(pillHref(ghost))!)).toEqual({ network: "xmpp", actor });
+    });
+
+  it.each(["https://matrix.to/#/@a:hs/$event", "https://matrix.to/#/@:hs", "https://matrix.to/#/@a b:hs", "https://matrix.to/#/!room:hs"])(
+    "%s is no user's pill", (href) => {
+      expect(mxidOfLink(href)).toBeUndefined();
+    });
 
   it("a very long actor still makes a legal, unique user id of at most 255 bytes", () => {
     const a = ghostUserId(naming, "xmpp", "x".repeat(300) + "@example.org");
