@@ -11,7 +11,7 @@ import type { MappedMessage, Media } from "../../core/adapter.ts";
 import { actorId, remoteId, roomRef, type Attachment, type EditEvent, type MessageEvent } from "../../core/events.ts";
 import { attachmentNote, formatSize } from "../../core/fallbacks.ts";
 import { mediaFailure } from "../../core/media/errors.ts";
-import { measured } from "../../core/media/measure.ts";
+import { HEADER_BYTES, measured } from "../../core/media/measure.ts";
 import { AddressPolicy } from "../../core/media/policy.ts";
 import { para, text } from "../../core/richtext/tree.ts";
 import { fileLine } from "../../bridges/discord/outbound.ts";
@@ -40,6 +40,23 @@ describe("what the bytes say", () => {
     const fake = measured({ data: Buffer.from("not a png at all"), mime: "image/png" });
     expect(fake.width).toBeUndefined();
     expect(fake.height).toBeUndefined();
+  });
+  it("a large file of hostile bytes that starts like a JPEG is measured from its header only, quickly", () => {
+    // A JPEG start, then no frame header: image-size would walk all of it one byte at a time.
+    const data = new Uint8Array(40 * 1024 * 1024);
+    data.set([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x01]);
+    const started = performance.now();
+    expect(measured({ data, mime: "image/jpeg" }).width).toBeUndefined();
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+  it("a PNG whose header claims huge dimensions is taken at its word, not decoded", () => {
+    const data = Buffer.concat([png(1, 1).subarray(0, 16), Buffer.from("ffffffffffffffff0806000000", "hex")]);
+    expect(measured({ data, mime: "image/png" })).toMatchObject({ width: 0xffffffff, height: 0xffffffff });
+  });
+  it("a file cut short in its header is left unmeasured, without an error", () => {
+    expect(measured({ data: png(5, 5).subarray(0, 12), mime: "image/png" }).width).toBeUndefined();
+    const late = Buffer.concat([Buffer.from([0xff, 0xd8]), Buffer.alloc(HEADER_BYTES), gif(3, 3)]);
+    expect(measured({ data: late, mime: "image/jpeg" }).width).toBeUndefined();
   });
   it("an SVG is a document, not measured (its size is whatever its text says)", () => {
     const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>`);
