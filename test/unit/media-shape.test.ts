@@ -21,7 +21,7 @@ import { parseBody } from "../../bridges/xmpp/body.ts";
 import type { XmppConnection } from "../../bridges/xmpp/connection.ts";
 import { outboundStanzas } from "../../bridges/xmpp/outbound.ts";
 import { attachmentUrls, type MoveDeps } from "../../bridges/xmpp/upload.ts";
-import { parentDomain, uploadServiceOf, UploadServices } from "../../bridges/xmpp/upload-service.ts";
+import { parentDomain, uploadServiceOf, UploadServices, withinDomain } from "../../bridges/xmpp/upload-service.ts";
 import { gif, png } from "../support/images.ts";
 
 const log = pino({ level: "silent" });
@@ -198,6 +198,12 @@ describe("XMPP: the upload service", () => {
     expect(at("upload.example.org", 22)).toMatch(/does not allow/);
     expect(at("files.lan", 22)).toBeUndefined();
   });
+  it.each<[string, boolean]>([
+    ["upload.example.org", true], ["example.org", true], ["a.b.example.org", true],
+    ["notexample.org", false], ["upload.example.org.evil", false], ["127.0.0.1", false], ["u@example.org", false], ["example.org/r", false],
+  ])("%s is a service of example.org: %s", (jid, want) => {
+    expect(withinDomain(jid, "example.org")).toBe(want);
+  });
   it.each([["bridge.example.org", "example.org"], ["bridge.localhost", "localhost"], ["bridge", undefined], ["a.org", undefined]])("the domain asked about for %s is %s", (c, d) => {
     expect(parentDomain(c)).toBe(d);
   });
@@ -207,8 +213,10 @@ describe("XMPP: the upload service", () => {
       request: async (iq: Element) => {
         asked.push(`${String(iq.getChild("query")!.attrs.xmlns).split("#")[1] ?? ""} ${iq.attrs.to}`);
         if (iq.getChild("query", "http://jabber.org/protocol/disco#items")) {
-          return el(`<iq type="result"><query xmlns="http://jabber.org/protocol/disco#items"><item jid="conference.example.org"/><item jid="upload.example.org"/><item jid="someone@example.org"/></query></iq>`);
+          return el(`<iq type="result"><query xmlns="http://jabber.org/protocol/disco#items"><item jid="conference.example.org"/><item jid="upload.example.org"/><item jid="someone@example.org"/><item jid="upload.evil.example"/><item jid="127.0.0.1"/><item jid="notexample.org"/></query></iq>`);
         }
+        // Every foreign item would claim to be one, and answer first.
+        if (["upload.evil.example", "127.0.0.1", "notexample.org"].includes(String(iq.attrs.to))) return info(["urn:xmpp:http:upload:0"]);
         return iq.attrs.to === "upload.example.org" && withUpload ? info(["urn:xmpp:http:upload:0"], 5000) : info(["x"]);
       },
     }) as unknown as XmppConnection;
