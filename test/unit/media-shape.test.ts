@@ -17,7 +17,7 @@ import { para, text } from "../../core/richtext/tree.ts";
 import { fileLine } from "../../bridges/discord/outbound.ts";
 import { fromRoomEvent } from "../../bridges/matrix/inbound.ts";
 import { captionEditContent, mediaContent, messageContent, unavailableContent, withCaption } from "../../bridges/matrix/outbound.ts";
-import { parseBody } from "../../bridges/xmpp/body.ts";
+import { MAX_FILES, parseBody } from "../../bridges/xmpp/body.ts";
 import type { XmppConnection } from "../../bridges/xmpp/connection.ts";
 import { outboundStanzas } from "../../bridges/xmpp/outbound.ts";
 import { attachmentUrls, type MoveDeps } from "../../bridges/xmpp/upload.ts";
@@ -157,6 +157,15 @@ describe("Matrix: media events with info and captions", () => {
 const FROM = `from="room@muc.example/ann" type="groupchat"`;
 describe("XMPP in: captions and file metadata", () => {
   const url = "https://up.example/abc/cat.png";
+  it("a stanza stuffed with files yields MAX_FILES of them; the other URLs stay words", () => {
+    const urls = Array.from({ length: 500 }, (_, i) => `https://up.example/f${i}.png`);
+    const oob = urls.map((u) => `<x xmlns="jabber:x:oob"><url>${u}</url></x>`).join("");
+    const sims = urls.map((u) => `<file-sharing xmlns="urn:xmpp:sfs:0"><sources><url-data xmlns="http://jabber.org/protocol/url-data" target="${u}x"/></sources></file-sharing>`).join("");
+    const parsed = parseBody(el(`<message ${FROM}><body>${urls.join("\n")}</body>${oob}${sims}</message>`));
+    expect(MAX_FILES).toBe(10);
+    expect(parsed.attachments.map((a) => a.url)).toEqual(urls.slice(0, MAX_FILES));
+    expect(parsed.text).toBe(urls.slice(MAX_FILES).join("\n"));
+  });
   it.each<[string, string, string | undefined, Partial<Attachment>[]]>([
     ["the URL alone (how Conversations sends a file): no text", `<body>${url}</body><x xmlns="jabber:x:oob"><url>${url}</url></x>`, "", [{ url, name: "cat.png" }]],
     ["a caption and the URL on its own line: the caption is the text", `<body>my cat\n${url}</body><x xmlns="jabber:x:oob"><url>${url}</url></x>`, "my cat", [{ url }]],
