@@ -291,6 +291,14 @@ describe("XMPP out: files as uploads, links or notes", () => {
     expect(r2.urls.get("https://f.example/a.png")).toBe("https://f.example/a.png");
     expect(r2.notes.get("mxc://hs/pic")).toBe("📎 pic.png (not copied by the bridge: this XMPP server has no upload service, and Junction serves no links (http.publicUrl))");
   });
+  it("an upload service that does not answer holds the room MEDIA_ATTEMPTS tries, as a fetch would, then a note", async () => {
+    const { IqTimeout } = await import("../../bridges/xmpp/connection.ts");
+    const silent = deps({ conn: { request: async () => { throw new IqTimeout("no answer to iq 1 to upload.example within 30000 ms"); } } as unknown as XmppConnection });
+    await expect(attachmentUrls([mxc], { ...ctx(), attempt: 0 }, silent)).rejects.toThrow("no answer");
+    await expect(attachmentUrls([mxc], { ...ctx(), attempt: 1 }, silent)).rejects.toThrow("no answer");
+    const r = await attachmentUrls([mxc], { ...ctx(), attempt: 2 }, silent);
+    expect(r.notes.get("mxc://hs/pic")).toMatch(/^📎 pic\.png \(\d+ B\): https:\/\/junction\.example\/media\/.+ \(not copied by the bridge: the XMPP server's upload service did not answer\)$/);
+  });
   it("a file gone for good is a note; a passing failure throws so the delivery is tried again", async () => {
     const gone = await attachmentUrls([mxc], ctx(async () => { throw mediaFailure("status", "404", { status: 404 }); }), deps());
     expect(gone.notes.get("mxc://hs/pic")).toBe("📎 pic.png (not copied by the bridge: the server answered HTTP 404)");
