@@ -66,8 +66,17 @@ export function outboundStanzas(event: BridgeEvent, ctx: DeliveryContext, o: Out
       return messageStanzas(event, ctx, o, id);
     case "edit": {
       const target = requireTarget(ctx.target, "correct");
-      if (!target.altId) throw new CannotDeliver(`the corrected message ${target.remoteId} has no id of ours to replace`);
       const body = styledBody(event.body, o);
+      if (target.role === "file") {
+        // A file sent without text that got some later (a caption typed into a Discord edit): a
+        // correction would replace the file's stanza, URL and OOB with the text, and the file would
+        // be gone from XMPP clients. The text goes as the message's text part instead, which later
+        // edits correct and a retraction removes with the rest.
+        if (body.text.trim() === "") return { stanzas: [], ids: [] };
+        return one(groupchat(o, id, xml("body", {}, body.text), body.hint ?? null, ...referenceElements(o.room, body.mentions, 0),
+          xml("active", { xmlns: NS.chatStates })));
+      }
+      if (!target.altId) throw new CannotDeliver(`the corrected message ${target.remoteId} has no id of ours to replace`);
       return one(groupchat(o, id, xml("body", {}, body.text), xml("replace", { id: target.altId, xmlns: NS.correct }), body.hint ?? null,
         ...referenceElements(o.room, body.mentions, 0)));
     }

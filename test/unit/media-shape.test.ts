@@ -313,4 +313,19 @@ describe("XMPP out: files as uploads, links or notes", () => {
     expect(out.stanzas[1]!.getChild("x", "jabber:x:oob")?.getChildText("url")).toBe("https://up.example/get/pic.png");
     expect(out.ids.map((i) => [i.part, i.role])).toEqual([[0, "text"], [1, "file"]]);
   });
+  it("text added by an edit to a file sent alone is its own message (the text part), never a correction that replaces the file", () => {
+    const file: MappedMessage = { remoteId: remoteId("jn-7-abc-1"), altId: "jn-7-abc-1", authorName: "Dee", excerpt: "pic.png", role: "file" } as MappedMessage;
+    const opts = { room: "r@muc", from: "p@bridge/j", occupant: "r@muc/Dee" };
+    const edit = (text: string): EditEvent => ({ ...base, kind: "edit", target: remoteId("d1"), body: { text } });
+    const out = outboundStanzas(edit("my cat"), { deliveryId: "8", attempt: 0, fetchMedia: async () => pic, target: file }, opts);
+    expect(out.stanzas).toHaveLength(1);
+    expect(out.stanzas[0]!.getChildText("body")).toBe("my cat");
+    expect(out.stanzas[0]!.getChild("replace")).toBeUndefined();
+    expect(out.ids.map((i) => [i.part, i.role])).toEqual([[0, "text"]]);
+    expect(outboundStanzas(edit(""), { deliveryId: "9", attempt: 0, fetchMedia: async () => pic, target: file }, opts).stanzas).toEqual([]);
+    // Once there is a text part, an edit corrects it.
+    const textPart = { ...file, remoteId: remoteId("jn-8-x"), altId: "jn-8-x", role: "text" } as MappedMessage;
+    const again = outboundStanzas(edit("my cat, asleep"), { deliveryId: "10", attempt: 0, fetchMedia: async () => pic, target: textPart }, opts);
+    expect(again.stanzas[0]!.getChild("replace")?.attrs.id).toBe("jn-8-x");
+  });
 });
