@@ -266,6 +266,28 @@ describe("edits and retractions of a captioned picture reach every part", () => 
   });
 });
 
+describe("text added later to a file sent alone", () => {
+  it("a Discord edit that adds text to a picture: on XMPP the file stays and the text comes as its own message, which a second edit corrects; on Matrix the media event gets the caption", async () => {
+    const pic = png(9, 6, 13);
+    const mark = bob.heard.length;
+    const sent = alice.send(channel, "", { attachments: [{ filename: "lamp.png", data: pic, contentType: "image/png" }] });
+    const file = await bob.waitFor((el) => fromRoom(MUC)(el) && oobUrl(el) !== undefined, 20_000, mark);
+    const img = await onMatrix(room, (ev) => ev.content?.filename === "lamp.png" && !ev.content?.["m.new_content"], "the lamp on Matrix");
+
+    alice.edit(sent.id, "my lamp");
+    const text = await bob.waitFor((el) => fromRoom(MUC)(el) && body(el) === "my lamp", 20_000, mark);
+    expect(text.getChild("replace", "urn:xmpp:message-correct:0")).toBeUndefined();
+    // No correction replaced the file's stanza.
+    expect(bob.heard.slice(mark).some((el) => el.getChild("replace", "urn:xmpp:message-correct:0")?.attrs.id === file.attrs.id)).toBe(false);
+    const edit = await onMatrix(room, (ev) => ev.content?.["m.relates_to"]?.event_id === img.event_id, "the caption on Matrix");
+    expect(edit.content["m.new_content"]).toMatchObject({ msgtype: "m.image", body: "my lamp", filename: "lamp.png", url: img.content.url });
+
+    alice.edit(sent.id, "my desk lamp");
+    const correction = await bob.waitFor((el) => fromRoom(MUC)(el) && body(el) === "my desk lamp", 20_000, mark);
+    expect(correction.getChild("replace", "urn:xmpp:message-correct:0")?.attrs.id).toBe(text.attrs.id);
+  });
+});
+
 describe("files over a destination's limit", () => {
   it("a Matrix file over the XMPP upload service's limit arrives on XMPP as a note with a Junction link that serves it; over Discord's limit, the same on Discord", async () => {
     const big = Buffer.alloc(XMPP_LIMIT + 50 * 1024, 0x5a);
