@@ -138,8 +138,11 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     const ingest = new Ingest(store, router, queues, new Pacer({ perSecond: joinsPerSecond, burst: joinsPerSecond * 5 }));
     const steering = new CoreSteering({ links, queues, store, status });
     const admin = new AdminDesk(config.admin, steering, log.child({ part: "admin" }));
-    const paused = steering.restorePaused();
+    const { paused, unconfigured } = steering.restorePaused();
     if (paused.length > 0) log.warn({ links: paused }, "links paused by an admin stay paused: their deliveries wait for a resume");
+    if (unconfigured.length > 0) {
+      log.warn({ links: unconfigured }, "links paused by an admin and since removed from the config: their deliveries stay held in the outbox; resume them to let them go");
+    }
     const pending = store.outbox.pending();
     if (pending.length > 0) log.info({ pending: pending.length }, "resuming deliveries left in the outbox");
     queues.enqueue(pending);
