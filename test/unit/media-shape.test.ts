@@ -131,6 +131,13 @@ describe("Matrix: media events with info and captions", () => {
     expect((captionEditContent(edit(""), mapped("$img"), original)["m.new_content"] as Record<string, unknown>).body).toBe("cat.png");
     expect((captionEditContent(edit("x"), mapped("$t"), { msgtype: "m.text", body: "y" })["m.new_content"] as Record<string, unknown>).msgtype).toBe("m.text");
   });
+  it("a caption edit of a note in place of the file (over the homeserver's limit) keeps the note", () => {
+    const note = unavailableContent(cat, "over the homeserver's upload limit", undefined, "https://j.example/media/p/s/cat.png");
+    const captioned = withCaption(note, { msgtype: "m.text", body: "old\ncaption" });
+    const c = captionEditContent(edit("new caption"), mapped("$note", { role: "file", part: 1 }), captioned);
+    expect((c["m.new_content"] as Record<string, unknown>).body).toBe(`new caption\n${String(note.body)}`);
+    expect(((captionEditContent(edit(""), mapped("$note"), captioned))["m.new_content"] as Record<string, unknown>).body).toBe(note.body);
+  });
   const ROOM = "!r:hs";
   const mctx = { profile: () => undefined, findMessage: () => undefined };
   const ev = (content: Record<string, unknown>) => ({ type: "m.room.message", event_id: "$e", room_id: ROOM, sender: "@m:hs", origin_server_ts: 5, content });
