@@ -288,6 +288,16 @@ describe("text added later to a file sent alone", () => {
   });
 });
 
+describe("a file that cannot be fetched", () => {
+  it("a Matrix file the homeserver no longer has reaches Discord as a line with its name and why, without a Junction link that would fail the same way", async () => {
+    const onDiscord = emu.nextMessage(channel, 20_000);
+    await carol.send(room, { msgtype: "m.file", body: "gone.pdf", filename: "gone.pdf", url: "mxc://localhost/NoSuchMediaHere", info: { mimetype: "application/pdf" } });
+    const sent = await onDiscord;
+    expect(sent.content).toMatch(/^📎 gone\.pdf \(not copied by the bridge: [^)]+\)$/);
+    expect(sent.content).not.toContain(`127.0.0.1:${httpPort}`);
+  });
+});
+
 describe("files over a destination's limit", () => {
   it("a Matrix file over the XMPP upload service's limit arrives on XMPP as a note with a Junction link that serves it; over Discord's limit, the same on Discord", async () => {
     const big = Buffer.alloc(XMPP_LIMIT + 50 * 1024, 0x5a);
