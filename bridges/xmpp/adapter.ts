@@ -245,6 +245,7 @@ export class XmppAdapter implements Adapter {
         // text added to a file-only message is its new text part (outbound.ts).
         if (event.kind === "message" || (event.kind === "edit" && ctx.target?.role === "file")) ctx.partDelivered?.({ id: remoteId(p.id.id), altId: p.id.altId, author: p.id.author, part: p.id.part, role: p.id.role });
       }
+      if (out.removedPart !== undefined) ctx.partRemoved?.(out.removedPart);
       // Kept until the room reflects it (a moderation, spoken by another puppet, is not resent).
       if (speaker.full === this.#puppets.fullJid(event.origin, event.sender)) {
         state.unconfirmed.add(parts.map((p) => p.id.id), { origin: event.origin, sender: event.sender, ctx, stanzas: parts.map((p) => p.stanza) });

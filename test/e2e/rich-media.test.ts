@@ -288,6 +288,26 @@ describe("text added later to a file sent alone", () => {
   });
 });
 
+describe("a caption taken off and put back", () => {
+  it("on Matrix: XMPP sees the caption's message retracted (never an empty correction), and the new caption as a message of its own", async () => {
+    const pic = png(7, 7, 17);
+    const mxc = await matrixUpload(pic, "image/png", "moon.png");
+    const mark = bob.heard.length;
+    const media = { msgtype: "m.image", filename: "moon.png", url: mxc, info: { mimetype: "image/png", size: pic.length, w: 7, h: 7 } };
+    const eventId = await carol.send(room, { ...media, body: "the moon" });
+    const caption = await bob.waitFor((el) => fromRoom(MUC)(el) && body(el) === "the moon", 20_000, mark);
+    await bob.waitFor((el) => fromRoom(MUC)(el) && oobUrl(el) !== undefined && oobUrl(el)!.endsWith("moon.png"), 20_000, mark);
+
+    await carol.send(room, { ...media, body: "* moon.png", "m.new_content": { ...media, body: "moon.png" }, "m.relates_to": { rel_type: "m.replace", event_id: eventId } });
+    await bob.waitFor((el) => fromRoom(MUC)(el) && el.getChild("retract", "urn:xmpp:message-retract:1")?.attrs.id === stanzaId(caption, MUC), 20_000, mark);
+    expect(bob.heard.slice(mark).some((el) => el.getChild("replace", "urn:xmpp:message-correct:0") !== undefined && !body(el))).toBe(false);
+
+    await carol.send(room, { ...media, body: "* the full moon", "m.new_content": { ...media, body: "the full moon" }, "m.relates_to": { rel_type: "m.replace", event_id: eventId } });
+    const again = await bob.waitFor((el) => fromRoom(MUC)(el) && body(el) === "the full moon", 20_000, mark);
+    expect(again.getChild("replace", "urn:xmpp:message-correct:0")).toBeUndefined();
+  });
+});
+
 describe("a file that cannot be fetched", () => {
   it("a Matrix file the homeserver no longer has reaches Discord as a line with its name and why, without a Junction link that would fail the same way", async () => {
     const onDiscord = emu.nextMessage(channel, 20_000);

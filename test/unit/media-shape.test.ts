@@ -330,6 +330,16 @@ describe("XMPP out: files as uploads, links or notes", () => {
     expect(out.stanzas[0]!.getChild("replace")).toBeUndefined();
     expect(out.ids.map((i) => [i.part, i.role])).toEqual([[0, "text"]]);
     expect(outboundStanzas(edit(""), { deliveryId: "9", attempt: 0, fetchMedia: async () => pic, target: file }, opts).stanzas).toEqual([]);
+    // Taking the caption off a file again retracts the caption's message (no empty correction).
+    const caption = { ...file, remoteId: remoteId("sid-caption"), altId: "jn-8-x", role: "text", part: 0 } as MappedMessage;
+    const off = outboundStanzas(edit(""), { deliveryId: "11", attempt: 0, fetchMedia: async () => pic, target: caption, targets: [caption, file] }, opts);
+    expect(off.stanzas).toHaveLength(1);
+    expect(off.stanzas[0]!.getChild("retract", "urn:xmpp:message-retract:1")?.attrs.id).toBe("sid-caption");
+    expect(off.stanzas[0]!.getChild("replace")).toBeUndefined();
+    expect(off.removedPart).toBe(0);
+    // A message that is only text is corrected as ever, even to nothing.
+    const textOnly = outboundStanzas(edit(""), { deliveryId: "12", attempt: 0, fetchMedia: async () => pic, target: caption, targets: [caption] }, opts);
+    expect(textOnly.stanzas[0]!.getChild("replace")?.attrs.id).toBe("jn-8-x");
     // Once there is a text part, an edit corrects it.
     const textPart = { ...file, remoteId: remoteId("jn-8-x"), altId: "jn-8-x", role: "text" } as MappedMessage;
     const again = outboundStanzas(edit("my cat, asleep"), { deliveryId: "10", attempt: 0, fetchMedia: async () => pic, target: textPart }, opts);
