@@ -76,25 +76,24 @@ export class AdminDesk {
    */
   refusal(actor: Actor, what: string, link?: string): string | undefined {
     if (this.isAdmin(actor)) return undefined;
-    const who = { admin: actor.id, network: actor.network, ...(actor.via ? { via: actor.via } : {}), action: what, ...(link !== undefined ? { link } : {}) };
-    this.#log.warn({ ...who, outcome: "refused" }, `admin command refused: ${actor.id} is not an admin`);
+    this.#log.warn({ ...who(actor, what, link), outcome: "refused" }, `admin command refused: ${actor.id} is not an admin`);
     return (this.#admins[actor.network] ?? []).length > 0
       ? `${actor.id} is not one of Junction's admins; ask an admin to add you to admin.${actor.network} in its config`
       : `Junction has no ${actor.network} admins configured (admin.${actor.network} in its config), so nobody may steer it from ${actor.network}`;
   }
 
   async run<A extends Action>(actor: Actor, action: A, link?: string): Promise<Answer<A>> {
-    const who = { admin: actor.id, network: actor.network, ...(actor.via ? { via: actor.via } : {}), action, ...(link !== undefined ? { link } : {}) };
     const refused = this.refusal(actor, action, link);
     if (refused !== undefined) return { ok: false, refused };
+    const by = who(actor, action, link);
     try {
       const value = await this.#do(action, link, actor.id);
-      this.#log.info({ ...who, outcome: summary(action, value) }, `admin command: ${action}${link !== undefined ? ` ${link}` : ""}`);
+      this.#log.info({ ...by, outcome: summary(action, value) }, `admin command: ${action}${link !== undefined ? ` ${link}` : ""}`);
       return { ok: true, value };
     } catch (err) {
       const error = reasonOf(err);
-      if (err instanceof UnknownLink) this.#log.info({ ...who, outcome: "error", error }, `admin command failed: ${action}`);
-      else this.#log.error({ ...who, outcome: "error", err }, `admin command failed: ${action}`);
+      if (err instanceof UnknownLink) this.#log.info({ ...by, outcome: "error", error }, `admin command failed: ${action}`);
+      else this.#log.error({ ...by, outcome: "error", err }, `admin command failed: ${action}`);
       return { ok: false, error };
     }
   }
@@ -114,6 +113,11 @@ export class AdminDesk {
     };
     return r[action]() as AdminResults[A];
   }
+}
+
+/** Who asked for what, as every admin log line names it. */
+function who(actor: Actor, action: string, link: string | undefined): Record<string, string> {
+  return { admin: actor.id, network: actor.network, ...(actor.via ? { via: actor.via } : {}), action, ...(link !== undefined ? { link } : {}) };
 }
 
 /** What the log line says came of it (never the whole status, which may be long). */

@@ -86,7 +86,12 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       }
     }
   }
-  const media = mediaHttp(config.media, adapters.values());
+  // One media client per network, each allowed only its own servers besides config's: an XMPP
+  // person's OOB link must not reach the Matrix homeserver's private address because the Matrix
+  // adapter may fetch from there. `media` is for origins without an adapter of their own.
+  const media = mediaHttp(config.media);
+  const mediaOf = new Map([...adapters.values()].map((a) => [a.network, mediaHttp(config.media, [a])]));
+  const closeMedia = () => Promise.all([media, ...mediaOf.values()].map((m) => m.close()));
   const store = new Store(config.store.path);
   store.onDeferredError = (err) => log.error({ err }, "a deferred store write failed; it was skipped");
   const resolver = new RoomResolver(log);
@@ -115,7 +120,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       if (retryInMs !== undefined) log.error({ err, writes, retryInMs }, "committing delivery bookkeeping failed (is the disk full?); trying again");
       else log.error({ err, writes }, "committing delivery bookkeeping kept failing; those writes are dropped (their deliveries are sent again after a restart)");
     };
-    const fetchMedia = mediaFetcher(adapters, media);
+    const fetchMedia = mediaFetcher(adapters, (origin) => mediaOf.get(origin) ?? media);
     const deliverer = new Deliverer(store, adapters, fetchMedia, metrics);
     const puppetsPerSecond = config.delivery?.puppetsPerSecond ?? PUPPETS_PER_SECOND;
     const joinsPerSecond = config.delivery?.joinsPerSecond ?? JOINS_PER_SECOND;
@@ -138,8 +143,11 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     const ingest = new Ingest(store, router, queues, new Pacer({ perSecond: joinsPerSecond, burst: joinsPerSecond * 5 }));
     const steering = new CoreSteering({ links, queues, store, status });
     const admin = new AdminDesk(config.admin, steering, log.child({ part: "admin" }));
-    const paused = steering.restorePaused();
+    const { paused, unconfigured } = steering.restorePaused();
     if (paused.length > 0) log.warn({ links: paused }, "links paused by an admin stay paused: their deliveries wait for a resume");
+    if (unconfigured.length > 0) {
+      log.warn({ links: unconfigured }, "links paused by an admin and since removed from the config: their deliveries stay held in the outbox; resume them to let them go");
+    }
     const pending = store.outbox.pending();
     if (pending.length > 0) log.info({ pending: pending.length }, "resuming deliveries left in the outbox");
     queues.enqueue(pending);
@@ -195,7 +203,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       puppets: store.puppets,
       avatars: store.avatars,
       uploads: store.uploads,
-      media,
+      media: mediaOf.get(network) ?? media,
       publicMedia: (origin, url, name) => publicMedia?.urlFor(origin, url, name),
       progress: (operation, done, total, extra) => progress.report(network, operation, done, total, extra),
       admin,
@@ -273,14 +281,14 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
         await Promise.all([...adapters.values()].map((a) => step(`stopping the ${a.network} adapter`, () => a.stop())));
         await step("closing the HTTP server", () => http?.close());
         await step("closing the store", () => store.close());
-        await step("closing the media client", () => media.close());
+        await step("closing the media clients", closeMedia);
         log.info("stopped");
       },
     };
   } catch (err) {
     resolver.stop();
     store.close();
-    await media.close();
+    await closeMedia();
     throw err;
   }
 }

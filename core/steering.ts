@@ -80,16 +80,21 @@ export class CoreSteering implements Steering {
     this.#s = sources;
   }
 
-  /** Holds the links paused before a restart (call before the outbox is enqueued). */
-  restorePaused(): string[] {
+  /**
+   * Holds the links paused before a restart (call before the outbox is enqueued). A paused link
+   * the config no longer has is held too: its deliveries were held for a reason, and going out
+   * into rooms that are no longer linked is not what removing it meant. `unconfigured` names
+   * them, for the log: `resume` still takes them (it lets their deliveries go).
+   */
+  restorePaused(): { paused: string[]; unconfigured: string[] } {
     const names = new Set(this.#s.links.all().map((l) => l.name));
-    const out: string[] = [];
+    const paused: string[] = [];
+    const unconfigured: string[] = [];
     for (const p of this.#s.store.paused.all()) {
-      if (!names.has(p.link)) continue;
       this.#s.queues.pause(p.link);
-      out.push(p.link);
+      (names.has(p.link) ? paused : unconfigured).push(p.link);
     }
-    return out;
+    return { paused, unconfigured };
   }
 
   links(): LinkSummary[] {
@@ -131,7 +136,7 @@ export class CoreSteering implements Steering {
   }
 
   resume(link: string): PauseOutcome {
-    this.#check(link);
+    if (!this.#s.queues.isPaused(link)) this.#check(link);
     const { store, queues } = this.#s;
     const changed = queues.isPaused(link);
     store.paused.remove(link);

@@ -117,6 +117,7 @@ export class Delivery {
     for (const att of e.attachments) {
       let media;
       let reason = OVER_LIMIT;
+      let fetched = true;
       if (att.size === undefined || att.size <= limit - total) {
         try {
           media = await ctx.fetchMedia(att.url);
@@ -125,10 +126,14 @@ export class Delivery {
           // file never holds its channel for long (degradesNow): then it goes as a link.
           if (!degradesNow(err, ctx)) throw err;
           reason = `not copied by the bridge: ${publicReasonOf(err)}`;
+          fetched = false;
           this.#d.log.warn({ room, file: att.name, err: (err as Error).message, attempt: ctx.attempt }, "could not fetch an attachment; linking it instead");
         }
       }
-      const link = this.#d.publicMedia(e.origin, att.url, att.name);
+      // A file Junction could not fetch gets no Junction link (it would fail the same way, and
+      // would have Junction try a refused address again on every click): its own public URL, if
+      // it has one, as on the other networks (attachmentNote).
+      const link = fetched ? this.#d.publicMedia(e.origin, att.url, att.name) : /^https?:\/\//i.test(att.url) ? att.url : undefined;
       if (media && total + media.data.byteLength <= limit && files.length < 10) {
         total += media.data.byteLength;
         files.push({ name: att.name || media.name || "file", data: Buffer.from(media.data), contentType: media.mime });

@@ -4,8 +4,9 @@
  * members are the bridge bot and the sender. Who asks is the homeserver's `sender`; the desk
  * decides whether that is an admin and logs every command and refusal. The bot accepts an invite
  * to the admin room, and to any other room only from an admin (that is how a DM starts); anyone
- * else's DM invite (`is_direct`) is declined with the reason. Answers are m.notice from the bot;
- * parsing and wording are core/admin-command.ts's, shared with Discord.
+ * else's DM invite (`is_direct`) is declined with the reason. Answers are m.notice from the bot,
+ * and an m.notice is never taken as a command; parsing and wording are core/admin-command.ts's,
+ * shared with Discord.
  */
 import type { Logger } from "pino";
 import type { Actor, AdminDesk } from "../../core/admin.ts";
@@ -67,7 +68,9 @@ export class MatrixCommands {
     if (ev.type === "m.room.member" && ev.state_key === bot && ev.content.membership === "invite") return this.#invited(ev);
     if (ev.type !== "m.room.message" || this.#answered.has(ev.event_id)) return undefined;
     const body = str(ev.content.body);
-    if (body === undefined || isObject(ev.content["m.relates_to"]) && str(ev.content["m.relates_to"].rel_type) === "m.replace") return undefined;
+    // A notice is a bot's (Matrix's convention, and our own answers): never a command, so two
+    // bots in one admin room cannot set each other off.
+    if (body === undefined || ev.content.msgtype === "m.notice" || isObject(ev.content["m.relates_to"]) && str(ev.content["m.relates_to"].rel_type) === "m.replace") return undefined;
     const command = parseCommand(body);
     if (!command) return undefined;
     this.#remember(ev.event_id);

@@ -127,7 +127,15 @@ export function editContent(e: EditEvent, target: MappedMessage, mxidOf: MxidOf 
  * has it; one without a file falls back to a text edit.
  */
 export function captionEditContent(e: EditEvent, target: MappedMessage, original: Content, mxidOf: MxidOf = matrixUsersOnly): Content {
-  if (typeof original.url !== "string") return editContent(e, target, mxidOf);
+  if (typeof original.url !== "string") {
+    // A note in place of the file, the caption before it (withCaption): the note stays.
+    const body = typeof original.body === "string" ? original.body : "";
+    const i = body.lastIndexOf(`\n${NOTE_MARK}`);
+    const note = i >= 0 ? body.slice(i + 1) : body.startsWith(NOTE_MARK) ? body : undefined;
+    if (note === undefined) return editContent(e, target, mxidOf);
+    const text = e.body.text.trim() === "" ? note : `${e.body.text}\n${note}`;
+    return replacement({ msgtype: "m.text", body: text, "m.mentions": {} }, target);
+  }
   const filename = typeof original.filename === "string" ? original.filename : typeof original.body === "string" ? original.body : "file";
   const fresh = textContent("m.text", e.body, mxidOf);
   const media: Content = { msgtype: original.msgtype, url: original.url, filename, body: filename };
@@ -138,6 +146,9 @@ export function captionEditContent(e: EditEvent, target: MappedMessage, original
   }
   return replacement(media, target);
 }
+
+/** How attachmentNote's line starts: a note in place of a file. */
+const NOTE_MARK = "📎 ";
 
 /** `fresh` as the new content of `target`, with the "* " fallback beside it. */
 function replacement(fresh: Content, target: MappedMessage): Content {

@@ -241,9 +241,11 @@ export class XmppAdapter implements Adapter {
         state.sent(p.id.id);
         await this.#conn.send(p.stanza);
         // Only a message's own parts are parts: a correction replaces its target (XEP-0308 points
-        // every correction at the original's id), it adds nothing the target's parts should list.
-        if (event.kind === "message") ctx.partDelivered?.({ id: remoteId(p.id.id), altId: p.id.altId, author: p.id.author, part: p.id.part, role: p.id.role });
+        // every correction at the original's id), it adds nothing the target's parts should list;
+        // text added to a file-only message is its new text part (outbound.ts).
+        if (event.kind === "message" || (event.kind === "edit" && ctx.target?.role === "file")) ctx.partDelivered?.({ id: remoteId(p.id.id), altId: p.id.altId, author: p.id.author, part: p.id.part, role: p.id.role });
       }
+      if (out.removedPart !== undefined) ctx.partRemoved?.(out.removedPart);
       // Kept until the room reflects it (a moderation, spoken by another puppet, is not resent).
       if (speaker.full === this.#puppets.fullJid(event.origin, event.sender)) {
         state.unconfirmed.add(parts.map((p) => p.id.id), { origin: event.origin, sender: event.sender, ctx, stanzas: parts.map((p) => p.stanza) });

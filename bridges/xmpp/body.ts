@@ -67,6 +67,12 @@ const NS_SFS = "urn:xmpp:sfs:0";
 const NS_FILE = "urn:xmpp:file:metadata:0";
 const NS_URL_DATA = "http://jabber.org/protocol/url-data";
 const MAX_NAME = 255;
+/**
+ * Files taken from one message at most (Discord's own limit): each is fetched, up to
+ * media.maxBytes, and becomes a part in every room, so a stanza stuffed with thousands of OOB
+ * or SIMS elements must not multiply that. The URLs of any further ones stay in the text.
+ */
+export const MAX_FILES = 10;
 
 function oobAttachments(stanza: Element): Attachment[] {
   const out: Attachment[] = [];
@@ -98,7 +104,7 @@ function oobAttachments(stanza: Element): Attachment[] {
     if (i >= 0) out[i] = merged;
     else out.push(merged);
   }
-  return out;
+  return out.slice(0, MAX_FILES);
 }
 
 function positive(key: "size" | "width" | "height", text: string | null | undefined): Partial<Attachment> {

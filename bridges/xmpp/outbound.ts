@@ -37,6 +37,8 @@ export interface Outbound {
   readonly stanzas: Element[];
   /** One per stanza, first the message's own. A message's parts: 0 its text, i+1 its i-th attachment. */
   readonly ids: OutboundId[];
+  /** For an edit that takes a part of its target away (a caption removed): that part. */
+  readonly removedPart?: number;
 }
 
 /** A delivery that can never be made; the adapter throws it as PermanentDeliveryError. */
@@ -66,8 +68,22 @@ export function outboundStanzas(event: BridgeEvent, ctx: DeliveryContext, o: Out
       return messageStanzas(event, ctx, o, id);
     case "edit": {
       const target = requireTarget(ctx.target, "correct");
-      if (!target.altId) throw new CannotDeliver(`the corrected message ${target.remoteId} has no id of ours to replace`);
       const body = styledBody(event.body, o);
+      if (target.role === "file") {
+        // A file sent without text that got some later (a caption typed into a Discord edit): a
+        // correction would replace the file's stanza, URL and OOB with the text, and the file would
+        // be gone from XMPP clients. The text goes as the message's text part instead, which later
+        // edits correct and a retraction removes with the rest.
+        if (body.text.trim() === "") return { stanzas: [], ids: [] };
+        return one(groupchat(o, id, xml("body", {}, body.text), body.hint ?? null, ...referenceElements(o.room, body.mentions, 0),
+          xml("active", { xmlns: NS.chatStates })));
+      }
+      if (body.text.trim() === "" && (ctx.targets ?? []).some((t) => t.role === "file")) {
+        // The caption taken off a file: an empty correction would leave an empty message; the
+        // caption's message is retracted, and the next text added goes as a new one (above).
+        return { ...retraction(o, id, target), removedPart: target.part ?? 0 };
+      }
+      if (!target.altId) throw new CannotDeliver(`the corrected message ${target.remoteId} has no id of ours to replace`);
       return one(groupchat(o, id, xml("body", {}, body.text), xml("replace", { id: target.altId, xmlns: NS.correct }), body.hint ?? null,
         ...referenceElements(o.room, body.mentions, 0)));
     }
@@ -75,13 +91,9 @@ export function outboundStanzas(event: BridgeEvent, ctx: DeliveryContext, o: Out
       // Every part of the message goes (its text and each file).
       const out: Outbound = { stanzas: [], ids: [] };
       for (const [i, target] of (ctx.targets ?? [requireTarget(ctx.target, "retract")]).entries()) {
-        const partId = stanzaIdFor(ctx.deliveryId, event, i);
-        out.stanzas.push(groupchat(o, partId,
-          xml("retract", { id: target.remoteId, xmlns: NS.retract }),
-          xml("fallback", { xmlns: NS.fallback, for: NS.retract }),
-          xml("body", {}, RETRACT_FALLBACK),
-          xml("store", { xmlns: NS.hints })));
-        out.ids.push({ id: partId, altId: partId, author: o.occupant, part: i, role: i === 0 ? "text" : "file" });
+        const r = retraction(o, stanzaIdFor(ctx.deliveryId, event, i), target);
+        out.stanzas.push(...r.stanzas);
+        out.ids.push({ ...r.ids[0]!, part: i, role: i === 0 ? "text" : "file" });
       }
       return out;
     }
@@ -98,6 +110,18 @@ export function outboundStanzas(event: BridgeEvent, ctx: DeliveryContext, o: Out
       // Presence-borne: the adapter sends these with presence.ts, never as messages.
       return { stanzas: [], ids: [] };
   }
+}
+
+/** A XEP-0424 retraction of `target`, sent as `id`. */
+function retraction(o: OutboundOptions, id: string, target: MappedMessage): Outbound {
+  return {
+    stanzas: [groupchat(o, id,
+      xml("retract", { id: target.remoteId, xmlns: NS.retract }),
+      xml("fallback", { xmlns: NS.fallback, for: NS.retract }),
+      xml("body", {}, RETRACT_FALLBACK),
+      xml("store", { xmlns: NS.hints }))],
+    ids: [{ id, altId: id, author: o.occupant, part: 0, role: "text" }],
+  };
 }
 
 function messageStanzas(event: MessageEvent, ctx: DeliveryContext, o: OutboundOptions, id: string): Outbound {

@@ -45,6 +45,11 @@ export function parentDomain(component: string): string | undefined {
   return parent.includes(".") || parent === "localhost" ? parent : undefined;
 }
 
+/** A service JID of `domain` itself: the domain or one of its subdomains, no user, no resource. */
+export function withinDomain(jid: string, domain: string): boolean {
+  return !jid.includes("@") && !jid.includes("/") && (jid === domain || jid.endsWith(`.${domain}`));
+}
+
 export class UploadServices {
   readonly #conn: XmppConnection;
   readonly #from: string;
@@ -93,8 +98,11 @@ export class UploadServices {
     if (!domain) return undefined;
     const items = await this.#ask(xml("iq", { type: "get", from: this.#from, to: domain }, xml("query", { xmlns: NS.discoItems })));
     const jids = items?.getChild("query", NS.discoItems)?.getChildren("item").map((i) => i.attrs.jid as unknown) ?? [];
-    const candidates = [...new Set(jids.filter((j): j is string => typeof j === "string" && j !== "" && !j.includes("@") && !j.includes("/"))
-      .map((j) => j.toLowerCase()))].slice(0, MAX_ITEMS);
+    // Only the server's own services: its host, found this way, is fetched from even on a private
+    // address (XmppAdapter.mediaHosts), so an item naming another domain (an IP, a federated
+    // server's host) must not become one, whoever listed it.
+    const candidates = [...new Set(jids.filter((j): j is string => typeof j === "string")
+      .map((j) => j.toLowerCase()).filter((j) => withinDomain(j, domain)))].slice(0, MAX_ITEMS);
     const answers = await Promise.all([...candidates, domain].map(async (jid) => {
       const info = await this.#info(jid);
       return info && uploadServiceOf(jid, info);

@@ -7,7 +7,8 @@ import type { Logger } from "pino";
 import type { DeliveryContext, Media, MediaHttpClient } from "../../core/adapter.ts";
 import type { Attachment } from "../../core/events.ts";
 import { failureOf } from "../../core/errors.ts";
-import { attachmentNote, degradesNow, publicReasonOf } from "../../core/fallbacks.ts";
+import { isMediaFailure } from "../../core/media/errors.ts";
+import { attachmentNote, degradesNow, MEDIA_ATTEMPTS, publicReasonOf } from "../../core/fallbacks.ts";
 import { IqError, type XmppConnection } from "./connection.ts";
 import { NS_UPLOAD, type UploadService } from "./upload-service.ts";
 
@@ -97,13 +98,22 @@ export async function attachmentUrls(
     try {
       urls.set(a.url, await uploadMedia(d.conn, d.http, d.from, d.service.jid, media, a.name));
     } catch (err) {
-      // A refusal (too large, quota, not allowed) stays one; a passing failure is retried, within reason.
-      if (failureOf(err) !== "permanent" && !degradesNow(err, ctx)) throw err;
+      // A refusal (too large, quota, not allowed) stays one; a passing failure (a slot that does not
+      // come, a PUT that fails) is retried MEDIA_ATTEMPTS times like a fetch, not for the delivery's
+      // whole budget: the upload service is not the XMPP stream, and the room's queue waits meanwhile.
+      if (!uploadDegradesNow(err, ctx)) throw err;
       d.log.warn({ room: d.room, service: d.service.jid, file: a.name, reason: (err as Error).message }, "the XMPP upload service did not take a file; linked instead");
-      note(err instanceof IqError ? "the XMPP server's upload service refused it" : publicReasonOf(err), media.data.byteLength);
+      note(err instanceof IqError ? "the XMPP server's upload service refused it"
+        : isMediaFailure(err) ? publicReasonOf(err) : "the XMPP server's upload service did not answer", media.data.byteLength);
     }
   }
   return { urls, notes };
 }
 
 const OVER_LIMIT = "over the XMPP server's upload limit";
+
+function uploadDegradesNow(err: unknown, ctx: Pick<DeliveryContext, "lastAttempt" | "attempt">): boolean {
+  const failure = failureOf(err);
+  if (failure === "not-ready") return false; // the stream is gone: the delivery waits for it anyway
+  return failure === "permanent" || degradesNow(err, ctx) || ctx.attempt + 1 >= MEDIA_ATTEMPTS;
+}

@@ -22,7 +22,10 @@ export const DEFAULT_MEDIA: MediaConfig = {
   timeouts: { connect: DEFAULT_LIMITS.connectMs / 1000, headers: DEFAULT_LIMITS.headersMs / 1000, total: DEFAULT_LIMITS.totalMs / 1000 },
 };
 
-/** The HTTP client of one run: config's allowances plus the servers the adapters name as their own. */
+/**
+ * An HTTP client: config's allowances plus the servers the adapters name as their own. Each
+ * network has its own (core/app.ts), so one network's servers are never another's allowance.
+ */
 export function mediaHttp(config: MediaConfig = DEFAULT_MEDIA, adapters: Iterable<Adapter> = []): MediaHttp {
   const list = [...adapters];
   // Read on each check: an adapter may learn its servers' hosts while running (XMPP's upload service).
@@ -40,9 +43,9 @@ export function mediaHttp(config: MediaConfig = DEFAULT_MEDIA, adapters: Iterabl
  * Fetches media through the adapter that saw it (plain http(s) and data: URLs need no adapter),
  * and measures what came: an image's width and height go with it to every destination.
  */
-export function mediaFetcher(adapters: ReadonlyMap<Network, Adapter>, http: MediaHttp) {
+export function mediaFetcher(adapters: ReadonlyMap<Network, Adapter>, http: MediaHttp | ((origin: Network) => MediaHttp)) {
   return async (origin: Network, url: string): Promise<Media> => {
     const adapter = adapters.get(origin);
-    return measured(adapter?.fetchMedia ? await adapter.fetchMedia(url) : await http.get(url));
+    return measured(adapter?.fetchMedia ? await adapter.fetchMedia(url) : await (typeof http === "function" ? http(origin) : http).get(url));
   };
 }

@@ -15,6 +15,13 @@ const MIME_OF: Readonly<Record<string, string>> = {
 /** Types whose dimensions are read; others (svg: a document, not a picture) are left alone. */
 const MEASURED = new Set(Object.keys(MIME_OF));
 const GENERIC = new Set(["", "application/octet-stream", "binary/octet-stream"]);
+/**
+ * How much of a file is read for its header: what image-size itself reads from a file. Its JPEG
+ * reader walks the bytes one at a time in search of a frame header; on a whole 50 MB file of
+ * hostile bytes that blocked the event loop for half a minute. Every format's size is near the
+ * start; a picture whose header lies further in goes unmeasured.
+ */
+export const HEADER_BYTES = 512 * 1024;
 
 /** `media` with width/height (and a type for an unnamed one) when its bytes are a picture we know. */
 export function measured(media: Media): Media {
@@ -22,7 +29,7 @@ export function measured(media: Media): Media {
   if (!GENERIC.has(claimed) && !claimed.startsWith("image/")) return media;
   let found: { width?: number; height?: number; type?: string; orientation?: number };
   try {
-    found = imageSize(media.data);
+    found = imageSize(media.data.subarray(0, HEADER_BYTES));
   } catch {
     return media; // not a picture this library knows
   }

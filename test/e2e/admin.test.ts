@@ -147,6 +147,18 @@ describe("admin commands on XMPP (XEP-0050)", () => {
     expect(adminLog().find((l) => l.admin === "mallory@localhost")).toMatchObject({ action: "pause", link: "lobby", outcome: "refused", network: "xmpp" });
   });
 
+  it("an admin's session id is no use to anyone else: a non-admin completing it is refused and nothing changes", async () => {
+    const form = await command(root, "pause", { action: "execute" });
+    expect(form.attrs.status).toBe("executing");
+    const err = await command(mallory, "pause", { sessionid: form.attrs.sessionid!, action: "complete" }, submitLink("lobby"))
+      .then(() => undefined, (e: { condition?: string }) => e);
+    expect(err?.condition).toBe("bad-request");
+    expect(junction.queues.isPaused("lobby")).toBe(false);
+    // The admin's own session is untouched by the attempt: cancelling it still works.
+    const canceled = await command(root, "pause", { sessionid: form.attrs.sessionid!, action: "cancel" });
+    expect(canceled.attrs.status).toBe("canceled");
+  });
+
   it("pause holds a message in the outbox; resume delivers it", async () => {
     const paused = await withLink(root, "pause", "lobby");
     expect(paused.getChildText("note")).toBe("lobby is paused: its deliveries wait in the outbox (0 now) until resume.");
@@ -179,6 +191,17 @@ describe("admin commands on XMPP (XEP-0050)", () => {
   it("reload answers that this build cannot reload", async () => {
     const done = await command(root, "reload");
     expect(done.getChildText("note")).toBe("Not reloaded: reload is not available in this Junction: restart it to apply a new config.");
+  });
+
+  it("a command relayed through a room (sent to the bot's occupant, under a nick that is an admin's JID) is no admin's command", async () => {
+    await mallory.join(LOBBY, "root@localhost");
+    const relayed = await iqCaller(mallory).request(xml("iq", { type: "set", to: `${LOBBY}/Junction` },
+      xml("command", { xmlns: COMMANDS, node: "pause" }, submitLink("lobby"))), 10_000).then(() => undefined, (e: { condition?: string }) => e);
+    expect(relayed?.condition).toBeDefined();
+    expect(junction.queues.isPaused("lobby")).toBe(false);
+    await mallory.leave(LOBBY);
+    // Mallory's join and leave, bridged to Matrix, are through before the next tests count the queues.
+    await junction.queues.idle(20_000);
   });
 });
 

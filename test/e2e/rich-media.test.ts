@@ -266,6 +266,58 @@ describe("edits and retractions of a captioned picture reach every part", () => 
   });
 });
 
+describe("text added later to a file sent alone", () => {
+  it("a Discord edit that adds text to a picture: on XMPP the file stays and the text comes as its own message, which a second edit corrects; on Matrix the media event gets the caption", async () => {
+    const pic = png(9, 6, 13);
+    const mark = bob.heard.length;
+    const sent = alice.send(channel, "", { attachments: [{ filename: "lamp.png", data: pic, contentType: "image/png" }] });
+    const file = await bob.waitFor((el) => fromRoom(MUC)(el) && oobUrl(el) !== undefined, 20_000, mark);
+    const img = await onMatrix(room, (ev) => ev.content?.filename === "lamp.png" && !ev.content?.["m.new_content"], "the lamp on Matrix");
+
+    alice.edit(sent.id, "my lamp");
+    const text = await bob.waitFor((el) => fromRoom(MUC)(el) && body(el) === "my lamp", 20_000, mark);
+    expect(text.getChild("replace", "urn:xmpp:message-correct:0")).toBeUndefined();
+    // No correction replaced the file's stanza.
+    expect(bob.heard.slice(mark).some((el) => el.getChild("replace", "urn:xmpp:message-correct:0")?.attrs.id === file.attrs.id)).toBe(false);
+    const edit = await onMatrix(room, (ev) => ev.content?.["m.relates_to"]?.event_id === img.event_id, "the caption on Matrix");
+    expect(edit.content["m.new_content"]).toMatchObject({ msgtype: "m.image", body: "my lamp", filename: "lamp.png", url: img.content.url });
+
+    alice.edit(sent.id, "my desk lamp");
+    const correction = await bob.waitFor((el) => fromRoom(MUC)(el) && body(el) === "my desk lamp", 20_000, mark);
+    expect(correction.getChild("replace", "urn:xmpp:message-correct:0")?.attrs.id).toBe(text.attrs.id);
+  });
+});
+
+describe("a caption taken off and put back", () => {
+  it("on Matrix: XMPP sees the caption's message retracted (never an empty correction), and the new caption as a message of its own", async () => {
+    const pic = png(7, 7, 17);
+    const mxc = await matrixUpload(pic, "image/png", "moon.png");
+    const mark = bob.heard.length;
+    const media = { msgtype: "m.image", filename: "moon.png", url: mxc, info: { mimetype: "image/png", size: pic.length, w: 7, h: 7 } };
+    const eventId = await carol.send(room, { ...media, body: "the moon" });
+    const caption = await bob.waitFor((el) => fromRoom(MUC)(el) && body(el) === "the moon", 20_000, mark);
+    await bob.waitFor((el) => fromRoom(MUC)(el) && oobUrl(el) !== undefined && oobUrl(el)!.endsWith("moon.png"), 20_000, mark);
+
+    await carol.send(room, { ...media, body: "* moon.png", "m.new_content": { ...media, body: "moon.png" }, "m.relates_to": { rel_type: "m.replace", event_id: eventId } });
+    await bob.waitFor((el) => fromRoom(MUC)(el) && el.getChild("retract", "urn:xmpp:message-retract:1")?.attrs.id === stanzaId(caption, MUC), 20_000, mark);
+    expect(bob.heard.slice(mark).some((el) => el.getChild("replace", "urn:xmpp:message-correct:0") !== undefined && !body(el))).toBe(false);
+
+    await carol.send(room, { ...media, body: "* the full moon", "m.new_content": { ...media, body: "the full moon" }, "m.relates_to": { rel_type: "m.replace", event_id: eventId } });
+    const again = await bob.waitFor((el) => fromRoom(MUC)(el) && body(el) === "the full moon", 20_000, mark);
+    expect(again.getChild("replace", "urn:xmpp:message-correct:0")).toBeUndefined();
+  });
+});
+
+describe("a file that cannot be fetched", () => {
+  it("a Matrix file the homeserver no longer has reaches Discord as a line with its name and why, without a Junction link that would fail the same way", async () => {
+    const onDiscord = emu.nextMessage(channel, 20_000);
+    await carol.send(room, { msgtype: "m.file", body: "gone.pdf", filename: "gone.pdf", url: "mxc://localhost/NoSuchMediaHere", info: { mimetype: "application/pdf" } });
+    const sent = await onDiscord;
+    expect(sent.content).toMatch(/^📎 gone\.pdf \(not copied by the bridge: [^)]+\)$/);
+    expect(sent.content).not.toContain(`127.0.0.1:${httpPort}`);
+  });
+});
+
 describe("files over a destination's limit", () => {
   it("a Matrix file over the XMPP upload service's limit arrives on XMPP as a note with a Junction link that serves it; over Discord's limit, the same on Discord", async () => {
     const big = Buffer.alloc(XMPP_LIMIT + 50 * 1024, 0x5a);

@@ -66,6 +66,24 @@ describe("steering a running Junction", () => {
     expect(texts(second.matrix)).toEqual(["held over a restart"]);
   });
 
+  it("a paused link removed from the config stays held over a restart, named in the log; resume lets its deliveries go", async () => {
+    const path = join(dir, "paused-removed.db");
+    const first = await setup(path);
+    first.app.steering.pause("dev", "@admin:hs");
+    await first.xmpp.say("d@muc", "held, then unlinked", "z1");
+    await first.app.stop();
+    const { log, lines } = capture();
+    const second = await setup(path, { links: { lobby: LINKS.lobby } }, log);
+    await new Promise((r) => setTimeout(r, 100));
+    expect(texts(second.matrix)).toEqual([]);
+    expect(lines.find((l) => String(l.msg).startsWith("links paused by an admin and since removed"))).toMatchObject({ links: ["dev"] });
+    expect(() => second.app.steering.pause("dev", "@admin:hs")).toThrow(/no link named "dev"/);
+    expect(second.app.steering.resume("dev")).toMatchObject({ paused: false, changed: true, queued: 1 });
+    await second.app.queues.idle();
+    expect(texts(second.matrix)).toEqual(["held, then unlinked"]);
+    expect(() => second.app.steering.resume("dev")).toThrow(/no link named "dev"/);
+  });
+
   it("retry puts a link's failed deliveries back under their old ids, with a fresh budget", async () => {
     const { app, xmpp, matrix } = await setup();
     matrix.failWith = () => new PermanentDeliveryError("refused by the room");

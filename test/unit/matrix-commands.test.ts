@@ -48,3 +48,27 @@ describe("the admin room at connect", () => {
     await expect(commands(async () => { throw new NotReadyError("homeserver unreachable"); }, []).connect()).rejects.toThrow("homeserver unreachable");
   });
 });
+
+describe("what is taken as a command", () => {
+  it("an admin's m.text in the admin room is, a notice (another bot's answer) or an edit is not", async () => {
+    const sent: string[] = [];
+    const runs: string[] = [];
+    const c = new MatrixCommands({
+      hs: { request: async (method: string, path: string) => { sent.push(`${method} ${path.split("/").slice(0, 7).join("/")}`); return {}; } },
+      rooms: { resolve: async () => "!a:hs" },
+      desk: { isAdmin: () => true, run: async (_a: unknown, action: string) => { runs.push(action); return { ok: true, value: undefined }; } },
+      bot: "@_junction_bot:hs",
+      adminRoom: "#admins:hs",
+      log: pino({ level: "silent" }),
+    } as unknown as CommandDeps);
+    await c.connect();
+    const ev = (id: string, content: Record<string, unknown>) => ({ type: "m.room.message", room_id: "!a:hs", sender: "@root:hs", event_id: id, content }) as never;
+    c.take(ev("$1", { msgtype: "m.notice", body: "!junction help" }));
+    c.take(ev("$2", { msgtype: "m.text", body: "!junction help", "m.relates_to": { rel_type: "m.replace", event_id: "$0" } }));
+    c.take(ev("$3", { msgtype: "m.text", body: "!junction help" }));
+    c.take(ev("$3", { msgtype: "m.text", body: "!junction help" })); // the same event again: answered once
+    await new Promise((r) => setTimeout(r, 20));
+    expect(runs).toEqual(["help"]);
+    expect(sent.filter((s) => s.startsWith("PUT"))).toHaveLength(1);
+  });
+});

@@ -11,17 +11,17 @@ import type { MappedMessage, Media } from "../../core/adapter.ts";
 import { actorId, remoteId, roomRef, type Attachment, type EditEvent, type MessageEvent } from "../../core/events.ts";
 import { attachmentNote, formatSize } from "../../core/fallbacks.ts";
 import { mediaFailure } from "../../core/media/errors.ts";
-import { measured } from "../../core/media/measure.ts";
+import { HEADER_BYTES, measured } from "../../core/media/measure.ts";
 import { AddressPolicy } from "../../core/media/policy.ts";
 import { para, text } from "../../core/richtext/tree.ts";
 import { fileLine } from "../../bridges/discord/outbound.ts";
 import { fromRoomEvent } from "../../bridges/matrix/inbound.ts";
 import { captionEditContent, mediaContent, messageContent, unavailableContent, withCaption } from "../../bridges/matrix/outbound.ts";
-import { parseBody } from "../../bridges/xmpp/body.ts";
+import { MAX_FILES, parseBody } from "../../bridges/xmpp/body.ts";
 import type { XmppConnection } from "../../bridges/xmpp/connection.ts";
 import { outboundStanzas } from "../../bridges/xmpp/outbound.ts";
 import { attachmentUrls, type MoveDeps } from "../../bridges/xmpp/upload.ts";
-import { parentDomain, uploadServiceOf, UploadServices } from "../../bridges/xmpp/upload-service.ts";
+import { parentDomain, uploadServiceOf, UploadServices, withinDomain } from "../../bridges/xmpp/upload-service.ts";
 import { gif, png } from "../support/images.ts";
 
 const log = pino({ level: "silent" });
@@ -40,6 +40,23 @@ describe("what the bytes say", () => {
     const fake = measured({ data: Buffer.from("not a png at all"), mime: "image/png" });
     expect(fake.width).toBeUndefined();
     expect(fake.height).toBeUndefined();
+  });
+  it("a large file of hostile bytes that starts like a JPEG is measured from its header only, quickly", () => {
+    // A JPEG start, then no frame header: image-size would walk all of it one byte at a time.
+    const data = new Uint8Array(40 * 1024 * 1024);
+    data.set([0xff, 0xd8, 0xff, 0xe0, 0x00, 0x01]);
+    const started = performance.now();
+    expect(measured({ data, mime: "image/jpeg" }).width).toBeUndefined();
+    expect(performance.now() - started).toBeLessThan(2000);
+  });
+  it("a PNG whose header claims huge dimensions is taken at its word, not decoded", () => {
+    const data = Buffer.concat([png(1, 1).subarray(0, 16), Buffer.from("ffffffffffffffff0806000000", "hex")]);
+    expect(measured({ data, mime: "image/png" })).toMatchObject({ width: 0xffffffff, height: 0xffffffff });
+  });
+  it("a file cut short in its header is left unmeasured, without an error", () => {
+    expect(measured({ data: png(5, 5).subarray(0, 12), mime: "image/png" }).width).toBeUndefined();
+    const late = Buffer.concat([Buffer.from([0xff, 0xd8]), Buffer.alloc(HEADER_BYTES), gif(3, 3)]);
+    expect(measured({ data: late, mime: "image/jpeg" }).width).toBeUndefined();
   });
   it("an SVG is a document, not measured (its size is whatever its text says)", () => {
     const svg = Buffer.from(`<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"></svg>`);
@@ -114,6 +131,13 @@ describe("Matrix: media events with info and captions", () => {
     expect((captionEditContent(edit(""), mapped("$img"), original)["m.new_content"] as Record<string, unknown>).body).toBe("cat.png");
     expect((captionEditContent(edit("x"), mapped("$t"), { msgtype: "m.text", body: "y" })["m.new_content"] as Record<string, unknown>).msgtype).toBe("m.text");
   });
+  it("a caption edit of a note in place of the file (over the homeserver's limit) keeps the note", () => {
+    const note = unavailableContent(cat, "over the homeserver's upload limit", undefined, "https://j.example/media/p/s/cat.png");
+    const captioned = withCaption(note, { msgtype: "m.text", body: "old\ncaption" });
+    const c = captionEditContent(edit("new caption"), mapped("$note", { role: "file", part: 1 }), captioned);
+    expect((c["m.new_content"] as Record<string, unknown>).body).toBe(`new caption\n${String(note.body)}`);
+    expect(((captionEditContent(edit(""), mapped("$note"), captioned))["m.new_content"] as Record<string, unknown>).body).toBe(note.body);
+  });
   const ROOM = "!r:hs";
   const mctx = { profile: () => undefined, findMessage: () => undefined };
   const ev = (content: Record<string, unknown>) => ({ type: "m.room.message", event_id: "$e", room_id: ROOM, sender: "@m:hs", origin_server_ts: 5, content });
@@ -140,6 +164,15 @@ describe("Matrix: media events with info and captions", () => {
 const FROM = `from="room@muc.example/ann" type="groupchat"`;
 describe("XMPP in: captions and file metadata", () => {
   const url = "https://up.example/abc/cat.png";
+  it("a stanza stuffed with files yields MAX_FILES of them; the other URLs stay words", () => {
+    const urls = Array.from({ length: 500 }, (_, i) => `https://up.example/f${i}.png`);
+    const oob = urls.map((u) => `<x xmlns="jabber:x:oob"><url>${u}</url></x>`).join("");
+    const sims = urls.map((u) => `<file-sharing xmlns="urn:xmpp:sfs:0"><sources><url-data xmlns="http://jabber.org/protocol/url-data" target="${u}x"/></sources></file-sharing>`).join("");
+    const parsed = parseBody(el(`<message ${FROM}><body>${urls.join("\n")}</body>${oob}${sims}</message>`));
+    expect(MAX_FILES).toBe(10);
+    expect(parsed.attachments.map((a) => a.url)).toEqual(urls.slice(0, MAX_FILES));
+    expect(parsed.text).toBe(urls.slice(MAX_FILES).join("\n"));
+  });
   it.each<[string, string, string | undefined, Partial<Attachment>[]]>([
     ["the URL alone (how Conversations sends a file): no text", `<body>${url}</body><x xmlns="jabber:x:oob"><url>${url}</url></x>`, "", [{ url, name: "cat.png" }]],
     ["a caption and the URL on its own line: the caption is the text", `<body>my cat\n${url}</body><x xmlns="jabber:x:oob"><url>${url}</url></x>`, "my cat", [{ url }]],
@@ -181,6 +214,12 @@ describe("XMPP: the upload service", () => {
     expect(at("upload.example.org", 22)).toMatch(/does not allow/);
     expect(at("files.lan", 22)).toBeUndefined();
   });
+  it.each<[string, boolean]>([
+    ["upload.example.org", true], ["example.org", true], ["a.b.example.org", true],
+    ["notexample.org", false], ["upload.example.org.evil", false], ["127.0.0.1", false], ["u@example.org", false], ["example.org/r", false],
+  ])("%s is a service of example.org: %s", (jid, want) => {
+    expect(withinDomain(jid, "example.org")).toBe(want);
+  });
   it.each([["bridge.example.org", "example.org"], ["bridge.localhost", "localhost"], ["bridge", undefined], ["a.org", undefined]])("the domain asked about for %s is %s", (c, d) => {
     expect(parentDomain(c)).toBe(d);
   });
@@ -190,8 +229,10 @@ describe("XMPP: the upload service", () => {
       request: async (iq: Element) => {
         asked.push(`${String(iq.getChild("query")!.attrs.xmlns).split("#")[1] ?? ""} ${iq.attrs.to}`);
         if (iq.getChild("query", "http://jabber.org/protocol/disco#items")) {
-          return el(`<iq type="result"><query xmlns="http://jabber.org/protocol/disco#items"><item jid="conference.example.org"/><item jid="upload.example.org"/><item jid="someone@example.org"/></query></iq>`);
+          return el(`<iq type="result"><query xmlns="http://jabber.org/protocol/disco#items"><item jid="conference.example.org"/><item jid="upload.example.org"/><item jid="someone@example.org"/><item jid="upload.evil.example"/><item jid="127.0.0.1"/><item jid="notexample.org"/></query></iq>`);
         }
+        // Every foreign item would claim to be one, and answer first.
+        if (["upload.evil.example", "127.0.0.1", "notexample.org"].includes(String(iq.attrs.to))) return info(["urn:xmpp:http:upload:0"]);
         return iq.attrs.to === "upload.example.org" && withUpload ? info(["urn:xmpp:http:upload:0"], 5000) : info(["x"]);
       },
     }) as unknown as XmppConnection;
@@ -257,6 +298,14 @@ describe("XMPP out: files as uploads, links or notes", () => {
     expect(r2.urls.get("https://f.example/a.png")).toBe("https://f.example/a.png");
     expect(r2.notes.get("mxc://hs/pic")).toBe("📎 pic.png (not copied by the bridge: this XMPP server has no upload service, and Junction serves no links (http.publicUrl))");
   });
+  it("an upload service that does not answer holds the room MEDIA_ATTEMPTS tries, as a fetch would, then a note", async () => {
+    const { IqTimeout } = await import("../../bridges/xmpp/connection.ts");
+    const silent = deps({ conn: { request: async () => { throw new IqTimeout("no answer to iq 1 to upload.example within 30000 ms"); } } as unknown as XmppConnection });
+    await expect(attachmentUrls([mxc], { ...ctx(), attempt: 0 }, silent)).rejects.toThrow("no answer");
+    await expect(attachmentUrls([mxc], { ...ctx(), attempt: 1 }, silent)).rejects.toThrow("no answer");
+    const r = await attachmentUrls([mxc], { ...ctx(), attempt: 2 }, silent);
+    expect(r.notes.get("mxc://hs/pic")).toMatch(/^📎 pic\.png \(\d+ B\): https:\/\/junction\.example\/media\/.+ \(not copied by the bridge: the XMPP server's upload service did not answer\)$/);
+  });
   it("a file gone for good is a note; a passing failure throws so the delivery is tried again", async () => {
     const gone = await attachmentUrls([mxc], ctx(async () => { throw mediaFailure("status", "404", { status: 404 }); }), deps());
     expect(gone.notes.get("mxc://hs/pic")).toBe("📎 pic.png (not copied by the bridge: the server answered HTTP 404)");
@@ -270,5 +319,30 @@ describe("XMPP out: files as uploads, links or notes", () => {
     expect(out.stanzas.map((s) => s.getChildText("body"))).toEqual(["my cat", "https://up.example/get/pic.png"]);
     expect(out.stanzas[1]!.getChild("x", "jabber:x:oob")?.getChildText("url")).toBe("https://up.example/get/pic.png");
     expect(out.ids.map((i) => [i.part, i.role])).toEqual([[0, "text"], [1, "file"]]);
+  });
+  it("text added by an edit to a file sent alone is its own message (the text part), never a correction that replaces the file", () => {
+    const file: MappedMessage = { remoteId: remoteId("jn-7-abc-1"), altId: "jn-7-abc-1", authorName: "Dee", excerpt: "pic.png", role: "file" } as MappedMessage;
+    const opts = { room: "r@muc", from: "p@bridge/j", occupant: "r@muc/Dee" };
+    const edit = (text: string): EditEvent => ({ ...base, kind: "edit", target: remoteId("d1"), body: { text } });
+    const out = outboundStanzas(edit("my cat"), { deliveryId: "8", attempt: 0, fetchMedia: async () => pic, target: file }, opts);
+    expect(out.stanzas).toHaveLength(1);
+    expect(out.stanzas[0]!.getChildText("body")).toBe("my cat");
+    expect(out.stanzas[0]!.getChild("replace")).toBeUndefined();
+    expect(out.ids.map((i) => [i.part, i.role])).toEqual([[0, "text"]]);
+    expect(outboundStanzas(edit(""), { deliveryId: "9", attempt: 0, fetchMedia: async () => pic, target: file }, opts).stanzas).toEqual([]);
+    // Taking the caption off a file again retracts the caption's message (no empty correction).
+    const caption = { ...file, remoteId: remoteId("sid-caption"), altId: "jn-8-x", role: "text", part: 0 } as MappedMessage;
+    const off = outboundStanzas(edit(""), { deliveryId: "11", attempt: 0, fetchMedia: async () => pic, target: caption, targets: [caption, file] }, opts);
+    expect(off.stanzas).toHaveLength(1);
+    expect(off.stanzas[0]!.getChild("retract", "urn:xmpp:message-retract:1")?.attrs.id).toBe("sid-caption");
+    expect(off.stanzas[0]!.getChild("replace")).toBeUndefined();
+    expect(off.removedPart).toBe(0);
+    // A message that is only text is corrected as ever, even to nothing.
+    const textOnly = outboundStanzas(edit(""), { deliveryId: "12", attempt: 0, fetchMedia: async () => pic, target: caption, targets: [caption] }, opts);
+    expect(textOnly.stanzas[0]!.getChild("replace")?.attrs.id).toBe("jn-8-x");
+    // Once there is a text part, an edit corrects it.
+    const textPart = { ...file, remoteId: remoteId("jn-8-x"), altId: "jn-8-x", role: "text" } as MappedMessage;
+    const again = outboundStanzas(edit("my cat, asleep"), { deliveryId: "10", attempt: 0, fetchMedia: async () => pic, target: textPart }, opts);
+    expect(again.stanzas[0]!.getChild("replace")?.attrs.id).toBe("jn-8-x");
   });
 });
