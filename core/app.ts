@@ -16,6 +16,7 @@ import { PublicMedia } from "./public-media.ts";
 import { Queues, type Pace } from "./queues.ts";
 import { DEFAULT_RETRY } from "./retry.ts";
 import { registerAdapters } from "./registry.ts";
+import type { ReloadOutcome } from "./reload.ts";
 import { RoomResolver } from "./resolve.ts";
 import { Router } from "./router.ts";
 import type { Pruned } from "./store/retention.ts";
@@ -57,6 +58,11 @@ export interface RunningJunction {
   readonly status: Status;
   /** What the admin commands do (list, status, retry, pause, resume, reload). */
   readonly steering: Steering;
+  /**
+   * Re-reads the config file Junction was started with and applies its links (SIGHUP does the
+   * same); an invalid file is refused with check-config's message and the running config stays.
+   */
+  reload(): Promise<ReloadOutcome>;
   stop(): Promise<void>;
 }
 
@@ -270,6 +276,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       store, queues, links, metrics, http, status, steering,
       connected: () => connected,
       prune,
+      reload: async () => ({ applied: false, reason: "reload is not wired yet" }),
       async stop() {
         if (stopping) return;
         stopping = true;
