@@ -35,8 +35,12 @@ Exit status: 0 ok, 1 failure while running, 2 bad usage or invalid config.
 `;
 
 // The lead's modules, loaded only by `start`; typed here so that this file checks on its own.
-interface RegistryModule { buildAdapters(config: Config, log: Logger): Promise<Adapter[]> }
-interface AppModule { runJunction(config: Config, adapters: Adapter[], log: Logger): Promise<{ stop(): Promise<void> }> }
+interface RegistryModule {
+  buildAdapters(config: Config, log: Logger): Promise<Adapter[]>;
+  readConfigFile(file: string): Promise<Config>;
+}
+interface Running { stop(): Promise<void>; reload(): Promise<unknown> }
+interface AppModule { runJunction(config: Config, adapters: Adapter[], log: Logger, opts: { reread: () => Promise<Config> }): Promise<Running> }
 interface SandboxModule { runSandbox(root: string): Promise<number> }
 
 class UsageError extends Error {}
@@ -80,14 +84,17 @@ async function main(argv: string[]): Promise<number> {
     throw new UsageError("--url and --force only apply to matrix-registration");
   }
 
-  const config = loadConfig(values.config);
-  // The registration file belongs to the config: missing or mismatched, it is refused (exit 2)
-  // by check-config and start alike, before anything connects.
-  if (command !== "matrix-registration" && config.matrix) {
-    const { loadRegistration } = await import("../bridges/matrix/registration.ts");
+  let config: Config;
+  if (command === "matrix-registration") {
+    config = loadConfig(values.config);
+  } else {
+    // The registration file belongs to the config: missing or mismatched, it is refused (exit 2)
+    // by check-config and start alike, before anything connects.
+    const { readConfigFile } = (await import("../bridges/registry.ts")) as RegistryModule;
     try {
-      loadRegistration(config.matrix);
+      config = await readConfigFile(values.config);
     } catch (err) {
+      if (err instanceof ConfigError) throw err;
       process.stderr.write(`${(err as Error).message}\n`);
       return 2;
     }
@@ -99,7 +106,7 @@ async function main(argv: string[]): Promise<number> {
     case "matrix-registration":
       return writeRegistration(config, values.config, values.url, values.force);
     default:
-      return start(config);
+      return start(config, values.config);
   }
 }
 
@@ -141,7 +148,7 @@ async function writeRegistration(config: Config, configFile: string, url: string
   return 0;
 }
 
-async function start(config: Config): Promise<number> {
+async function start(config: Config, file: string): Promise<number> {
   const { createLogger } = await import("../core/log.ts");
   const log = createLogger(config.log.level, { format: config.log.format });
   // URLs, not literal specifiers: these modules are the lead's and may not exist yet.
@@ -150,7 +157,7 @@ async function start(config: Config): Promise<number> {
   const appModule = (await import("../core/app.ts")) as AppModule;
 
   let stopping: Promise<number> | undefined;
-  let app: { stop(): Promise<void> } | undefined;
+  let app: Running | undefined;
   let started!: () => void;
   const ready = new Promise<void>((resolve) => (started = resolve));
   const onSignal = (signal: NodeJS.Signals) => {
@@ -167,6 +174,12 @@ async function start(config: Config): Promise<number> {
   };
   process.on("SIGINT", onSignal);
   process.on("SIGTERM", onSignal);
+  // Re-reads the config file (core/reloader.ts logs what it applied, or why it refused).
+  process.on("SIGHUP", () => {
+    if (stopping) return;
+    log.info({ signal: "SIGHUP", config: file }, "reloading the config file");
+    void ready.then(() => app?.reload()).catch((err: unknown) => log.error({ err }, "reload failed"));
+  });
   // Failures are handled where they happen; this is the net for a bug that lets one slip through.
   // A rejected promise nobody awaited leaves nothing half-done: log it and keep bridging. A
   // thrown exception may have left state half-changed: log it, stop in order, exit non-zero
@@ -183,7 +196,7 @@ async function start(config: Config): Promise<number> {
   });
 
   try {
-    app = await appModule.runJunction(config, await registry.buildAdapters(config, log), log);
+    app = await appModule.runJunction(config, await registry.buildAdapters(config, log), log, { reread: () => registry.readConfigFile(file) });
   } catch (err) {
     log.fatal({ err }, "start failed");
     // Whatever half-started may hold sockets open; pino flushes on exit.

@@ -6,6 +6,21 @@
 import type { Logger } from "pino";
 import type { Adapter } from "../core/adapter.ts";
 import type { Config } from "../config/schema.ts";
+import { loadConfig } from "../config/load.ts";
+
+/**
+ * The config file as `junction check-config` checks it: the file itself, then the Matrix
+ * registration file it names. Throws with exactly the message check-config prints (start and a
+ * reload refuse with the same one).
+ */
+export async function readConfigFile(file: string): Promise<Config> {
+  const config = loadConfig(file);
+  if (config.matrix) {
+    const { loadRegistration } = await import("./matrix/registration.ts");
+    loadRegistration(config.matrix);
+  }
+  return config;
+}
 
 export async function buildAdapters(config: Config, log: Logger): Promise<Adapter[]> {
   const adapters: Adapter[] = [];

@@ -273,6 +273,12 @@ export interface Adapter {
    * has joined its link: join it and begin emitting its events. `host.rooms()` includes it now.
    */
   linkRoom?(room: RoomRef): Promise<void>;
+  /**
+   * No link has this room any more (a reload removed it; `host.rooms()` no longer lists it): stop
+   * hearing it, and the puppets (ghosts) and the bot leave it. The core has delivered or failed
+   * what was queued for it before it calls this. A network that is down leaves nothing.
+   */
+  unlinkRoom?(room: RoomRef): Promise<void>;
   stop(): Promise<void>;
   send(room: RoomRef, event: BridgeEvent, ctx: DeliveryContext): Promise<RemoteIds>;
   /** Resolves media this adapter saw (an attachment url or avatar url it emitted) to bytes. */

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { Adapter, AdapterHost } from "./adapter.ts";
 import { Deliverer } from "./delivery.ts";
 import { reasonOf } from "./errors.ts";
-import { NETWORKS, type BridgeEvent, type Network } from "./events.ts";
+import type { BridgeEvent, Network } from "./events.ts";
 import { LinkIndex } from "./links.ts";
 import { Ingest } from "./ingest.ts";
 import { mediaFetcher, mediaHttp, type MediaConfig } from "./media/fetcher.ts";
@@ -17,6 +17,7 @@ import { Queues, type Pace } from "./queues.ts";
 import { DEFAULT_RETRY } from "./retry.ts";
 import { registerAdapters } from "./registry.ts";
 import type { ReloadOutcome } from "./reload.ts";
+import { missingAdapter, Reloader } from "./reloader.ts";
 import { RoomResolver } from "./resolve.ts";
 import { Router } from "./router.ts";
 import type { Pruned } from "./store/retention.ts";
@@ -83,15 +84,18 @@ const JOINS_PER_SECOND = 20;
 const PUPPETS_PER_SECOND = 5;
 const PERSON_CHURN = { perSecond: 0.5, burst: 5 };
 
-export async function runJunction(config: CoreConfig, adapterList: readonly Adapter[], log: Logger): Promise<RunningJunction> {
+export interface RunOptions {
+  /**
+   * Reads the config file again and checks it as check-config does, throwing with its message:
+   * what `reload()` (and SIGHUP) applies. Without it, a reload is refused.
+   */
+  readonly reread?: () => Promise<CoreConfig>;
+}
+
+export async function runJunction(config: CoreConfig, adapterList: readonly Adapter[], log: Logger, opts: RunOptions = {}): Promise<RunningJunction> {
   const adapters = registerAdapters(adapterList);
-  for (const [name, link] of Object.entries(config.links)) {
-    for (const network of NETWORKS) {
-      if ((link[network]?.length ?? 0) > 0 && !adapters.has(network)) {
-        throw new Error(`link "${name}" has ${network} rooms but no ${network} adapter is configured`);
-      }
-    }
-  }
+  const missing = missingAdapter(config.links, adapters);
+  if (missing) throw new Error(missing);
   // One media client per network, each allowed only its own servers besides config's: an XMPP
   // person's OOB link must not reach the Matrix homeserver's private address because the Matrix
   // adapter may fetch from there. `media` is for origins without an adapter of their own.
@@ -215,8 +219,12 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       admin,
     });
 
+    const reloader = new Reloader(config, {
+      log, adapters, links, resolver, queues, saveLinks, stopping: () => stopping,
+      reread: opts.reread ?? (() => Promise.reject(new Error("this Junction was not started from a config file; nothing to reload"))),
+    });
     resolver.start(({ link, room }) => {
-      if (stopping) return;
+      if (stopping || !links.has(link)) return;
       links.addRoom(link, room);
       saveLinks();
       const adapter = adapters.get(room.network);
@@ -276,7 +284,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       store, queues, links, metrics, http, status, steering,
       connected: () => connected,
       prune,
-      reload: async () => ({ applied: false, reason: "reload is not wired yet" }),
+      reload: () => reloader.reload(),
       async stop() {
         if (stopping) return;
         stopping = true;

@@ -14,23 +14,27 @@ export const roomKey = (network: Network, room: string): string => `${network}\u
 
 /** Which link a native room belongs to, and the other rooms an event there goes to. */
 export class LinkIndex {
-  readonly #byRoom = new Map<string, Link>();
-  readonly #links: Link[] = [];
+  #byRoom = new Map<string, Link>();
+  #links: Link[] = [];
 
   constructor(links: readonly Link[]) {
     for (const link of links) this.add(link);
   }
 
   add(link: Link): void {
-    for (const r of link.rooms) {
-      const key = roomKey(r.network, r.room);
-      const other = this.#byRoom.get(key);
-      if (other && other.name !== link.name) {
-        throw new Error(`room ${r.room} (${r.network}) is in two links: "${other.name}" and "${link.name}"`);
-      }
-      this.#byRoom.set(key, link);
-    }
+    index(this.#byRoom, link);
     this.#links.push(link);
+  }
+
+  /**
+   * The whole set at once (a reload): checked first, then swapped in one step, so every event
+   * is routed by the old set or the new one. Throws, changing nothing, when a room is in two links.
+   */
+  replace(links: readonly Link[]): void {
+    const byRoom = new Map<string, Link>();
+    for (const link of links) index(byRoom, link);
+    this.#byRoom = byRoom;
+    this.#links = [...links];
   }
 
   /** A room that could be resolved only after start joins its link (see core/resolve.ts). */
@@ -65,5 +69,20 @@ export class LinkIndex {
 
   all(): readonly Link[] {
     return this.#links;
+  }
+
+  has(name: string): boolean {
+    return this.#links.some((l) => l.name === name);
+  }
+}
+
+function index(byRoom: Map<string, Link>, link: Link): void {
+  for (const r of link.rooms) {
+    const key = roomKey(r.network, r.room);
+    const other = byRoom.get(key);
+    if (other && other.name !== link.name) {
+      throw new Error(`room ${r.room} (${r.network}) is in two links: "${other.name}" and "${link.name}"`);
+    }
+    byRoom.set(key, link);
   }
 }

@@ -174,6 +174,36 @@ export class Queues {
     };
   }
 
+  /**
+   * A room no link has any more (a reload): what is queued for it is delivered first, for up to
+   * `timeoutMs`; what is still waiting then is recorded as failed with `reason` (the status page
+   * lists it). Resolves to how many rows were delivered and how many failed.
+   */
+  async retire(network: Network, room: string, timeoutMs: number, reason: string): Promise<{ delivered: number; failed: number }> {
+    const key = roomKey(network, room);
+    const q = this.#rooms.get(key);
+    if (!q) return { delivered: 0, failed: 0 };
+    const rows = () => q.items.filter((i) => "row" in i).length;
+    const before = rows();
+    const end = Date.now() + timeoutMs;
+    while (rows() > 0 && Date.now() < end && !this.#stopped) await new Promise((r) => setTimeout(r, 50));
+    const delivered = before - rows();
+    // No new drain starts; one in flight may finish (its adapter still has the room until we return).
+    this.#rooms.delete(key);
+    clearTimeout(q.timer);
+    if (q.running) await Promise.race([q.running, new Promise((r) => setTimeout(r, Math.max(0, end - Date.now())).unref())]);
+    const left = q.items.splice(q.active ? 1 : 0).flatMap((i) => ("row" in i ? [i.row] : []));
+    for (const row of left) {
+      this.#write(row, () => this.#store.outbox.fail(row, reason));
+      this.#deliverer.forget(row.id);
+      this.stats.failed++;
+      this.#metrics?.eventsOut.inc({ network: row.network, kind: kindOf(row), outcome: "failed" });
+      this.#metrics?.failures.inc({ network: row.network, cause: "permanent" });
+    }
+    if (left.length > 0) this.#log.warn({ network, room, failed: left.length, reason }, "deliveries to a room no link has any more were not done in time; recorded as failed");
+    return { delivered, failed: left.length };
+  }
+
   /** Stops starting deliveries and waits (bounded) for those in flight. */
   async stop(timeoutMs: number): Promise<void> {
     this.#stopped = true;

@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import type { Adapter } from "./adapter.ts";
 import { NETWORKS, type Network, type RoomRef } from "./events.ts";
 import type { Link, LinkedRoom } from "./links.ts";
+import type { ConfiguredLinks } from "./reload.ts";
 
 const FIRST_RETRY_MS = 1_000;
 /** The longest wait between two tries of one room: a room fixed by its operator joins within this. */
@@ -35,6 +36,9 @@ export class RoomResolver {
   readonly #pending = new Set<Pending>();
   #onResolved: (r: ResolvedLater) => void = () => undefined;
   #stopped = false;
+  #started = false;
+  /** Configured rooms resolved so far (network, room as written → native id): a reload resolves only what is new. */
+  readonly #known = new Map<string, RoomRef>();
 
   constructor(log: Logger) {
     this.#log = log;
@@ -44,39 +48,74 @@ export class RoomResolver {
    * Resolves every configured room once. What fails is left out of the returned links and retried
    * in the background; `onResolved` is called for each room that resolves later.
    */
-  async resolveAll(
-    links: Readonly<Record<string, Readonly<Partial<Record<Network, readonly string[]>>>>>,
-    adapters: ReadonlyMap<Network, Adapter>,
-  ): Promise<Link[]> {
-    const out: Link[] = [];
+  async resolveAll(links: ConfiguredLinks, adapters: ReadonlyMap<Network, Adapter>): Promise<Link[]> {
     for (const [name, link] of Object.entries(links)) {
-      const rooms: LinkedRoom[] = [];
       let configuredCount = 0;
+      let resolved = 0;
       for (const network of NETWORKS) {
         const adapter = adapters.get(network);
         for (const configured of link[network] ?? []) {
           if (!adapter) continue;
           configuredCount++;
+          if (this.#known.has(knownKey(network, configured))) {
+            resolved++;
+            continue;
+          }
+          if (this.#isPending(name, network, configured)) continue;
           try {
-            rooms.push({ network, room: await adapter.resolveRoom(configured) as RoomRef });
+            this.#known.set(knownKey(network, configured), await adapter.resolveRoom(configured) as RoomRef);
+            resolved++;
           } catch (err) {
             const p: Pending = { link: name, network, configured, adapter, attempts: 1, lastError: message(err), timer: undefined, busy: false };
             this.#log.error({ err, link: name, network, room: configured, reason: p.lastError },
               `cannot resolve ${network} room ${configured} of link "${name}" yet: ${p.lastError}; retrying (at most every ${MAX_RETRY_MS / 1000} s), it joins the link once it resolves`);
             this.#pending.add(p);
+            if (this.#started) this.#schedule(p);
           }
         }
       }
       if (configuredCount < 2) this.#log.warn({ link: name }, `link "${name}" has fewer than two usable rooms; nothing will cross it`);
-      else if (rooms.length < 2) this.#log.warn({ link: name }, `link "${name}" has fewer than two rooms resolved so far; nothing crosses it until more resolve`);
-      out.push({ name, rooms });
+      else if (resolved < 2) this.#log.warn({ link: name }, `link "${name}" has fewer than two rooms resolved so far; nothing crosses it until more resolve`);
     }
-    return out;
+    return this.linksFrom(links);
+  }
+
+  /**
+   * The links with every room resolved so far (the rest joins later through `onResolved`), in
+   * config order. Synchronous: a reload builds its new set and swaps it in the same turn.
+   */
+  linksFrom(links: ConfiguredLinks): Link[] {
+    return Object.entries(links).map(([name, link]) => {
+      const rooms: LinkedRoom[] = [];
+      for (const network of NETWORKS) {
+        for (const configured of link[network] ?? []) {
+          const room = this.#known.get(knownKey(network, configured));
+          if (room !== undefined && !rooms.some((r) => r.network === network && r.room === room)) rooms.push({ network, room });
+        }
+      }
+      return { name, rooms };
+    });
+  }
+
+  /** A reload: rooms still waiting to resolve that the new config no longer has under that link stop being tried. */
+  retain(links: ConfiguredLinks): void {
+    for (const p of this.#pending) {
+      if ((links[p.link]?.[p.network] ?? []).includes(p.configured)) continue;
+      clearTimeout(p.timer);
+      this.#pending.delete(p);
+      this.#log.info({ link: p.link, network: p.network, room: p.configured }, "no longer configured; not trying to resolve it any more");
+    }
+  }
+
+  #isPending(link: string, network: Network, configured: string): boolean {
+    for (const p of this.#pending) if (p.link === link && p.network === network && p.configured === configured) return true;
+    return false;
   }
 
   /** Starts the background retries; `onResolved` adds a room to its link. */
   start(onResolved: (r: ResolvedLater) => void): void {
     this.#onResolved = onResolved;
+    this.#started = true;
     for (const p of this.#pending) this.#schedule(p);
   }
 
@@ -112,8 +151,9 @@ export class RoomResolver {
     p.busy = true;
     try {
       const room = await p.adapter.resolveRoom(p.configured) as RoomRef;
-      if (this.#stopped) return;
+      if (this.#stopped || !this.#pending.has(p)) return; // a reload dropped it meanwhile
       this.#pending.delete(p);
+      this.#known.set(knownKey(p.network, p.configured), room);
       this.#log.info({ link: p.link, network: p.network, room: p.configured, resolved: room, attempts: p.attempts + 1 },
         `${p.network} room ${p.configured} resolved; it joins link "${p.link}" now`);
       try {
@@ -137,6 +177,8 @@ export class RoomResolver {
     }
   }
 }
+
+const knownKey = (network: Network, configured: string) => `${network}\u0000${configured.trim()}`;
 
 function message(err: unknown): string {
   return err instanceof Error ? err.message : String(err);

@@ -221,6 +221,22 @@ export class DiscordAdapter implements Adapter {
     await client?.destroy();
   }
 
+  /**
+   * A channel a reload linked (resolveRoom checked it): heard from now on. Before the bot is
+   * connected there is nothing to do: the receiver is made with every linked channel.
+   */
+  async linkRoom(room: RoomRef): Promise<void> {
+    await this.#receiver?.link(room);
+  }
+
+  /**
+   * A channel no link has any more: not heard from now on. Puppets are webhook messages, not
+   * members, so nobody leaves; the webhook stays for a later link of the same channel.
+   */
+  async unlinkRoom(room: RoomRef): Promise<void> {
+    this.#receiver?.unlink(room);
+  }
+
   #onRaw(p: Dispatch): void {
     if (p.t === "READY") {
       this.#readies++;

@@ -76,6 +76,19 @@ export class Receiver {
     this.#handle(p).catch((err: unknown) => this.#d.log.error({ event: p.t, err: (err as Error).message }, "could not bridge a Discord event"));
   }
 
+  /** A channel a reload linked: heard from now on, after a catch-up from its cursor (none: from now). */
+  async link(room: string): Promise<void> {
+    if (this.#linked.has(room)) return;
+    this.#linked.add(room);
+    await this.catchUp(room);
+  }
+
+  /** A channel no link has any more: not heard from now on. */
+  unlink(room: string): void {
+    this.#linked.delete(room);
+    this.#held.delete(room);
+  }
+
   /** Catches up every linked channel (after start, and after a session that could not be resumed). */
   async catchUpAll(): Promise<void> {
     const rooms = [...this.#linked];

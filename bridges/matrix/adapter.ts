@@ -15,7 +15,7 @@ import { MatrixCommands } from "./commands.ts";
 import { errcodeOf, Homeserver } from "./client.ts";
 import { Delivery } from "./delivery.ts";
 import { Ghosts } from "./ghosts.ts";
-import { botUserId, DEFAULT_GHOST_PREFIX, type GhostNaming } from "./ids.ts";
+import { botUserId, DEFAULT_GHOST_PREFIX, isOurs, type GhostNaming } from "./ids.ts";
 import { download } from "./media.ts";
 import { RoomPower } from "./power.ts";
 import { Receiver } from "./receive.ts";
@@ -46,6 +46,7 @@ export class MatrixAdapter implements Adapter {
   #rooms: Rooms | undefined;
   #power: RoomPower | undefined;
   #delivery: Delivery | undefined;
+  #ghosts: Ghosts | undefined;
   #host: AdapterHost | undefined;
   #server: AppserviceServer | undefined;
   #receiver: Receiver | undefined;
@@ -101,7 +102,8 @@ export class MatrixAdapter implements Adapter {
   #parts(host: AdapterHost): { receiver: Receiver; server: AppserviceServer } {
     if (!this.#receiver || !this.#server) {
       const { hs, rooms, power, reg } = this.#init();
-      this.#delivery = new Delivery(hs, new Ghosts(hs, this.#naming, () => host.puppets, this.#log), this.#naming, host.uploads, this.#log,
+      this.#ghosts = new Ghosts(hs, this.#naming, () => host.puppets, this.#log);
+      this.#delivery = new Delivery(hs, this.#ghosts, this.#naming, host.uploads, this.#log,
         (origin, url, name) => host.publicMedia(origin, url, name));
       if (host.admin) this.#commands = new MatrixCommands({ hs, rooms, desk: host.admin, bot: this.#bot, adminRoom: this.#adminRoom, log: this.#log.child({ part: "admin" }) });
       const receiver = new Receiver({
@@ -150,6 +152,18 @@ export class MatrixAdapter implements Adapter {
     if (this.#connecting) await this.#connecting;
     if (!this.#ready || this.#stopped) return; // the next connect joins every linked room
     await this.#enter(room);
+  }
+
+  /** A room no link has any more: its ghosts, then the bot, leave it. */
+  async unlinkRoom(room: RoomRef): Promise<void> {
+    if (!this.#linked.delete(room)) return;
+    this.#receiver?.release(room);
+    const rooms = this.#rooms;
+    if (!rooms) return;
+    const ours = rooms.members(room).filter((m) => m !== this.#bot && isOurs(this.#naming, m));
+    const ghosts = await this.#ghosts?.leaveRoom(room, ours) ?? 0;
+    await rooms.leaveBot(room);
+    this.#log.info({ room, ghosts }, "left a room no link has any more");
   }
 
   /** One connection attempt at a time; a failure schedules the next (see #fail). */

@@ -76,6 +76,31 @@ export class Ghosts {
     this.#save(mxid, origin, sender, st);
   }
 
+  /**
+   * A room no link has any more: every ghost in it leaves, those the store remembers there and
+   * `members` (ours that the room lists now). Resolves to how many left.
+   */
+  async leaveRoom(room: RoomRef, members: readonly string[]): Promise<number> {
+    const records = this.#puppets().all("matrix").filter((r) => Array.isArray(r.data?.rooms) && r.data.rooms.includes(room));
+    let left = 0;
+    for (const mxid of new Set([...members, ...records.map((r) => r.handle)])) {
+      await this.#locked(mxid, async () => {
+        try {
+          await this.#hs.request("POST", `/_matrix/client/v3/rooms/${enc(room)}/leave`, { as: mxid, body: {} });
+          left++;
+        } catch (err) {
+          if (errcodeOf(err) === undefined) throw err; // not in it (any more): nothing to leave
+        }
+        const st = this.#state.get(mxid);
+        st?.rooms.delete(room);
+        const rec = records.find((r) => r.handle === mxid);
+        const rooms = st ? [...st.rooms] : (rec?.data?.rooms as unknown[] | undefined ?? []).filter((r) => r !== room);
+        if (rec) this.#puppets().put({ ...rec, data: { ...rec.data, rooms } });
+      });
+    }
+    return left;
+  }
+
   async #ensure(mxid: string, room: RoomRef, origin: Network, sender: Sender, fetchMedia: (url: string) => Promise<Media>): Promise<string> {
     let st = this.#load(mxid, sender);
     if (!st) {

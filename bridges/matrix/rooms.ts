@@ -64,6 +64,22 @@ export class Rooms {
     }
   }
 
+  /** The bot leaves a room no link has any more; what is known about it is forgotten. */
+  async leaveBot(room: RoomRef): Promise<void> {
+    this.botIn.delete(room);
+    this.#members.delete(room);
+    try {
+      await this.#hs.request("POST", `/_matrix/client/v3/rooms/${enc(room)}/leave`, { body: {} });
+    } catch (err) {
+      if (errcodeOf(err) === undefined) throw err; // not in it: nothing to leave
+    }
+  }
+
+  /** Who the room has joined, as last seen (the bot's view). */
+  members(room: RoomRef): string[] {
+    return [...(this.#members.get(room)?.keys() ?? [])];
+  }
+
   async loadMembers(room: RoomRef): Promise<void> {
     const res = await this.#hs.request<{ joined?: unknown }>("GET", `/_matrix/client/v3/rooms/${enc(room)}/joined_members`);
     const map = new Map<string, MemberProfile>();

@@ -127,6 +127,28 @@ export class XmppAdapter implements Adapter {
     await this.#conn.stop();
   }
 
+  /** A room a reload linked: the bot joins it (with history since its cursor, as at start). */
+  async linkRoom(room: RoomRef): Promise<void> {
+    const state = this.#rooms.add(room);
+    if (!state) return;
+    this.#puppets.restore(state);
+    if (this.#conn.online) await this.#watch?.join(state); // else the next connect joins it
+  }
+
+  /** A room no link has any more: its puppets, then the bot, leave it. */
+  async unlinkRoom(room: RoomRef): Promise<void> {
+    const state = this.#rooms.remove(room);
+    if (!state) return;
+    this.#watch?.forget(state);
+    const puppets = [...state.puppets.values()].filter((p) => p.joined || p.lingering);
+    if (!this.#conn.online) return; // the server dropped our occupants with the stream
+    await this.#conn.send(
+      ...puppets.map((p) => leavePresence(`${p.bare}/${PUPPET_RESOURCE}`, `${state.room}/${p.nick}`, "this room is no longer bridged")),
+      ...(state.botNick ? [leavePresence(this.#botFull, `${state.room}/${state.botNick}`)] : []),
+    );
+    this.#log.info({ room, puppets: puppets.length }, "left a room no link has any more");
+  }
+
   async send(room: RoomRef, event: BridgeEvent, ctx: DeliveryContext): Promise<RemoteIds> {
     try {
       return await this.#send(room, event, ctx);

@@ -63,11 +63,25 @@ export class RoomWatch {
 
   /** The stream is up: join every room (the first try for each at once); `settled` after each try. */
   async joinAll(states: readonly RoomState[], settled?: () => void): Promise<void> {
-    this.#startPinger(states);
+    for (const s of states) this.#entry(s);
+    this.#startPinger();
     await Promise.all(states.map(async (s) => {
       await this.#attempt(s, this.#entry(s));
       settled?.();
     }));
+  }
+
+  /** A room linked after start: joined now (and kept joined like the others). */
+  async join(state: RoomState): Promise<void> {
+    if (!this.#pinger) this.#startPinger();
+    await this.#attempt(state, this.#entry(state));
+  }
+
+  /** A room no link has any more: no more joins, pings or status for it. */
+  forget(state: RoomState): void {
+    const w = this.#watch.get(state);
+    clearTimeout(w?.timer);
+    this.#watch.delete(state);
   }
 
   /** The bot is out of `state`'s room, for `reason`: join again after the backoff. */
@@ -83,6 +97,7 @@ export class RoomWatch {
   /** The stream went down: nothing to retry until it is back (joinAll). */
   offline(): void {
     clearInterval(this.#pinger);
+    this.#pinger = undefined;
     for (const w of this.#watch.values()) {
       clearTimeout(w.timer);
       w.timer = undefined;
@@ -149,13 +164,14 @@ export class RoomWatch {
     w.timer.unref();
   }
 
-  #startPinger(states: readonly RoomState[]): void {
+  /** Pings every watched room (a room linked later included, a room unlinked no more). */
+  #startPinger(): void {
     clearInterval(this.#pinger);
+    this.#pinger = undefined;
     if (this.#d.selfPingMs <= 0) return;
     this.#pinger = setInterval(() => {
-      for (const s of states) {
-        const w = this.#watch.get(s);
-        if (w?.phase === "joined" && s.botJoined && !w.busy) void this.#selfPing(s);
+      for (const [s, w] of this.#watch) {
+        if (w.phase === "joined" && s.botJoined && !w.busy) void this.#selfPing(s);
       }
     }, this.#d.selfPingMs);
     this.#pinger.unref();

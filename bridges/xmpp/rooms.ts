@@ -227,6 +227,21 @@ export class Rooms {
     for (const r of rooms) if (!this.#rooms.has(roomKey(r))) this.#rooms.set(roomKey(r), new RoomState(r));
   }
 
+  /** A room linked after start; undefined when it was linked already. */
+  add(room: RoomRef): RoomState | undefined {
+    if (this.#rooms.has(roomKey(room))) return undefined;
+    const state = new RoomState(room);
+    this.#rooms.set(roomKey(room), state);
+    return state;
+  }
+
+  /** A room no link has any more: its stanzas are ignored from now on (receive.ts knows only linked rooms). */
+  remove(room: RoomRef): RoomState | undefined {
+    const state = this.#rooms.get(roomKey(room));
+    this.#rooms.delete(roomKey(room));
+    return state;
+  }
+
   get(bare: string): RoomState | undefined {
     return this.#rooms.get(roomKey(bare));
   }

@@ -152,7 +152,7 @@ describe("junction start", () => {
   for (const f of ["log.ts", "adapter.ts", "events.ts"]) copyFileSync(join(repo, "core", f), join(root, "core", f));
   symlinkSync(join(repo, "config"), join(root, "config"));
   symlinkSync(join(repo, "node_modules"), join(root, "node_modules"));
-  writeFileSync(join(root, "bridges/registry.ts"), "export function buildAdapters() { return []; }\n");
+  writeFileSync(join(root, "bridges/registry.ts"), 'import { loadConfig } from "../config/load.ts";\nexport function buildAdapters() { return []; }\nexport async function readConfigFile(file) { return loadConfig(file); }\n');
   writeFileSync(join(root, "core/app.ts"), `export async function runJunction(_c: unknown, _a: unknown, log: any) {
   if (process.env.FAIL) throw new Error("cannot connect");
   const t = setInterval(() => {}, 1000);
