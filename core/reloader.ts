@@ -72,7 +72,6 @@ export class Reloader {
   async #reload(): Promise<ReloadOutcome> {
     const { log, adapters, links, resolver } = this.#d;
     if (this.#d.stopping()) return this.#refuse("Junction is stopping");
-    log.info("reloading the config");
     let next: CoreConfig;
     try {
       next = await this.#d.reread();

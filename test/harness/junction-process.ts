@@ -19,6 +19,14 @@ export interface JunctionProcess {
   rssMiB(): number;
   /** Log lines (JSON) written since the start that contain `text`. */
   logged(text: string): string[];
+  /** The config file it was started with. */
+  readonly configFile: string;
+  /** Writes a new config (the same store and log level) over the file; `raw`, as it is. */
+  rewrite(config: Record<string, unknown> | { raw: string }): void;
+  /** Sends a signal (SIGHUP: reload). */
+  signal(sig: NodeJS.Signals): void;
+  /** Resolves with the first log line from now on (any level) that contains `text`. */
+  nextLine(text: string, timeoutMs?: number): Promise<string>;
   /** SIGTERM: a clean stop. */
   stop(): Promise<void>;
   /** SIGKILL: a crash. The store stays in `dir` for a restart. */
@@ -35,7 +43,8 @@ export async function spawnJunction(
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "junction-proc-"));
   const file = join(dir, "junction.yaml");
-  writeFileSync(file, stringify({ store: { path: join(dir, "junction.db") }, log: { level: "info" }, ...config }));
+  const write = (c: Record<string, unknown>) => writeFileSync(file, stringify({ store: { path: join(dir, "junction.db") }, log: { level: "info" }, ...c }));
+  write(config);
   // The operator's launcher (it builds dist/ when stale; exec keeps the pid Node's).
   // JUNCTION_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles Junction under load.
   const env = { ...process.env, NODE_OPTIONS: process.env.JUNCTION_NODE_OPTIONS ?? "" };
@@ -67,6 +76,7 @@ export async function spawnJunction(
   });
   // Kept after start for logged(): warnings and errors only, and at most 20,000 of them.
   const kept: string[] = [];
+  const waiting = new Set<(line: string) => boolean>();
   let rest = "";
   child.stdout.on("data", (d: Buffer) => {
     rest += d.toString();
@@ -75,6 +85,7 @@ export async function spawnJunction(
       const line = rest.slice(0, nl);
       rest = rest.slice(nl + 1);
       if (kept.length < 20_000 && /"level":(40|50|60)/.test(line)) kept.push(line);
+      for (const w of waiting) if (w(line)) waiting.delete(w);
     }
   });
   child.stdout.resume();
@@ -87,6 +98,26 @@ export async function spawnJunction(
     },
     logged(text) {
       return kept.filter((l) => l.includes(text));
+    },
+    configFile: file,
+    rewrite(c) {
+      if ("raw" in c && typeof c.raw === "string") writeFileSync(file, c.raw);
+      else write(c);
+    },
+    signal(sig) {
+      child.kill(sig);
+    },
+    nextLine(text, timeoutMs = 60_000) {
+      return new Promise((resolve, reject) => {
+        const timer = setTimeout(() => { waiting.delete(w); reject(new Error(`no log line with ${JSON.stringify(text)} within ${timeoutMs} ms`)); }, timeoutMs);
+        const w = (line: string) => {
+          if (!line.includes(text)) return false;
+          clearTimeout(timer);
+          resolve(line);
+          return true;
+        };
+        waiting.add(w);
+      });
     },
     async stop() {
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGTERM");
