@@ -5,11 +5,12 @@ import type { BridgeEvent, Network } from "./events.ts";
 import { roomKey } from "./links.ts";
 import type { Metrics } from "./metrics.ts";
 import type { EphemeralDelivery } from "./router.ts";
+import { RoomQueue, type QueueStats, type RoomQueueState } from "./room-queue.ts";
 import { backoff, DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
 import type { OutboxRow } from "./store/outbox-store.ts";
 import type { Store } from "./store/store.ts";
 
-type Item = { readonly row: OutboxRow } | { readonly ephemeral: EphemeralDelivery };
+export type { QueueStats, RoomFailure, RoomQueueState } from "./room-queue.ts";
 
 const EPHEMERAL_BACKLOG = 50; // beyond this a room is behind; typing and presence would be stale
 const NOT_READY_RETRY = 1000;
@@ -17,41 +18,6 @@ const BOOKKEEPING_RETRY_MS = 5000;
 
 /** Decides how long a delivery must wait before it may start (puppet creation, membership churn). */
 export type Pace = (network: Network, room: string, event: BridgeEvent) => number;
-
-class RoomQueue {
-  readonly items: Item[] = [];
-  /** Set while a drain runs; cleared synchronously when it ends, so an enqueue never finds it stale. */
-  active = false;
-  running: Promise<void> | undefined;
-  timer: NodeJS.Timeout | undefined;
-  readonly network: Network;
-  readonly room: string;
-  /** When a delivery to this room last succeeded, and the last failure (either kind). */
-  lastDelivery: number | undefined;
-  lastFailure: RoomFailure | undefined;
-  /** The link of the rows queued here (a room is in one link). */
-  link: string | undefined;
-  constructor(network: Network, room: string) {
-    this.network = network;
-    this.room = room;
-  }
-}
-
-export interface QueueStats { delivered: number; retried: number; failed: number }
-
-/** One destination room's queue, for the status page. */
-export interface RoomQueueState {
-  readonly depth: number;
-  readonly lastDelivery?: number;
-  readonly lastFailure?: RoomFailure;
-}
-
-/** A room's last failed delivery: retried (`retrying`), or given up and why (the metric's cause). */
-export interface RoomFailure {
-  readonly at: number;
-  readonly reason: string;
-  readonly cause: "retrying" | "permanent" | "gave-up" | "bounced";
-}
 
 /**
  * One ordered queue per destination room drains the outbox. A room waits on its head row, so an

@@ -12,7 +12,7 @@ import {
 import { roomRef, type BridgeEvent, type RoomRef } from "../../core/events.ts";
 import { DEFAULT_CATCH_UP } from "./catchup.ts";
 import { MatrixCommands } from "./commands.ts";
-import { errcodeOf, Homeserver } from "./client.ts";
+import { Homeserver } from "./client.ts";
 import { Delivery } from "./delivery.ts";
 import { Ghosts } from "./ghosts.ts";
 import { botUserId, DEFAULT_GHOST_PREFIX, isOurs, type GhostNaming } from "./ids.ts";
@@ -20,7 +20,7 @@ import { download } from "./media.ts";
 import { RoomPower } from "./power.ts";
 import { Receiver } from "./receive.ts";
 import { explainPingFailure } from "./ping.ts";
-import { Misconfigured, Reconnect } from "./reconnect.ts";
+import { checkToken, Reconnect } from "./reconnect.ts";
 import { loadRegistration, registrationWarnings, type Registration } from "./registration.ts";
 import { Rooms } from "./rooms.ts";
 import { AppserviceServer } from "./transactions.ts";
@@ -180,7 +180,7 @@ export class MatrixAdapter implements Adapter {
     try {
       const { hs, reg } = this.#init();
       await this.#listen(this.#parts(host).server);
-      await this.#checkToken(hs);
+      await checkToken(hs, this.#config.registration);
       const { rooms } = this.#init();
       const linked = [...this.#linked];
       host.progress("join", 0, linked.length);
@@ -263,19 +263,6 @@ export class MatrixAdapter implements Adapter {
     this.#setReady(false);
     this.#holdAll();
     this.#reconnect.failed(err);
-  }
-
-  /** A homeserver that does not know our as_token would refuse everything: say exactly what to fix. */
-  async #checkToken(hs: Homeserver): Promise<void> {
-    try {
-      await hs.request("GET", "/_matrix/client/v3/account/whoami");
-    } catch (err) {
-      if (errcodeOf(err) === "M_UNKNOWN_TOKEN" || (err as { statusCode?: unknown }).statusCode === 401) {
-        throw new Misconfigured(`the homeserver at ${hs.url} does not know the as_token of ${this.#config.registration}: ` +
-          "add that file to app_service_config_files in homeserver.yaml (the same file, not an older copy) and restart the homeserver");
-      }
-      throw err;
-    }
   }
 
   #setReady(ready: boolean): void {

@@ -5,6 +5,7 @@
  */
 import type { Logger } from "pino";
 import { NotReadyError } from "../../core/adapter.ts";
+import { errcodeOf, type Homeserver } from "./client.ts";
 
 const FIRST_RETRY_MS = 1_000;
 export const MAX_RETRY_MS = 30_000;
@@ -12,6 +13,19 @@ export const MAX_RETRY_MS = 30_000;
 /** A homeserver that will take none of our requests until its operator changes something. */
 export class Misconfigured extends Error {
   override readonly name = "Misconfigured";
+}
+
+/** A homeserver that does not know our as_token would refuse everything: say exactly what to fix. */
+export async function checkToken(hs: Homeserver, registration: string): Promise<void> {
+  try {
+    await hs.request("GET", "/_matrix/client/v3/account/whoami");
+  } catch (err) {
+    if (errcodeOf(err) === "M_UNKNOWN_TOKEN" || (err as { statusCode?: unknown }).statusCode === 401) {
+      throw new Misconfigured(`the homeserver at ${hs.url} does not know the as_token of ${registration}: ` +
+        "add that file to app_service_config_files in homeserver.yaml (the same file, not an older copy) and restart the homeserver");
+    }
+    throw err;
+  }
 }
 
 export class Reconnect {

@@ -5,7 +5,7 @@
  */
 import type { Logger } from "pino";
 import type {
-  Adapter, AdapterHost, AdapterStatus, Capabilities, DeliveryContext, EmitOptions, MappedMessage, Media, RemoteIds,
+  Adapter, AdapterHost, AdapterStatus, Capabilities, DeliveryContext, EmitOptions, Media, RemoteIds,
 } from "../../core/adapter.ts";
 import { NotReadyError, PermanentDeliveryError } from "../../core/adapter.ts";
 import type { BridgeEvent, RoomRef } from "../../core/events.ts";
@@ -217,7 +217,7 @@ export class XmppAdapter implements Adapter {
       await this.#conn.send(...out.stanzas);
       return out.ids.map((i) => ({ id: remoteId(i.id), altId: i.altId, author: i.author }));
     }
-    const ctx = await this.#withStanzaIds(state, original);
+    const ctx = await state.withStanzaIds(original, STANZA_ID_WAIT_MS);
     let speaker = await this.#puppets.ensureJoined(state, event.origin, event.sender, ctx);
     let occupant = `${state.room}/${speaker.nick}`;
     if (event.kind === "retract" && event.moderated && ctx.target?.author && ctx.target.author !== occupant) {
@@ -274,24 +274,6 @@ export class XmppAdapter implements Adapter {
       }
     }
     return out.ids.map((i) => ({ id: remoteId(i.id), altId: i.altId, author: i.author, part: i.part, role: i.role }));
-  }
-
-  /**
-   * Targets we wrote ourselves are mapped under our origin-id until the reflection brings the
-   * room's stanza-id; XMPP clients in a room point at stanza-ids, so use it when we know it.
-   */
-  async #withStanzaIds(state: RoomState, ctx: DeliveryContext): Promise<DeliveryContext> {
-    const fix = async (m: MappedMessage | undefined): Promise<MappedMessage | undefined> =>
-      m ? { ...m, remoteId: remoteId(await state.stanzaIdFor(m.remoteId, STANZA_ID_WAIT_MS)) } : undefined;
-    const target = await fix(ctx.target);
-    const replyTo = await fix(ctx.replyTo);
-    const targets = ctx.targets ? await Promise.all(ctx.targets.map(async (t) => (await fix(t))!)) : undefined;
-    return {
-      ...ctx,
-      ...(target ? { target } : {}),
-      ...(replyTo ? { replyTo } : {}),
-      ...(targets ? { targets } : {}),
-    };
   }
 
   async #joinAll(): Promise<void> {

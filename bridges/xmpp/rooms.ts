@@ -4,8 +4,8 @@
  * reaction sets. `ownsOccupant` is the one place that decides whether an occupant is ours.
  */
 import type { Element } from "@xmpp/xml";
-import type { DeliveryContext } from "../../core/adapter.ts";
-import type { Network, RoomRef, Sender } from "../../core/events.ts";
+import type { DeliveryContext, MappedMessage } from "../../core/adapter.ts";
+import { remoteId, type Network, type RoomRef, type Sender } from "../../core/events.ts";
 import type { OccupantState } from "./presence.ts";
 import { roomKey } from "./stanza.ts";
 import type { CatchUp } from "./catchup.ts";
@@ -200,6 +200,19 @@ export class RoomState {
       const timer = setTimeout(() => { this.#stanzaIdWaiters.delete(id); resolve(id); }, waitMs);
       this.#stanzaIdWaiters.set(id, (sid) => { clearTimeout(timer); resolve(sid); });
     });
+  }
+
+  /**
+   * Targets we wrote ourselves are mapped under our origin-id until the reflection brings the
+   * room's stanza-id; XMPP clients in a room point at stanza-ids, so use it when we know it.
+   */
+  async withStanzaIds(ctx: DeliveryContext, waitMs: number): Promise<DeliveryContext> {
+    const fix = async (m: MappedMessage | undefined): Promise<MappedMessage | undefined> =>
+      m ? { ...m, remoteId: remoteId(await this.stanzaIdFor(m.remoteId, waitMs)) } : undefined;
+    const target = await fix(ctx.target);
+    const replyTo = await fix(ctx.replyTo);
+    const targets = ctx.targets ? await Promise.all(ctx.targets.map(async (t) => (await fix(t))!)) : undefined;
+    return { ...ctx, ...(target ? { target } : {}), ...(replyTo ? { replyTo } : {}), ...(targets ? { targets } : {}) };
   }
 
   reactionsOf(target: string, actor: string): readonly string[] | undefined {
