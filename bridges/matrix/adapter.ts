@@ -161,9 +161,14 @@ export class MatrixAdapter implements Adapter {
     const rooms = this.#rooms;
     if (!rooms) return;
     const ours = rooms.members(room).filter((m) => m !== this.#bot && isOurs(this.#naming, m));
-    const ghosts = await this.#ghosts?.leaveRoom(room, ours) ?? 0;
-    await rooms.leaveBot(room);
-    this.#log.info({ room, ghosts }, "left a room no link has any more");
+    try {
+      const ghosts = await this.#ghosts?.leaveRoom(room, ours) ?? 0;
+      await rooms.leaveBot(room);
+      this.#log.info({ room, ghosts }, "left a room no link has any more");
+    } catch (err) {
+      if (!(err instanceof NotReadyError)) throw err;
+      this.#log.warn({ room }, "the homeserver is unreachable: the bot and its ghosts stay in this room that no link has any more (nothing is bridged there; remove them with the room's moderation tools)");
+    }
   }
 
   /** One connection attempt at a time; a failure schedules the next (see #fail). */
