@@ -91,6 +91,23 @@ describe("reload", () => {
     expect(app.links.all().map((l) => l.name)).toEqual(["b", "c"]);
   });
 
+  it("updates a changed link: a room added joins, a room removed is left, a room moved to another link stays", async () => {
+    const { app, xmpp, matrix } = await setup(() => ({
+      store: { path: ":memory:" },
+      links: { a: { xmpp: ["a@muc"], matrix: ["!a2"] }, b: { xmpp: ["b@muc", "b2@muc"] }, c: { xmpp: ["c@muc"], matrix: ["!a"] } },
+    }));
+    expect(await app.reload()).toEqual({ applied: true, added: ["c"], removed: [], changed: ["a", "b"] });
+    expect(xmpp.linked.sort()).toEqual(["b2@muc", "c@muc"]);
+    expect(matrix.linked).toEqual(["!a2"]);
+    expect(matrix.unlinked).toEqual(["!b"]);
+    expect(xmpp.unlinked).toEqual([]);
+    await matrix.say("!a", "moved", "m1");
+    await xmpp.say("b@muc", "to b2", "x1");
+    await app.queues.idle();
+    expect(xmpp.sent.map((s) => s.room).sort()).toEqual(["b2@muc", "c@muc"]);
+    expect(matrix.sent).toEqual([]);
+  });
+
   it("delivers what was queued for a room that leaves its link before the bridge leaves it", async () => {
     const { app, xmpp, matrix } = await setup(() => ({ store: { path: ":memory:" }, links: { b: { xmpp: ["b@muc"], matrix: ["!b"] } } }));
     matrix.delay = () => 300;
