@@ -82,8 +82,9 @@ export class Reloader {
     if (missing) return this.#refuse(`${missing}; adding a network needs a restart`);
     const diff = diffLinks(this.#config.links, next.links);
     const restart = changedKeys(this.#config, next, LIVE_KEYS);
-    // Only rooms not resolved before cost a request; one that fails now joins its link when it resolves.
-    await resolver.resolveAll(next.links, adapters);
+    // An alias may point elsewhere now; a room that cannot be resolved now stays as it was, and a
+    // new one that fails joins its link when it resolves (as at start).
+    await resolver.resolveAll(next.links, adapters, { refresh: true });
     if (this.#d.stopping()) return this.#refuse("Junction is stopping");
     const before = links.all();
     const after = resolver.linksFrom(next.links);

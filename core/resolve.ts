@@ -46,9 +46,11 @@ export class RoomResolver {
 
   /**
    * Resolves every configured room once. What fails is left out of the returned links and retried
-   * in the background; `onResolved` is called for each room that resolves later.
+   * in the background; `onResolved` is called for each room that resolves later. `refresh` (a
+   * reload) resolves rooms resolved before again (an alias may point elsewhere now), keeping the
+   * earlier answer where the network cannot answer now.
    */
-  async resolveAll(links: ConfiguredLinks, adapters: ReadonlyMap<Network, Adapter>): Promise<Link[]> {
+  async resolveAll(links: ConfiguredLinks, adapters: ReadonlyMap<Network, Adapter>, opts: { readonly refresh?: boolean } = {}): Promise<Link[]> {
     for (const [name, link] of Object.entries(links)) {
       let configuredCount = 0;
       let resolved = 0;
@@ -57,7 +59,8 @@ export class RoomResolver {
         for (const configured of link[network] ?? []) {
           if (!adapter) continue;
           configuredCount++;
-          if (this.#known.has(knownKey(network, configured))) {
+          const known = this.#known.get(knownKey(network, configured));
+          if (known !== undefined && !opts.refresh) {
             resolved++;
             continue;
           }
@@ -66,6 +69,12 @@ export class RoomResolver {
             this.#known.set(knownKey(network, configured), await adapter.resolveRoom(configured) as RoomRef);
             resolved++;
           } catch (err) {
+            if (known !== undefined) {
+              // Resolved before (a reload): the room it was stays linked rather than leaving for an outage.
+              this.#log.debug({ err, link: name, network, room: configured }, "could not resolve a room again; keeping the room it resolved to");
+              resolved++;
+              continue;
+            }
             const p: Pending = { link: name, network, configured, adapter, attempts: 1, lastError: message(err), timer: undefined, busy: false };
             this.#log.error({ err, link: name, network, room: configured, reason: p.lastError },
               `cannot resolve ${network} room ${configured} of link "${name}" yet: ${p.lastError}; retrying (at most every ${MAX_RETRY_MS / 1000} s), it joins the link once it resolves`);

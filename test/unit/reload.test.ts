@@ -145,3 +145,28 @@ describe("reload", () => {
     expect(app.links.all().map((l) => l.name)).toEqual(["a", "b"]);
   });
 });
+
+describe("reload resolves rooms again", () => {
+  it("follows an alias that points elsewhere now, and keeps a room the network cannot resolve now", async () => {
+    const xmpp = new LinkingAdapter("xmpp");
+    const matrix = new LinkingAdapter("matrix");
+    const aliases = new Map([["#a:hs", "!a1"], ["#b:hs", "!b1"]]);
+    matrix.resolveRoom = async (configured) => {
+      const id = aliases.get(configured);
+      if (!id) throw new Error("homeserver unreachable");
+      return id as RoomRef;
+    };
+    const config: CoreConfig = { store: { path: ":memory:" }, links: { a: { xmpp: ["a@muc"], matrix: ["#a:hs"] }, b: { xmpp: ["b@muc"], matrix: ["#b:hs"] } } };
+    const app = await runJunction(config, [xmpp, matrix], log, { reread: async () => config });
+    try {
+      aliases.set("#a:hs", "!a2");
+      aliases.delete("#b:hs");
+      expect(await app.reload()).toEqual({ applied: true, added: [], removed: [], changed: [] });
+      expect(matrix.linked).toEqual(["!a2"]);
+      expect(matrix.unlinked).toEqual(["!a1"]);
+      expect(app.links.linkOf("matrix", "!b1")?.name).toBe("b");
+    } finally {
+      await app.stop();
+    }
+  });
+});
