@@ -119,7 +119,7 @@ export class RoomWatch {
   }
 
   async #attempt(state: RoomState, w: Watch): Promise<void> {
-    if (w.busy || !this.#d.conn.online) return;
+    if (w.busy || !this.#d.conn.online || this.#watch.get(state) !== w) return; // forgotten: unlinked
     w.busy = true;
     w.attempts++;
     let r: JoinResult;
@@ -130,7 +130,7 @@ export class RoomWatch {
     } finally {
       w.busy = false;
     }
-    if (!this.#d.conn.online) return;
+    if (!this.#d.conn.online || this.#watch.get(state) !== w) return;
     if (r.ok) {
       const wasOut = w.phase === "rejoining";
       this.#enter(state, w, "joined");
