@@ -22,7 +22,7 @@ import { RoomResolver } from "./resolve.ts";
 import { Router } from "./router.ts";
 import type { Pruned } from "./store/retention.ts";
 import { Status } from "./status.ts";
-import { CoreSteering, type Steering } from "./steering.ts";
+import { CoreSteering, RELOAD_UNAVAILABLE, type Steering } from "./steering.ts";
 import { Store } from "./store/store.ts";
 
 /** The part of the config the core reads (config/schema.ts's Config satisfies it). */
@@ -151,7 +151,8 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     let stopping = false;
 
     const ingest = new Ingest(store, router, queues, new Pacer({ perSecond: joinsPerSecond, burst: joinsPerSecond * 5 }));
-    const steering = new CoreSteering({ links, queues, store, status });
+    // The reloader is made below, once the resolver and the hosts exist; the steering calls it later.
+    const steering = new CoreSteering({ links, queues, store, status, reload: () => reloader.reload() });
     const admin = new AdminDesk(config.admin, steering, log.child({ part: "admin" }));
     const { paused, unconfigured } = steering.restorePaused();
     if (paused.length > 0) log.warn({ links: paused }, "links paused by an admin stay paused: their deliveries wait for a resume");
@@ -221,7 +222,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
 
     const reloader = new Reloader(config, {
       log, adapters, links, resolver, queues, saveLinks, stopping: () => stopping,
-      reread: opts.reread ?? (() => Promise.reject(new Error("this Junction was not started from a config file; nothing to reload"))),
+      reread: opts.reread ?? (() => Promise.reject(new Error(RELOAD_UNAVAILABLE))),
     });
     resolver.start(({ link, room }) => {
       if (stopping || !links.has(link)) return;

@@ -11,9 +11,9 @@ export type ReloadOutcome =
   | {
     readonly applied: true;
     /** Link names, each list sorted. */
-    readonly added: string[];
-    readonly removed: string[];
-    readonly changed: string[];
+    readonly added: readonly string[];
+    readonly removed: readonly string[];
+    readonly changed: readonly string[];
   }
   | {
     readonly applied: false;

@@ -7,6 +7,7 @@
 import type { Network } from "./events.ts";
 import type { LinkIndex } from "./links.ts";
 import type { Queues } from "./queues.ts";
+import type { ReloadOutcome } from "./reload.ts";
 import type { NetworkState, RoomState, Status } from "./status.ts";
 import type { Store } from "./store/store.ts";
 
@@ -34,13 +35,8 @@ export interface StatusReport {
 export interface RetryOutcome { readonly link: string; readonly requeued: number; readonly more: boolean }
 export interface PauseOutcome { readonly link: string; readonly paused: boolean; readonly changed: boolean; readonly queued: number }
 
-/**
- * What a reload did: the links it added, removed and changed, or why it refused the new config
- * (check-config's message). The same shape as `RunningJunction.reload()` of the reload work.
- */
-export type ReloadOutcome =
-  | { readonly applied: true; readonly added: readonly string[]; readonly removed: readonly string[]; readonly changed: readonly string[] }
-  | { readonly applied: false; readonly reason: string };
+/** What a reload did (core/reload.ts, the one definition). */
+export type { ReloadOutcome };
 
 /** Said when this Junction has no reload to call. */
 export const RELOAD_UNAVAILABLE = "reload is not available in this Junction: restart it to apply a new config";

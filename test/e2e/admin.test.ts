@@ -3,7 +3,8 @@
  * real client runs the XEP-0050 commands (list, execute, form submit) as an admin and as someone
  * else; on Matrix real users write `!junction …` in the admin room and in a DM with the bot. Pause
  * holds a message and resume delivers it; retry re-delivers a delivery that failed (a puppet
- * without voice in a moderated room, given voice afterwards). Every command is in the admin log.
+ * without voice in a moderated room, given voice afterwards); reload adds and removes a link, and
+ * refuses an invalid config. Every command is in the admin log.
  */
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -25,6 +26,7 @@ import { startTestSynapse, type TestSynapse } from "./matrix-synapse.fixture.ts"
 
 const LOBBY = "adminlobby@conference.localhost";
 const STAGE = "adminstage@conference.localhost";
+const EXTRA = "adminextra@conference.localhost";
 const COMMANDS = "http://jabber.org/protocol/commands";
 const DATA = "jabber:x:data";
 
@@ -45,6 +47,11 @@ let boss: MatrixPerson; // a Matrix admin
 let eve: MatrixPerson; // on Matrix, not an admin
 let lobby = "";
 let stage = "";
+let extra = "";
+/** What the config file says now, for the reload commands: links, or a check-config message to refuse with. */
+type Links = Parameters<typeof runJunction>[0]["links"];
+const LINKS: Links = { lobby: { xmpp: [LOBBY], matrix: ["#adminlobby:localhost"] }, stage: { xmpp: [STAGE], matrix: ["#adminstage:localhost"] } };
+let nextLinks: Links | string = LINKS;
 let adminRoom = "";
 let botId = "";
 
@@ -76,6 +83,7 @@ beforeAll(async () => {
   eve = matrixPerson(syn.url, e.userId, e.token);
   lobby = await alice.createRoom({ alias: "adminlobby", preset: "public_chat" });
   stage = await alice.createRoom({ alias: "adminstage", preset: "public_chat" });
+  extra = await alice.createRoom({ alias: "adminextra", preset: "public_chat" });
   adminRoom = await boss.createRoom({ alias: "junction-admin", preset: "public_chat", name: "Junction admins" });
   await eve.join(adminRoom);
   bob = new Person(prosody, "bob", LOBBY);
@@ -95,11 +103,13 @@ beforeAll(async () => {
   }, log.child({ network: "xmpp" }));
   const matrixAdapter = new MatrixAdapter(syn.matrixConfig, log.child({ network: "matrix" }), { adminRoom: "#junction-admin:localhost" });
   botId = `@${syn.matrixConfig.ghostPrefix}bot:localhost`;
-  junction = await runJunction({
-    store: { path: join(dir, "junction.db") },
-    admin: { xmpp: ["root@localhost"], matrix: [b.userId] },
-    links: { lobby: { xmpp: [LOBBY], matrix: ["#adminlobby:localhost"] }, stage: { xmpp: [STAGE], matrix: ["#adminstage:localhost"] } },
-  }, [xmppAdapter, matrixAdapter], log);
+  const config = (links: Links) => ({ store: { path: join(dir, "junction.db") }, admin: { xmpp: ["root@localhost"], matrix: [b.userId] }, links });
+  junction = await runJunction(config(LINKS), [xmppAdapter, matrixAdapter], log, {
+    reread: async () => {
+      if (typeof nextLinks === "string") throw new Error(nextLinks);
+      return config(nextLinks);
+    },
+  });
   await until("both networks ready", () => junction.connected().get("xmpp") === true && junction.connected().get("matrix") === true, 30_000);
 }, 180_000);
 
@@ -188,9 +198,29 @@ describe("admin commands on XMPP (XEP-0050)", () => {
     expect(junction.store.outbox.failed().filter((f) => f.room === STAGE)).toEqual([]);
   });
 
-  it("reload answers that this build cannot reload", async () => {
-    const done = await command(root, "reload");
-    expect(done.getChildText("note")).toBe("Not reloaded: reload is not available in this Junction: restart it to apply a new config.");
+  it("reload applies a link added and one removed, a message crossing each way as it should; an invalid config is refused and nothing is lost", async () => {
+    await root.join(EXTRA, "root", { maxHistory: 0 });
+    nextLinks = { ...LINKS, extra: { xmpp: [EXTRA], matrix: ["#adminextra:localhost"] } };
+    expect((await command(root, "reload")).getChildText("note")).toBe("Config reloaded: added extra.");
+    await root.say(EXTRA, "across the new link");
+    await until("the new link carries it", () => alice.timeline(extra).find((e) => body(e) === "across the new link"), 20_000);
+    await alice.say(extra, "and back");
+    await until("and back", () => root.messages(EXTRA).find((m) => m.getChildText("body") === "and back"), 20_000);
+
+    nextLinks = LINKS;
+    expect((await command(root, "reload")).getChildText("note")).toBe("Config reloaded: removed extra.");
+    await root.say(EXTRA, "after its link was removed");
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(alice.timeline(extra).some((e) => body(e) === "after its link was removed")).toBe(false);
+
+    nextLinks = "junction.yaml: links.lobby.xmpp[0]: expected a room JID like room@conference.example.org, got 42 (line 7)";
+    expect((await command(root, "reload")).getChildText("note")).toBe(`The new config was refused; the running one stays:\n${nextLinks}`);
+    nextLinks = LINKS;
+    await bob.say("the lobby after a refused reload");
+    await until("the lobby still works", () => alice.timeline(lobby).find((e) => body(e) === "the lobby after a refused reload"), 20_000);
+    expect(adminLog().filter((l) => l.action === "reload" && l.admin === "root@localhost").map((l) => l.outcome)).toMatchObject([
+      { applied: true, added: ["extra"] }, { applied: true, removed: ["extra"] }, { applied: false, reason: expect.stringContaining("links.lobby.xmpp[0]") },
+    ]);
   });
 
   it("a command relayed through a room (sent to the bot's occupant, under a nick that is an admin's JID) is no admin's command", async () => {
@@ -222,7 +252,7 @@ describe("admin commands on Matrix (!junction)", () => {
     expect(body(await noticeIn(boss, adminRoom, from, "the help"))).toContain("!junction retry <link>");
     from = boss.arrivals.length;
     await boss.say(adminRoom, "!junction reload");
-    expect(body(await noticeIn(boss, adminRoom, from, "the reload answer"))).toBe("Not reloaded: reload is not available in this Junction: restart it to apply a new config.");
+    expect(body(await noticeIn(boss, adminRoom, from, "the reload answer"))).toBe("Config reloaded: no link changed.");
     expect(adminLog().find((l) => l.admin === eve.userId)).toMatchObject({ action: "pause", link: "lobby", outcome: "refused", via: `the admin room ${adminRoom}` });
   });
 
