@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { Adapter, AdapterHost } from "./adapter.ts";
 import { Deliverer } from "./delivery.ts";
 import { reasonOf } from "./errors.ts";
-import type { BridgeEvent, Network } from "./events.ts";
+import type { Network } from "./events.ts";
 import { LinkIndex } from "./links.ts";
 import { Ingest } from "./ingest.ts";
 import { mediaFetcher, mediaHttp, type MediaConfig } from "./media/fetcher.ts";
@@ -10,10 +10,10 @@ import { HttpServer, type HttpServerConfig } from "./http.ts";
 import { mountAdmin } from "./admin-http.ts";
 import { AdminDesk, type AdminList } from "./admin.ts";
 import { Metrics } from "./metrics.ts";
-import { Pacer, type Rate } from "./pacing.ts";
+import { deliveryPace, Pacer } from "./pacing.ts";
 import { Progress } from "./progress.ts";
 import { PublicMedia } from "./public-media.ts";
-import { Queues, type Pace } from "./queues.ts";
+import { Queues } from "./queues.ts";
 import { DEFAULT_RETRY } from "./retry.ts";
 import { registerAdapters } from "./registry.ts";
 import type { ReloadOutcome } from "./reload.ts";
@@ -82,7 +82,6 @@ const PRUNE_BATCH = 500;
  */
 const JOINS_PER_SECOND = 20;
 const PUPPETS_PER_SECOND = 5;
-const PERSON_CHURN = { perSecond: 0.5, burst: 5 };
 
 export interface RunOptions {
   /**
@@ -134,7 +133,7 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     const deliverer = new Deliverer(store, adapters, fetchMedia, metrics);
     const puppetsPerSecond = config.delivery?.puppetsPerSecond ?? PUPPETS_PER_SECOND;
     const joinsPerSecond = config.delivery?.joinsPerSecond ?? JOINS_PER_SECOND;
-    queues = new Queues(deliverer, store, log, metrics, policy, pacing(store, { perSecond: puppetsPerSecond, burst: puppetsPerSecond * 4 }));
+    queues = new Queues(deliverer, store, log, metrics, policy, deliveryPace(store, { perSecond: puppetsPerSecond, burst: puppetsPerSecond * 4 }));
     status = new Status({ adapters, links, queues, failed: (limit) => store.outbox.failed(limit) });
     const progress = new Progress(log, metrics);
     let http: HttpServer | undefined;
@@ -307,21 +306,4 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     await closeMedia();
     throw err;
   }
-}
-
-/** Puppet creation per destination room, and one person's membership churn per room, paced. */
-function pacing(store: Store, puppets: Rate): Pace {
-  const creation = new Pacer(puppets);
-  const churn = new Pacer(PERSON_CHURN);
-  return (network: Network, room: string, e: BridgeEvent): number => {
-    const here = `${network}\u0000${room}`;
-    const membership = e.kind === "join" || e.kind === "leave" || e.kind === "profile";
-    const creates = e.kind !== "leave" && store.puppets.get(network, e.sender.id) === undefined;
-    const person = `${here}\u0000${e.origin}\u0000${e.sender.id}`;
-    const wait = Math.max(creates ? creation.wait(here) : 0, membership ? churn.wait(person) : 0);
-    if (wait > 0) return wait;
-    if (creates) creation.take(here);
-    if (membership) churn.take(person);
-    return 0;
-  };
 }

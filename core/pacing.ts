@@ -2,6 +2,10 @@
  * Token buckets by key: how much work one sender or one room may cause per second. Excess is
  * delayed, never dropped: `take` answers how long to wait before the work may start.
  */
+import type { BridgeEvent, Network } from "./events.ts";
+import type { Pace } from "./queues.ts";
+import type { Store } from "./store/store.ts";
+
 export interface Rate {
   /** Tokens added per second. */
   readonly perSecond: number;
@@ -61,4 +65,24 @@ export class Pacer {
       this.#buckets.delete(k);
     }
   }
+}
+
+/** One person's joins, leaves and profile changes delivered per room. */
+const PERSON_CHURN = { perSecond: 0.5, burst: 5 };
+
+/** Puppet creation per destination room, and one person's membership churn per room, paced. */
+export function deliveryPace(store: Store, puppets: Rate): Pace {
+  const creation = new Pacer(puppets);
+  const churn = new Pacer(PERSON_CHURN);
+  return (network: Network, room: string, e: BridgeEvent): number => {
+    const here = `${network}\u0000${room}`;
+    const membership = e.kind === "join" || e.kind === "leave" || e.kind === "profile";
+    const creates = e.kind !== "leave" && store.puppets.get(network, e.sender.id) === undefined;
+    const person = `${here}\u0000${e.origin}\u0000${e.sender.id}`;
+    const wait = Math.max(creates ? creation.wait(here) : 0, membership ? churn.wait(person) : 0);
+    if (wait > 0) return wait;
+    if (creates) creation.take(here);
+    if (membership) churn.take(person);
+    return 0;
+  };
 }
