@@ -5,8 +5,8 @@ import type { BridgeEvent, Network } from "./events.ts";
 import { roomKey } from "./links.ts";
 import type { Metrics } from "./metrics.ts";
 import type { EphemeralDelivery } from "./router.ts";
-import { RoomQueue, type QueueStats, type RoomQueueState } from "./room-queue.ts";
-import { backoff, DEFAULT_RETRY, type RetryPolicy } from "./retry.ts";
+import { kindOf, RoomQueue, whereOf, type QueueStats, type RoomQueueState } from "./room-queue.ts";
+import { backoff, capped, DEFAULT_RETRY, gaveUpReason, isLastAttempt, type RetryPolicy } from "./retry.ts";
 import type { OutboxRow } from "./store/outbox-store.ts";
 import type { Store } from "./store/store.ts";
 
@@ -56,9 +56,9 @@ export class Queues {
     const reason = reasonOf(err);
     const failure = failureOf(err);
     if (failure !== "not-ready") row.attempts++;
-    const capped = this.#capped(row);
-    if (failure === "permanent" || capped) {
-      const why = capped && failure !== "permanent" ? this.#gaveUpReason(row, reason) : reason;
+    const overCap = capped(this.#policy, row);
+    if (failure === "permanent" || overCap) {
+      const why = overCap && failure !== "permanent" ? gaveUpReason(row, reason) : reason;
       this.#write(row, () => this.#store.outbox.restore(row, "failed", why));
       this.#givenUp(row, why, "bounced");
       return;
@@ -102,7 +102,6 @@ export class Queues {
     }
   }
 
-
   /** Holds a link's deliveries where they are (the row in flight, if any, finishes). */
   pause(link: string): void {
     this.#paused.add(link);
@@ -131,13 +130,7 @@ export class Queues {
 
   /** One room's depth, last delivery and last failure (nothing yet: depth 0). */
   roomState(network: Network, room: string): RoomQueueState {
-    const q = this.#rooms.get(roomKey(network, room));
-    if (!q) return { depth: 0 };
-    return {
-      depth: q.items.length,
-      ...(q.lastDelivery !== undefined ? { lastDelivery: q.lastDelivery } : {}),
-      ...(q.lastFailure !== undefined ? { lastFailure: q.lastFailure } : {}),
-    };
+    return this.#rooms.get(roomKey(network, room))?.state() ?? { depth: 0 };
   }
 
   /**
@@ -161,10 +154,7 @@ export class Queues {
     const left = q.items.splice(q.active ? 1 : 0).flatMap((i) => ("row" in i ? [i.row] : []));
     for (const row of left) {
       this.#write(row, () => this.#store.outbox.fail(row, reason));
-      this.#deliverer.forget(row.id);
-      this.stats.failed++;
-      this.#metrics?.eventsOut.inc({ network: row.network, kind: kindOf(row), outcome: "failed" });
-      this.#metrics?.failures.inc({ network: row.network, cause: "permanent" });
+      this.#countFailure(row, "permanent");
     }
     if (left.length > 0) this.#log.warn({ network, room, failed: left.length, reason }, "deliveries to a room no link has any more were not done in time; recorded as failed");
     return { delivered, failed: left.length };
@@ -251,7 +241,7 @@ export class Queues {
       const paced = this.#pace(row.network, row.room, event);
       if (paced > 0) return this.#later(q, paced);
       try {
-        await this.#deliverer.deliver(row, { lastAttempt: this.#isLastAttempt(row), event });
+        await this.#deliverer.deliver(row, { lastAttempt: isLastAttempt(this.#policy, row), event });
         q.items.shift();
         q.lastDelivery = Date.now();
         this.stats.delivered++;
@@ -272,8 +262,8 @@ export class Queues {
       return false;
     }
     row.attempts++;
-    if (failure === "permanent" || this.#capped(row)) {
-      const why = failure === "permanent" ? reason : this.#gaveUpReason(row, reason);
+    if (failure === "permanent" || capped(this.#policy, row)) {
+      const why = failure === "permanent" ? reason : gaveUpReason(row, reason);
       this.#write(row, () => this.#store.outbox.fail(row, why));
       q.items.shift();
       this.#givenUp(row, why, failure === "permanent" ? "permanent" : "gave-up");
@@ -289,30 +279,19 @@ export class Queues {
     return false;
   }
 
-  /** Past the cap in attempts, or in age (counted from the commit). */
-  #capped(row: OutboxRow, now = Date.now()): boolean {
-    return row.attempts >= this.#policy.maxAttempts || now - row.created >= this.#policy.maxAgeMs;
-  }
-
-  /** Whether a transient failure of the coming attempt would be the last one allowed. */
-  #isLastAttempt(row: OutboxRow): boolean {
-    return row.attempts + 1 >= this.#policy.maxAttempts || Date.now() + backoff(row.attempts + 1) - row.created >= this.#policy.maxAgeMs;
-  }
-
-  #gaveUpReason(row: OutboxRow, reason: string): string {
-    const hours = ((Date.now() - row.created) / 3600_000).toFixed(1);
-    return `gave up after ${row.attempts} attempts over ${hours} h: ${reason}`;
-  }
-
   /** The one log line and metric of a give-up. */
   #givenUp(row: OutboxRow, reason: string, cause: "permanent" | "gave-up" | "bounced"): void {
-    this.#deliverer.forget(row.id);
-    this.stats.failed++;
+    this.#countFailure(row, cause);
     const q = this.#rooms.get(roomKey(row.network, row.room));
     if (q) q.lastFailure = { at: Date.now(), reason, cause };
+    this.#log.warn({ ...whereOf(row), kind: kindOf(row), attempts: row.attempts, cause, reason }, "delivery failed for good; recorded and skipped");
+  }
+
+  #countFailure(row: OutboxRow, cause: "permanent" | "gave-up" | "bounced"): void {
+    this.#deliverer.forget(row.id);
+    this.stats.failed++;
     this.#metrics?.eventsOut.inc({ network: row.network, kind: kindOf(row), outcome: "failed" });
     this.#metrics?.failures.inc({ network: row.network, cause });
-    this.#log.warn({ ...whereOf(row), kind: kindOf(row), attempts: row.attempts, cause, reason }, "delivery failed for good; recorded and skipped");
   }
 
   /**
@@ -327,10 +306,4 @@ export class Queues {
       this.#log.error({ ...whereOf(row), err }, "could not record a delivery's state in the store; continuing from memory");
     }
   }
-}
-
-const whereOf = (row: OutboxRow) => ({ network: row.network, room: row.room, link: row.link, outbox: row.id });
-
-function kindOf(row: OutboxRow): string {
-  return /"kind":"(\w+)"/.exec(row.event)?.[1] ?? "unknown";
 }

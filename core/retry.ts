@@ -1,4 +1,5 @@
 /** How a transient delivery failure is retried: the wait before each try, and when to stop. */
+import type { OutboxRow } from "./store/outbox-store.ts";
 
 /** Waits grow 1 s, 2 s, 4 s … up to 5 min, with jitter so that many rooms do not retry in step. */
 export function backoff(attempt: number): number {
@@ -12,3 +13,19 @@ export interface RetryPolicy {
   readonly maxAgeMs: number;
 }
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 10, maxAgeMs: 24 * 3600_000 };
+
+/** Past the cap in attempts, or in age (counted from the commit). */
+export function capped(policy: RetryPolicy, row: OutboxRow, now = Date.now()): boolean {
+  return row.attempts >= policy.maxAttempts || now - row.created >= policy.maxAgeMs;
+}
+
+/** Whether a transient failure of the coming attempt would be the last one allowed. */
+export function isLastAttempt(policy: RetryPolicy, row: OutboxRow): boolean {
+  return row.attempts + 1 >= policy.maxAttempts || Date.now() + backoff(row.attempts + 1) - row.created >= policy.maxAgeMs;
+}
+
+/** The reason a give-up records: how many attempts over how long, then the last failure. */
+export function gaveUpReason(row: OutboxRow, reason: string): string {
+  const hours = ((Date.now() - row.created) / 3600_000).toFixed(1);
+  return `gave up after ${row.attempts} attempts over ${hours} h: ${reason}`;
+}

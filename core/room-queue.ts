@@ -1,4 +1,4 @@
-/** One destination room's queue and what the status page reads of it. */
+/** One destination room's queue, what the status page reads of it, and how log lines name its rows. */
 import type { Network } from "./events.ts";
 import type { EphemeralDelivery } from "./router.ts";
 import type { OutboxRow } from "./store/outbox-store.ts";
@@ -22,6 +22,14 @@ export class RoomQueue {
     this.network = network;
     this.room = room;
   }
+
+  state(): RoomQueueState {
+    return {
+      depth: this.items.length,
+      ...(this.lastDelivery !== undefined ? { lastDelivery: this.lastDelivery } : {}),
+      ...(this.lastFailure !== undefined ? { lastFailure: this.lastFailure } : {}),
+    };
+  }
 }
 
 export interface QueueStats { delivered: number; retried: number; failed: number }
@@ -38,4 +46,12 @@ export interface RoomFailure {
   readonly at: number;
   readonly reason: string;
   readonly cause: "retrying" | "permanent" | "gave-up" | "bounced";
+}
+
+/** The fields every log line about one outbox row carries. */
+export const whereOf = (row: OutboxRow) => ({ network: row.network, room: row.room, link: row.link, outbox: row.id });
+
+/** The event kind of a row, read without parsing its JSON (for metrics and logs). */
+export function kindOf(row: OutboxRow): string {
+  return /"kind":"(\w+)"/.exec(row.event)?.[1] ?? "unknown";
 }
