@@ -11,6 +11,8 @@ import { NETWORKS, type Network, type RoomRef } from "./events.ts";
 import type { Link, LinkedRoom } from "./links.ts";
 
 const FIRST_RETRY_MS = 1_000;
+/** Room lookups in flight at once at start (a homeserver answers a few dozen at once easily). */
+const RESOLVE_AT_ONCE = 16;
 /** The longest wait between two tries of one room: a room fixed by its operator joins within this. */
 export const MAX_RETRY_MS = 30_000;
 
@@ -48,26 +50,32 @@ export class RoomResolver {
     links: Readonly<Record<string, Readonly<Partial<Record<Network, readonly string[]>>>>>,
     adapters: ReadonlyMap<Network, Adapter>,
   ): Promise<Link[]> {
-    const out: Link[] = [];
-    for (const [name, link] of Object.entries(links)) {
-      const rooms: LinkedRoom[] = [];
-      let configuredCount = 0;
-      for (const network of NETWORKS) {
+    // Every room is looked up at once (at most RESOLVE_AT_ONCE in flight): with 100 links, one
+    // after another would be 100 homeserver round trips before anything joins.
+    const wanted = Object.entries(links).map(([name, link]) => ({
+      name,
+      rooms: NETWORKS.flatMap((network) => {
         const adapter = adapters.get(network);
-        for (const configured of link[network] ?? []) {
-          if (!adapter) continue;
-          configuredCount++;
-          try {
-            rooms.push({ network, room: await adapter.resolveRoom(configured) as RoomRef });
-          } catch (err) {
-            const p: Pending = { link: name, network, configured, adapter, attempts: 1, lastError: message(err), timer: undefined, busy: false };
-            this.#log.error({ err, link: name, network, room: configured, reason: p.lastError },
-              `cannot resolve ${network} room ${configured} of link "${name}" yet: ${p.lastError}; retrying (at most every ${MAX_RETRY_MS / 1000} s), it joins the link once it resolves`);
-            this.#pending.add(p);
-          }
-        }
+        return adapter ? (link[network] ?? []).map((configured) => ({ network, configured, adapter })) : [];
+      }),
+    }));
+    const lookups = wanted.flatMap((l) => l.rooms.map((r) => ({ link: l.name, ...r })));
+    const found = await inParallel(lookups, RESOLVE_AT_ONCE, async (r) => {
+      try {
+        return { network: r.network, room: await r.adapter.resolveRoom(r.configured) as RoomRef } satisfies LinkedRoom;
+      } catch (err) {
+        const p: Pending = { link: r.link, network: r.network, configured: r.configured, adapter: r.adapter, attempts: 1, lastError: message(err), timer: undefined, busy: false };
+        this.#log.error({ err, link: r.link, network: r.network, room: r.configured, reason: p.lastError },
+          `cannot resolve ${r.network} room ${r.configured} of link "${r.link}" yet: ${p.lastError}; retrying (at most every ${MAX_RETRY_MS / 1000} s), it joins the link once it resolves`);
+        this.#pending.add(p);
+        return undefined;
       }
-      if (configuredCount < 2) this.#log.warn({ link: name }, `link "${name}" has fewer than two usable rooms; nothing will cross it`);
+    });
+    const out: Link[] = [];
+    let i = 0;
+    for (const { name, rooms: configured } of wanted) {
+      const rooms = found.slice(i, (i += configured.length)).filter((r): r is LinkedRoom => r !== undefined);
+      if (configured.length < 2) this.#log.warn({ link: name }, `link "${name}" has fewer than two usable rooms; nothing will cross it`);
       else if (rooms.length < 2) this.#log.warn({ link: name }, `link "${name}" has fewer than two rooms resolved so far; nothing crosses it until more resolve`);
       out.push({ name, rooms });
     }
@@ -136,6 +144,20 @@ export class RoomResolver {
       p.busy = false;
     }
   }
+}
+
+/** `fn` over `items`, at most `limit` at once; the answers in the items' order. */
+async function inParallel<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const out: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      out[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
+  return out;
 }
 
 function message(err: unknown): string {
