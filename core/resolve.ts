@@ -9,6 +9,7 @@ import type { Logger } from "pino";
 import type { Adapter } from "./adapter.ts";
 import { NETWORKS, type Network, type RoomRef } from "./events.ts";
 import type { Link, LinkedRoom } from "./links.ts";
+import { inParallel } from "./parallel.ts";
 
 const FIRST_RETRY_MS = 1_000;
 /** Room lookups in flight at once at start (a homeserver answers a few dozen at once easily). */
@@ -144,20 +145,6 @@ export class RoomResolver {
       p.busy = false;
     }
   }
-}
-
-/** `fn` over `items`, at most `limit` at once; the answers in the items' order. */
-async function inParallel<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
 
 function message(err: unknown): string {
