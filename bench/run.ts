@@ -1,11 +1,12 @@
 /**
- * `npm run bench [xmpp] [matrix] [discord] [memory]`: prints Junction's numbers against the targets.
+ * `npm run bench [xmpp] [matrix] [discord] [memory] [startup]`: prints Junction's numbers against the targets.
  * Speed and memory are measured here, never by timed tests.
  */
 import { startProsody } from "../test/harness/prosody.ts";
 import { benchDiscord } from "./discord-bench.ts";
 import { benchMatrix } from "./matrix-bench.ts";
 import { benchMemory } from "./memory-bench.ts";
+import { benchStartup } from "./startup-bench.ts";
 import { benchXmpp } from "./xmpp-bench.ts";
 
 const wanted = new Set(process.argv.slice(2));
@@ -65,11 +66,26 @@ try {
     }
   }
   if (all || wanted.has("memory")) {
-    process.stderr.write("Memory with 1,000 puppets across 100 links...\n");
-    const mem = await benchMemory(prosody, { links: 100, people: 10 });
-    console.log("\n## Memory");
-    console.log(`resident              ${fmt(mem.rssMiB)} MiB with ${mem.puppets} puppets across ${mem.links} links (idle after start ${fmt(mem.idleRssMiB)} MiB; target <= 150 MB: ${verdict(mem.rssMiB * 1.048576 <= 150)})`);
-    console.log(`arrived               ${mem.arrived} of ${mem.puppets}`);
+    process.stderr.write("Memory: 1,000 puppets with avatars across 100 links, then 10,000 puppets...\n");
+    const stages = (process.env.BENCH_MEMORY_STAGES ?? "1000,10000").split(",").map(Number);
+    const mem = await benchMemory(prosody, { links: Number(process.env.BENCH_MEMORY_LINKS ?? 100), stages, pictures: 1000 });
+    const targets: Record<number, number> = { 1000: 150, 10000: 250 };
+    console.log(`\n## Memory (Discord emulator persons with avatars -> XMPP puppet occupants on Prosody, ${mem.links} links; idle after start ${fmt(mem.idleMiB)} MiB)`);
+    for (const s of mem.stages) {
+      const target = targets[s.puppets];
+      const mb = s.after.rssMiB * 1.048576;
+      console.log(`${String(s.puppets).padEnd(6)} puppets         resident after GC ${fmt(s.after.rssMiB)} MiB = ${fmt(mb)} MB, peak ${fmt(s.peakMiB)} MiB${target ? ` (target <= ${target} MB: ${verdict(mb <= target)})` : ""}`);
+      console.log(`                       heap used ${fmt(s.after.heapUsedMiB)} MiB of ${fmt(s.after.heapTotalMiB)}, external ${fmt(s.after.externalMiB)} MiB; ${s.arrived} messages arrived, ${s.avatarsAdvertised} avatars advertised (${fmt(s.avatarBytes / 1048576)} MiB of distinct pictures), ${fmt(s.seconds, 0)} s`);
+    }
+    console.log(`vCards served          ${mem.vcardsServed} of ${mem.vcardsAsked} asked (read from the store)`);
+  }
+  if (all || wanted.has("startup")) {
+    process.stderr.write("Start-up with 100 links (XMPP, Matrix and Discord rooms)...\n");
+    const st = await benchStartup(prosody, { links: 100, starts: 4 });
+    const joined = st.seconds.filter(Number.isFinite);
+    console.log(`\n## Start-up (process start to every room joined by /health; ${st.links} links, ${st.rooms} rooms: XMPP MUCs, Matrix rooms, Discord channels)`);
+    console.log(`first start           ${fmt(st.seconds[0] ?? NaN, 2)} s on an empty store`);
+    console.log(`restarts              ${st.seconds.slice(1).map((x) => fmt(x, 2)).join(", ")} s; median ${fmt(median(st.seconds.slice(1)), 2)} s (all starts ${fmt(Math.min(...joined), 2)}-${fmt(Math.max(...joined), 2)} s; target <= 10 s: ${verdict(joined.length === st.seconds.length && Math.max(...joined) <= 10)})`);
   }
 } finally {
   await prosody.stop();

@@ -238,7 +238,10 @@ export interface UploadDirectory {
   put(network: Network, source: string, copy: string): void;
 }
 
-/** Avatar bytes a puppet shows, by the SHA-1 of the bytes (what XEP-0153 advertises). */
+/**
+ * Avatar bytes a puppet shows, by the SHA-1 of the bytes (what XEP-0153 advertises). An avatar is
+ * kept while some puppet's data names its hash as `photoSha1`; the store's prune forgets the rest.
+ */
 export interface AvatarDirectory {
   /** Stores the bytes (once per distinct picture) and returns their SHA-1 hex. */
   put(data: Uint8Array, mime: string): string;

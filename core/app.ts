@@ -246,9 +246,17 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     const prune = async (now = Date.now()): Promise<Pruned> => {
       const total: Pruned = { messages: 0, copies: 0, failed: 0 };
       store.pruneSeen(now - SEEN_KEEP_MS);
+      store.flush();
+      // Avatars no puppet shows any more (an old picture): they are not kept for any retention.
+      let avatars = 0;
+      for (let n = PRUNE_BATCH; n === PRUNE_BATCH; avatars += n) {
+        n = store.avatars.pruneBatch(PRUNE_BATCH);
+        if (n === PRUNE_BATCH) await new Promise((resolve) => setImmediate(resolve));
+      }
+      metrics.pruned.inc({ table: "avatars" }, avatars);
+      if (avatars > 0) log.info({ avatars }, "pruned avatars no puppet shows any more");
       if (retentionDays === 0) return total;
       const before = now - retentionDays * 24 * 3600_000;
-      store.flush();
       for (;;) {
         const r = store.retention.pruneBatch(before, PRUNE_BATCH);
         total.messages += r.messages; total.copies += r.copies; total.failed += r.failed;

@@ -10,8 +10,11 @@ import type { Adapter } from "./adapter.ts";
 import { NETWORKS, type Network, type RoomRef } from "./events.ts";
 import type { Link, LinkedRoom } from "./links.ts";
 import type { ConfiguredLinks } from "./reload.ts";
+import { inParallel } from "./parallel.ts";
 
 const FIRST_RETRY_MS = 1_000;
+/** Room lookups in flight at once at start (a homeserver answers a few dozen at once easily). */
+const RESOLVE_AT_ONCE = 16;
 /** The longest wait between two tries of one room: a room fixed by its operator joins within this. */
 export const MAX_RETRY_MS = 30_000;
 
@@ -51,39 +54,42 @@ export class RoomResolver {
    * earlier answer where the network cannot answer now.
    */
   async resolveAll(links: ConfiguredLinks, adapters: ReadonlyMap<Network, Adapter>, opts: { readonly refresh?: boolean } = {}): Promise<Link[]> {
-    for (const [name, link] of Object.entries(links)) {
-      let configuredCount = 0;
-      let resolved = 0;
-      for (const network of NETWORKS) {
+    // Every room is looked up at once (at most RESOLVE_AT_ONCE in flight): with 100 links, one
+    // after another would be 100 homeserver round trips before anything joins.
+    const wanted = Object.entries(links).map(([name, link]) => ({
+      name,
+      rooms: NETWORKS.flatMap((network) => {
         const adapter = adapters.get(network);
-        for (const configured of link[network] ?? []) {
-          if (!adapter) continue;
-          configuredCount++;
-          const known = this.#known.get(knownKey(network, configured));
-          if (known !== undefined && !opts.refresh) {
-            resolved++;
-            continue;
-          }
-          if (this.#isPending(name, network, configured)) continue;
-          try {
-            this.#known.set(knownKey(network, configured), await adapter.resolveRoom(configured) as RoomRef);
-            resolved++;
-          } catch (err) {
-            if (known !== undefined) {
-              // Resolved before (a reload): the room it was stays linked rather than leaving for an outage.
-              this.#log.debug({ err, link: name, network, room: configured }, "could not resolve a room again; keeping the room it resolved to");
-              resolved++;
-              continue;
-            }
-            const p: Pending = { link: name, network, configured, adapter, attempts: 1, lastError: message(err), timer: undefined, busy: false };
-            this.#log.error({ err, link: name, network, room: configured, reason: p.lastError },
-              `cannot resolve ${network} room ${configured} of link "${name}" yet: ${p.lastError}; retrying (at most every ${MAX_RETRY_MS / 1000} s), it joins the link once it resolves`);
-            this.#pending.add(p);
-            if (this.#started) this.#schedule(p);
-          }
+        return adapter ? (link[network] ?? []).map((configured) => ({ network, configured, adapter })) : [];
+      }),
+    }));
+    const lookups = wanted.flatMap((l) => l.rooms.map((r) => ({ link: l.name, ...r })));
+    const resolvedNow = await inParallel(lookups, RESOLVE_AT_ONCE, async (r): Promise<boolean> => {
+      const key = knownKey(r.network, r.configured);
+      const known = this.#known.get(key);
+      if (known !== undefined && !opts.refresh) return true;
+      if (this.#isPending(r.link, r.network, r.configured)) return false;
+      try {
+        this.#known.set(key, await r.adapter.resolveRoom(r.configured) as RoomRef);
+        return true;
+      } catch (err) {
+        if (known !== undefined) {
+          // Resolved before (a reload): the room it was stays linked rather than leaving for an outage.
+          this.#log.debug({ err, link: r.link, network: r.network, room: r.configured }, "could not resolve a room again; keeping the room it resolved to");
+          return true;
         }
+        const p: Pending = { link: r.link, network: r.network, configured: r.configured, adapter: r.adapter, attempts: 1, lastError: message(err), timer: undefined, busy: false };
+        this.#log.error({ err, link: r.link, network: r.network, room: r.configured, reason: p.lastError },
+          `cannot resolve ${r.network} room ${r.configured} of link "${r.link}" yet: ${p.lastError}; retrying (at most every ${MAX_RETRY_MS / 1000} s), it joins the link once it resolves`);
+        this.#pending.add(p);
+        if (this.#started) this.#schedule(p);
+        return false;
       }
-      if (configuredCount < 2) this.#log.warn({ link: name }, `link "${name}" has fewer than two usable rooms; nothing will cross it`);
+    });
+    let i = 0;
+    for (const { name, rooms } of wanted) {
+      const resolved = resolvedNow.slice(i, (i += rooms.length)).filter(Boolean).length;
+      if (rooms.length < 2) this.#log.warn({ link: name }, `link "${name}" has fewer than two usable rooms; nothing will cross it`);
       else if (resolved < 2) this.#log.warn({ link: name }, `link "${name}" has fewer than two rooms resolved so far; nothing crosses it until more resolve`);
     }
     return this.linksFrom(links);

@@ -14,6 +14,7 @@ import { DiscordCommands } from "./commands.ts";
 import { Delivery } from "./delivery.ts";
 import { isSnowflake } from "./ids.ts";
 import { download } from "./media.ts";
+import { discordCaches } from "./caches.ts";
 import { checkChannel } from "./channels.ts";
 import { BASE_INTENTS, intentProblem, privilegedIntents } from "./permissions.ts";
 import { Receiver } from "./receive.ts";
@@ -81,6 +82,7 @@ export class DiscordAdapter implements Adapter {
       const client = new Client({
         intents: [...BASE_INTENTS, ...granted],
         rest: { ...(this.#config.api ? { api: this.#config.api } : {}), cdn: this.#cdn },
+        makeCache: discordCaches(),
       });
       client.on(Events.Raw, (p: Dispatch) => this.#onRaw(p));
       client.on(Events.ShardReady, () => this.#setReady(true));

@@ -17,6 +17,7 @@ import { NotReadyError } from "../../core/adapter.ts";
 import { FailureReporter } from "./connect-failure.ts";
 import { sanitizeStanza } from "./xml-safe.ts";
 import { DeliveryError } from "../../core/errors.ts";
+import { detachStanza } from "./detach.ts";
 
 export interface ConnectionOptions {
   readonly service: string;
@@ -244,6 +245,7 @@ export class XmppConnection {
 
   #onStanza(el: Element): void {
     this.#lastReceived = Date.now();
+    detachStanza(el); // what is remembered from it must not pin the socket chunk (see detach.ts)
     if (el.is("iq") && (el.attrs.type === "result" || el.attrs.type === "error") && el.attrs.id) {
       const p = this.#pendingIq.get(el.attrs.id);
       // Only the addressee answers: a result from anyone else (a spoofed upload slot, vCard or

@@ -3,6 +3,9 @@ import { MIGRATIONS } from "./migrations.ts";
 
 export type Db = Database.Database;
 
+/** The page cache's bound, in KiB (see openDb). */
+export const PAGE_CACHE_KIB = 4096;
+
 /**
  * Opens the SQLite file (or ":memory:") with WAL and brings its schema up to date.
  * synchronous=NORMAL in WAL mode keeps every commit durable against a process crash (kill -9),
@@ -13,6 +16,10 @@ export function openDb(path: string): Db {
   db.pragma("journal_mode = WAL");
   db.pragma("synchronous = NORMAL");
   db.pragma("busy_timeout = 5000");
+  // SQLite's page cache, per connection: better-sqlite3 builds SQLite with 16 MB, which avatar
+  // blobs fill at once and which then stays resident. 4 MiB holds the hot pages (message_map,
+  // outbox, cursors); an avatar read now and then comes from the OS's file cache.
+  db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
   migrate(db);
   return db;
 }

@@ -79,4 +79,29 @@ describe("rooms that resolve after start", () => {
     links.addRoom("a", { network: "matrix", room: roomRef("!a:x") });
     expect(links.linkOf("xmpp", "a@x")?.rooms).toHaveLength(2);
   });
+
+  it("looks up the rooms of many links at once, at most 16 in flight, and keeps each link's rooms", async () => {
+    let inFlight = 0;
+    let most = 0;
+    const slow = {
+      network: "matrix",
+      async resolveRoom(configured: string) {
+        most = Math.max(most, ++inFlight);
+        await new Promise((r) => setTimeout(r, 5));
+        inFlight--;
+        if (configured === "#bad:x") throw new Error("no such alias");
+        return roomRef(configured.replace("#", "!"));
+      },
+    } as unknown as Adapter;
+    const xmpp = adapter("xmpp", []);
+    const config = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`l${i}`, { xmpp: [`r${i}@muc.x`], matrix: [i === 7 ? "#bad:x" : `#r${i}:x`] }]));
+    const r = new RoomResolver(capture().log);
+    const links = await r.resolveAll(config, new Map<Network, Adapter>([["xmpp", xmpp], ["matrix", slow]]));
+    r.stop();
+    expect(most).toBeGreaterThan(1);
+    expect(most).toBeLessThanOrEqual(16);
+    expect(links).toHaveLength(40);
+    expect(links[3]).toEqual({ name: "l3", rooms: [{ network: "xmpp", room: "r3@muc.x" }, { network: "matrix", room: "!r3:x" }] });
+    expect(links[7]!.rooms).toEqual([{ network: "xmpp", room: "r7@muc.x" }]);
+  });
 });

@@ -39,4 +39,20 @@ describe("puppet avatars live in the store, not in memory", () => {
     expect(puppets.profile("ann@bridge.localhost")).toEqual({ name: "Ann", avatar: { data: photo, mime: "image/png" } });
     store.close();
   });
+
+  it("prunes the avatars no puppet shows any more, and keeps those one does", () => {
+    const store = new Store(":memory:");
+    const [old, now, shared] = [png(11), png(13), png(17)];
+    for (const p of [old, now, shared]) store.avatars.put(p, "image/png");
+    store.puppets.put({ network: "xmpp", actor: actorId("@a:x"), handle: "a@bridge.localhost", data: { name: "A", photoSha1: sha1(now) } });
+    store.puppets.put({ network: "xmpp", actor: actorId("@b:x"), handle: "b@bridge.localhost", data: { name: "B", photoSha1: sha1(shared) } });
+    store.puppets.put({ network: "xmpp", actor: actorId("@c:x"), handle: "c@bridge.localhost", data: { name: "C" } });
+    store.puppets.put({ network: "xmpp", actor: actorId("@d:x"), handle: "d@bridge.localhost" });
+    expect(store.avatars.pruneBatch(500)).toBe(1);
+    expect(store.avatars.get(sha1(old))).toBeUndefined();
+    expect(store.avatars.get(sha1(now))?.data).toEqual(now);
+    expect(store.avatars.get(sha1(shared))?.data).toEqual(shared);
+    expect(store.avatars.pruneBatch(500)).toBe(0);
+    store.close();
+  });
 });
