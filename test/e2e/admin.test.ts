@@ -111,6 +111,11 @@ beforeAll(async () => {
     },
   });
   await until("both networks ready", () => junction.connected().get("xmpp") === true && junction.connected().get("matrix") === true, 30_000);
+  // Bob's and Carol's presence in the XMPP rooms is bridged at start (their ghosts join); the tests count queues from empty.
+  const ghostJoined = (room: string) => () => alice.timeline(room).find((e) => e.type === "m.room.member" && e.sender !== alice.userId && e.sender !== botId && (e.content as { membership?: string }).membership === "join");
+  await until("Bob's ghost in the lobby", ghostJoined(lobby), 30_000);
+  await until("Carol's ghost on the stage", ghostJoined(stage), 30_000);
+  await junction.queues.idle(20_000);
 }, 180_000);
 
 afterAll(async () => {
