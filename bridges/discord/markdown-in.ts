@@ -3,13 +3,19 @@
  * own rules on top of simple-markdown: underline __, spoiler ||, headings, -# subtext, masked links,
  * <@id> mentions, <:name:id> emoji, backslash escapes). We map its syntax tree; names for ids come
  * from the caller. Content past MAX_PARSED chars (Discord itself allows 4000) is taken as plain text
- * rather than given to a recursive parser.
+ * rather than given to a recursive parser, and so is content with more than MAX_BRACKETS of "[", "]"
+ * and "(" outside code: simple-markdown's link rule rescans the rest of the text from each of
+ * them, so 4,000 characters of "[a](((…" or "[[[…]]]" took over a second of the event loop.
  */
 import { parse } from "discord-markdown-parser";
 import { actorId } from "../../core/events.ts";
 import { MAX_DEPTH, SAFE_LINK, type Block, type Doc, type Inline, fromPlain, text, tidy } from "../../core/richtext/tree.ts";
 
 export const MAX_PARSED = 8000;
+/** More "[", "]" and "(" than this outside code and the content is not parsed (some 60 masked links). */
+export const MAX_BRACKETS = 256;
+/** Code blocks and inline code, where a "[" starts no link. */
+const CODE = /```[\s\S]*?```|`[^`\n]*`/g;
 
 export interface MarkdownInContext {
   /** The CDN base for custom emoji pictures. */
@@ -225,6 +231,7 @@ function listBlock(marker: string, items: Block[][]): Block {
 }
 
 function parsed(content: string, ctx: MarkdownInContext): Block[] {
+  if (bracketsOutsideCode(content) > MAX_BRACKETS) return fromPlain(content) as Block[];
   let ast: Node[];
   try {
     ast = parse(content, "extended") as unknown as Node[];
@@ -232,4 +239,10 @@ function parsed(content: string, ctx: MarkdownInContext): Block[] {
     return fromPlain(content) as Block[];
   }
   return new Reader(ctx).blocks(ast, 0);
+}
+
+function bracketsOutsideCode(content: string): number {
+  let n = 0;
+  for (const c of content.includes("`") ? content.replace(CODE, "") : content) if (c === "[" || c === "]" || c === "(") n++;
+  return n;
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from "vitest";
 import { actorId } from "../../core/events.ts";
 import { plainText } from "../../core/richtext/plain.ts";
 import { para, text, type Doc, type Inline } from "../../core/richtext/tree.ts";
-import { MAX_PARSED, docFromMarkdown } from "../../bridges/discord/markdown-in.ts";
+import { MAX_BRACKETS, MAX_PARSED, docFromMarkdown } from "../../bridges/discord/markdown-in.ts";
 import { escapeMarkdown, markdown } from "../../bridges/discord/markdown-out.ts";
 
 const BOB = "80351110224678912";
@@ -90,6 +90,23 @@ describe("Discord markdown → tree", () => {
     const text = plainText(read(deep));
     expect(text).toContain("w0");
     expect(text).toContain("w999");
+  });
+
+  it.each([
+    ["[a]((", "[a]((".repeat(800)],
+    ["[[…]]]", "[".repeat(2000) + "]".repeat(2000)],
+  ])("4,000 characters of %s (the link rule's worst case) are plain text, read at once", (_, hostile) => {
+    const started = performance.now();
+    const doc = read(hostile);
+    expect(performance.now() - started).toBeLessThan(500); // over a second each before the bracket cap
+    expect(plainText(doc)).toBe(hostile);
+  });
+
+  it("masked links up to the bracket cap are still links; brackets in code do not count", () => {
+    const links = "[x](https://a.example) ".repeat(Math.floor(MAX_BRACKETS / 3));
+    expect(JSON.stringify(read(links))).toContain('"t":"link"');
+    const code = "```\n" + "[]()".repeat(MAX_BRACKETS) + "\n``` then **bold**";
+    expect(JSON.stringify(read(code))).toContain('"t":"bold"');
   });
 
   it("content past the parse cap is plain text, whole", () => {
