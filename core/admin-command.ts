@@ -47,16 +47,19 @@ export function answerText(action: Action, answer: Answer<Action>): string {
 
 /**
  * Runs a parsed command for this actor and says what came of it: a refusal for a non-admin
- * (logged by the desk), the list of commands for an unknown one, the link names for a command
- * that needs one, else the action's answer.
+ * (logged by the desk; undefined, nothing to say, when they were told so moments ago), the list
+ * of commands for an unknown one, the link names for a command that needs one, else the
+ * action's answer.
  */
-export async function reply(desk: AdminDesk, actor: Actor, command: Command): Promise<string> {
+export async function reply(desk: AdminDesk, actor: Actor, command: Command): Promise<string | undefined> {
   if ("unknown" in command) {
-    const refused = desk.refusal(actor, command.unknown);
-    return refused !== undefined ? `Refused: ${refused}.` : `There is no command "${command.unknown}".\n${HELP}`;
+    const refusal = desk.refusalOf(actor, command.unknown);
+    if (refusal?.repeated) return undefined;
+    return refusal !== undefined ? `Refused: ${refusal.refused}.` : `There is no command "${command.unknown}".\n${HELP}`;
   }
   if (NEEDS_LINK.has(command.action) && command.link === undefined && desk.isAdmin(actor)) {
     return `!junction ${command.action} needs a link: ${desk.linkNames().join(", ")}`;
   }
-  return answerText(command.action, await desk.run(actor, command.action, command.link));
+  const answer = await desk.run(actor, command.action, command.link);
+  return !answer.ok && "refused" in answer && answer.repeated ? undefined : answerText(command.action, answer);
 }

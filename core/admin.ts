@@ -40,8 +40,8 @@ export const NEEDS_LINK: ReadonlySet<Action> = new Set<Action>(["retry", "pause"
 
 export type Answer<A extends Action> =
   | { readonly ok: true; readonly value: AdminResults[A] }
-  /** Not an admin: `refused` is what to tell them. */
-  | { readonly ok: false; readonly refused: string }
+  /** Not an admin: `refused` is what to tell them; `repeated` when they were told so within REFUSAL_QUIET_MS. */
+  | { readonly ok: false; readonly refused: string; readonly repeated?: true }
   /** An admin asked for something that cannot be done (an unknown link): `error` says why. */
   | { readonly ok: false; readonly error: string };
 
@@ -50,15 +50,29 @@ export function sameActor(network: Network, a: string, b: string): boolean {
   return network === "xmpp" ? a.toLowerCase() === b.toLowerCase() : a === b;
 }
 
+/**
+ * A non-admin is told they are refused once in this long in one place (a room, a DM); refusals
+ * there meanwhile are still logged but
+ * `repeated`, and chat answers (admin-command.ts reply) say nothing: otherwise anyone who can DM
+ * the bot makes it post one message per message they send, spending its rate on their spam.
+ */
+export const REFUSAL_QUIET_MS = 60_000;
+/** People whose last refusal is remembered (the oldest forgotten first). */
+const REMEMBERED_REFUSALS = 1000;
+
 export class AdminDesk {
   readonly #admins: AdminList;
   readonly #steering: Steering;
   readonly #log: Logger;
+  readonly #now: () => number;
+  /** network + id + where → when they were last told there that they are refused. */
+  readonly #told = new Map<string, number>();
 
-  constructor(admins: AdminList | undefined, steering: Steering, log: Logger) {
+  constructor(admins: AdminList | undefined, steering: Steering, log: Logger, now: () => number = Date.now) {
     this.#admins = admins ?? {};
     this.#steering = steering;
     this.#log = log;
+    this.#now = now;
   }
 
   isAdmin(actor: Actor): boolean {
@@ -75,16 +89,32 @@ export class AdminDesk {
    * command but is kept for admins all the same (a Matrix bot that joins a DM on an invite).
    */
   refusal(actor: Actor, what: string, link?: string): string | undefined {
+    return this.refusalOf(actor, what, link)?.refused;
+  }
+
+  /** As refusal, and whether this person was already told within REFUSAL_QUIET_MS (`repeated`). */
+  refusalOf(actor: Actor, what: string, link?: string): { refused: string; repeated?: true } | undefined {
     if (this.isAdmin(actor)) return undefined;
-    this.#log.warn({ ...who(actor, what, link), outcome: "refused" }, `admin command refused: ${actor.id} is not an admin`);
-    return (this.#admins[actor.network] ?? []).length > 0
+    // Per place: someone refused in the admin room has not been told so in their DM.
+    const key = `${actor.network}\u0000${actor.network === "xmpp" ? actor.id.toLowerCase() : actor.id}\u0000${actor.via ?? ""}`;
+    const now = this.#now();
+    const last = this.#told.get(key);
+    const repeated = last !== undefined && now - last < REFUSAL_QUIET_MS;
+    this.#log.warn({ ...who(actor, what, link), outcome: "refused", ...(repeated ? { answered: false } : {}) }, `admin command refused: ${actor.id} is not an admin`);
+    if (!repeated) {
+      this.#told.delete(key);
+      if (this.#told.size >= REMEMBERED_REFUSALS) this.#told.delete(this.#told.keys().next().value!);
+      this.#told.set(key, now);
+    }
+    const refused = (this.#admins[actor.network] ?? []).length > 0
       ? `${actor.id} is not one of Junction's admins; ask an admin to add you to admin.${actor.network} in its config`
       : `Junction has no ${actor.network} admins configured (admin.${actor.network} in its config), so nobody may steer it from ${actor.network}`;
+    return repeated ? { refused, repeated } : { refused };
   }
 
   async run<A extends Action>(actor: Actor, action: A, link?: string): Promise<Answer<A>> {
-    const refused = this.refusal(actor, action, link);
-    if (refused !== undefined) return { ok: false, refused };
+    const refusal = this.refusalOf(actor, action, link);
+    if (refusal !== undefined) return { ok: false, ...refusal };
     const by = who(actor, action, link);
     try {
       const value = await this.#do(action, link, actor.id);

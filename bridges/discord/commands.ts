@@ -53,7 +53,7 @@ export class DiscordCommands {
     this.#remember(m.id);
     const actor: Actor = { network: "discord", id: m.author.id, via: `${where} ${m.channel_id}` };
     reply(this.#d.desk, actor, command)
-      .then((text) => this.#say(m.channel_id, text))
+      .then((text) => (text === undefined ? undefined : this.#say(m.channel_id, text)))
       .catch((err: unknown) => this.#d.log.warn({ room: m.channel_id, message: m.id, err: reasonOf(err) }, "could not answer an admin command"));
   }
 

@@ -102,7 +102,8 @@ export class MatrixCommands {
       return;
     }
     const actor: Actor = { network: "matrix", id: ev.sender, via: `${where} ${room}` };
-    await this.#notice(room, await reply(this.#d.desk, actor, command));
+    const text = await reply(this.#d.desk, actor, command);
+    if (text !== undefined) await this.#notice(room, text);
   }
 
   /** Only the bot and this sender are joined. */

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { pino } from "pino";
-import { AdminDesk } from "../../core/admin.ts";
+import { AdminDesk, REFUSAL_QUIET_MS } from "../../core/admin.ts";
 import { HELP } from "../../core/admin-command.ts";
 import type { Steering } from "../../core/steering.ts";
 import { DiscordCommands, MESSAGE_LIMIT, splitAnswer } from "../../bridges/discord/commands.ts";
@@ -53,7 +53,7 @@ describe("who may run a command, and where", () => {
   const GUILD_CHANNEL = "300000000000000003";
   const DM = "400000000000000004";
   const BOT = "500000000000000005";
-  function setup() {
+  function setup(now: () => number = Date.now) {
     const logged: Record<string, unknown>[] = [];
     const log = pino({ level: "info" }, { write: (s: string) => { logged.push(JSON.parse(s) as Record<string, unknown>); } });
     const posted: { channel: string; content: string; mentions: unknown }[] = [];
@@ -62,7 +62,7 @@ describe("who may run a command, and where", () => {
       return {};
     } };
     const commands = new DiscordCommands({
-      rest: rest as never, desk: new AdminDesk({ discord: [ADMIN] }, steering, log), botId: () => BOT, adminChannel: ADMIN_CHANNEL,
+      rest: rest as never, desk: new AdminDesk({ discord: [ADMIN] }, steering, log, now), botId: () => BOT, adminChannel: ADMIN_CHANNEL,
       isGuildChannel: (id) => id === GUILD_CHANNEL || id === ADMIN_CHANNEL, log,
     });
     return { commands, posted, logged };
@@ -91,6 +91,28 @@ describe("who may run a command, and where", () => {
     await until("the refusal", () => posted.length === 1, 3000);
     expect(posted[0]!.content).toBe("Refused: 100000000000000009 is not one of Junction's admins; ask an admin to add you to admin.discord in its config.");
     expect(logged.find((l) => l.outcome === "refused")).toMatchObject({ admin: "100000000000000009", network: "discord", action: "pause" });
+  });
+
+  it("a non-admin is told once a minute: more commands meanwhile are refused and logged, not answered", async () => {
+    let clock = 1_000_000;
+    const { commands, posted, logged } = setup(() => clock);
+    const EVE = "100000000000000009";
+    for (const c of ["!junction pause lobby", "!junction links", "!junction nonsense", "!junction resume lobby"]) commands.take(msg(DM, EVE, c));
+    commands.take(msg(DM, ADMIN, "!junction links")); // an admin is never held back by someone else's refusals
+    commands.take(msg(ADMIN_CHANNEL, EVE, "!junction links")); // told in the DM is not told here
+    await until("two refusals and the admin's answer", () => posted.length === 3, 3000);
+    await new Promise((r) => setTimeout(r, 50));
+    const refusal = `Refused: ${EVE} is not one of Junction's admins; ask an admin to add you to admin.discord in its config.`;
+    expect(posted.map((p) => [p.channel, p.content]).sort()).toEqual([
+      [ADMIN_CHANNEL, refusal], [DM, refusal], [DM, "lobby: discord 111111111111111111; 0 queued, 0 failed"],
+    ].sort());
+    expect(logged.filter((l) => l.outcome === "refused").map((l) => [l.action, l.answered])).toEqual([
+      ["pause", undefined], ["links", false], ["nonsense", false], ["resume", false], ["links", undefined],
+    ]);
+    clock += REFUSAL_QUIET_MS;
+    commands.take(msg(DM, EVE, "!junction links"));
+    await until("the refusal a minute later", () => posted.length === 4, 3000);
+    expect(posted[3]).toMatchObject({ channel: DM, content: refusal });
   });
 
   it("never a webhook's message, a bot's, the bot's own, a system message, one elsewhere, or one answered already", async () => {
