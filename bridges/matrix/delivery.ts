@@ -17,7 +17,7 @@ import { presenceToMatrix } from "./ephemeral.ts";
 import type { Ghosts } from "./ghosts.ts";
 import { botUserId, ghostUserId, isOurs, type GhostNaming } from "./ids.ts";
 import { isMxid } from "./pills.ts";
-import { withEmojiPictures } from "./emoji.ts";
+import { EmojiBudget, withEmojiPictures } from "./emoji.ts";
 import { upload } from "./media.ts";
 import {
   captionEditContent, editContent, mediaContent, messageContent, reactionContent, redactionContent, typingContent, unavailableContent, withCaption,
@@ -47,6 +47,7 @@ export class Delivery {
   readonly #log: Logger;
   readonly #publicMedia: PublicMediaOf;
   readonly #uploads: UploadDirectory;
+  readonly #emojiBudget = new EmojiBudget();
 
   /** `publicMedia`: a link through Junction's HTTP server for a file the homeserver will not take. */
   constructor(hs: Homeserver, ghosts: Ghosts, naming: GhostNaming, uploads: UploadDirectory, log: Logger, publicMedia: PublicMediaOf = () => undefined) {
@@ -71,7 +72,7 @@ export class Delivery {
   /** The body with its custom emoji as pictures on the homeserver (emoji.ts). */
   #emoji(event: MessageEvent | EditEvent, as: string, ctx: DeliveryContext): Promise<Body> {
     return withEmojiPictures(event.body, event.origin, {
-      uploads: this.#uploads, log: this.#log, fetch: (url) => ctx.fetchMedia(url),
+      uploads: this.#uploads, budget: this.#emojiBudget, log: this.#log, fetch: (url) => ctx.fetchMedia(url),
       upload: async (media) => (await upload(this.#hs, media, as)).mxc,
     });
   }

@@ -4,6 +4,11 @@
  * homeserver once and remembered by its CDN URL (one per emoji id) in the store. The tree's emoji
  * then carries the mxc, which html-out.ts writes as an inline `<img data-mx-emoticon>`. An emoji
  * whose picture cannot be had stays its `:name:` text; the next message tries again.
+ *
+ * Any emoji id that exists on Discord's CDN can be written into a message (a webhook's content,
+ * a Nitro person's emoji from any server), and each new one is an upload to the homeserver and a
+ * row in the store for good: at most MAX_NEW_EMOJI_PER_HOUR new pictures are copied an hour
+ * (EmojiBudget), the rest stay names until the budget allows them.
  */
 import type { Logger } from "pino";
 import type { Media, UploadDirectory } from "../../core/adapter.ts";
@@ -15,8 +20,33 @@ export const MAX_EMOJI_PER_MESSAGE = 20;
 /** Discord's own cap for an emoji's picture is 256 KiB. */
 export const MAX_EMOJI_BYTES = 256 * 1024;
 
+/** New pictures copied to the homeserver per hour, for the whole process (at most ~15 MiB an hour). */
+export const MAX_NEW_EMOJI_PER_HOUR = 60;
+const HOUR_MS = 3_600_000;
+
+/** How many new emoji pictures may still be copied in this hour; one warning when it runs out. */
+export class EmojiBudget {
+  readonly #now: () => number;
+  #hour = -1;
+  #used = 0;
+  constructor(now: () => number = Date.now) {
+    this.#now = now;
+  }
+  /** Takes one copy from this hour's budget: false when it is spent (and the first time, warns). */
+  take(log: Logger): boolean {
+    const hour = Math.floor(this.#now() / HOUR_MS);
+    if (hour !== this.#hour) {
+      this.#hour = hour;
+      this.#used = 0;
+    }
+    if (this.#used === MAX_NEW_EMOJI_PER_HOUR) log.warn({ limit: MAX_NEW_EMOJI_PER_HOUR }, "copied as many new custom emoji pictures as an hour allows; further new ones are shown as their names until the next hour");
+    return ++this.#used <= MAX_NEW_EMOJI_PER_HOUR;
+  }
+}
+
 export interface EmojiDeps {
   readonly uploads: UploadDirectory;
+  readonly budget: EmojiBudget;
   fetch(url: string): Promise<Media>;
   upload(media: Media): Promise<string>;
   readonly log: Logger;
@@ -38,6 +68,7 @@ function mapEmoji(doc: Doc, map: (url: string | undefined) => string | undefined
 async function mxcOf(url: string, d: EmojiDeps): Promise<string | undefined> {
   const known = d.uploads.get("matrix", url);
   if (known) return known;
+  if (!d.budget.take(d.log)) return undefined;
   try {
     const media = await d.fetch(url);
     if (!media.mime.startsWith("image/") || media.data.byteLength > MAX_EMOJI_BYTES) {

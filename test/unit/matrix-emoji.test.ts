@@ -4,21 +4,21 @@ import { describe, expect, it } from "vitest";
 import type { Media } from "../../core/adapter.ts";
 import { richBody } from "../../core/richtext/body.ts";
 import { para, text, type Doc } from "../../core/richtext/tree.ts";
-import { MAX_EMOJI_PER_MESSAGE, withEmojiPictures } from "../../bridges/matrix/emoji.ts";
+import { EmojiBudget, MAX_EMOJI_PER_MESSAGE, MAX_NEW_EMOJI_PER_HOUR, withEmojiPictures } from "../../bridges/matrix/emoji.ts";
 import { htmlOf } from "../../bridges/matrix/html-out.ts";
 
 const CDN = "https://cdn.example/emojis";
 const PNG: Media = { data: new Uint8Array([1, 2, 3]), mime: "image/png" };
 const log = pino({ level: "silent" });
 
-function deps(fetch: (url: string) => Promise<Media> = async () => PNG) {
+function deps(fetch: (url: string) => Promise<Media> = async () => PNG, budget = new EmojiBudget()) {
   const kept = new Map<string, string>();
   const fetched: string[] = [];
   let n = 0;
   return {
     kept, fetched,
     d: {
-      log,
+      log, budget,
       uploads: { get: (_n: string, s: string) => kept.get(s), put: (_n: string, s: string, c: string) => void kept.set(s, c) },
       fetch: async (url: string) => { fetched.push(url); return fetch(url); },
       upload: async () => `mxc://hs/e${++n}`,
@@ -82,5 +82,21 @@ describe("custom emoji on Matrix", () => {
     const out = await withEmojiPictures(richBody([para(...many)]), "discord", d);
     expect(fetched).toHaveLength(MAX_EMOJI_PER_MESSAGE);
     expect(htmlOf(out.rich!, { mxidOf: () => undefined })).toContain(":e49:");
+  });
+
+  it(`at most ${MAX_NEW_EMOJI_PER_HOUR} new pictures copied an hour; the ones copied stay pictures, the rest wait for the next hour`, async () => {
+    let clock = 7 * 3_600_000;
+    const { d, fetched, kept } = deps(async () => PNG, new EmojiBudget(() => clock));
+    const message = (from: number) => richBody([para(...Array.from({ length: MAX_EMOJI_PER_MESSAGE }, (_, i) => emoji(`e${from + i}`, String(from + i))))]);
+    for (let from = 0; from < 5 * MAX_EMOJI_PER_MESSAGE; from += MAX_EMOJI_PER_MESSAGE) await withEmojiPictures(message(from), "discord", d);
+    expect(fetched).toHaveLength(MAX_NEW_EMOJI_PER_HOUR);
+    expect(kept.size).toBe(MAX_NEW_EMOJI_PER_HOUR);
+    const again = await withEmojiPictures(message(0), "discord", d); // known ones need no budget
+    expect(htmlOf(again.rich!, { mxidOf: () => undefined })).toContain('src="mxc://hs/e1" alt=":e0:"');
+    const late = await withEmojiPictures(message(4 * MAX_EMOJI_PER_MESSAGE), "discord", d);
+    expect(htmlOf(late.rich!, { mxidOf: () => undefined })).not.toContain("<img");
+    clock += 3_600_000;
+    await withEmojiPictures(message(4 * MAX_EMOJI_PER_MESSAGE), "discord", d);
+    expect(fetched).toHaveLength(MAX_NEW_EMOJI_PER_HOUR + MAX_EMOJI_PER_MESSAGE);
   });
 });
