@@ -10,7 +10,7 @@ export interface Link {
   readonly rooms: readonly LinkedRoom[];
 }
 
-export const roomKey = (network: Network, room: string): string => `${network}\u0000${room}`;
+export const networkRoomKey = (network: Network, room: string): string => `${network}\u0000${room}`;
 
 /** Which link a native room belongs to, and the other rooms an event there goes to. */
 export class LinkIndex {
@@ -43,15 +43,15 @@ export class LinkIndex {
     const old = this.#links[i];
     if (!old) throw new Error(`no link named "${name}"`);
     if (old.rooms.some((r) => r.network === room.network && r.room === room.room)) return;
-    const other = this.#byRoom.get(roomKey(room.network, room.room));
+    const other = this.#byRoom.get(networkRoomKey(room.network, room.room));
     if (other) throw new Error(`room ${room.room} (${room.network}) is in two links: "${other.name}" and "${name}"`);
     const link: Link = { name, rooms: [...old.rooms, room] };
     this.#links[i] = link;
-    for (const r of link.rooms) this.#byRoom.set(roomKey(r.network, r.room), link);
+    for (const r of link.rooms) this.#byRoom.set(networkRoomKey(r.network, r.room), link);
   }
 
   linkOf(network: Network, room: string): Link | undefined {
-    return this.#byRoom.get(roomKey(network, room));
+    return this.#byRoom.get(networkRoomKey(network, room));
   }
 
   /** Every room of the link except the one the event came from: never back to its origin. */
@@ -78,7 +78,7 @@ export class LinkIndex {
 
 function index(byRoom: Map<string, Link>, link: Link): void {
   for (const r of link.rooms) {
-    const key = roomKey(r.network, r.room);
+    const key = networkRoomKey(r.network, r.room);
     const other = byRoom.get(key);
     if (other && other.name !== link.name) {
       throw new Error(`room ${r.room} (${r.network}) is in two links: "${other.name}" and "${link.name}"`);

@@ -2,7 +2,7 @@ import type { Logger } from "pino";
 import type { Deliverer } from "./delivery.ts";
 import { failureOf, reasonOf, type DeliveryError } from "./errors.ts";
 import type { BridgeEvent, Network } from "./events.ts";
-import { roomKey } from "./links.ts";
+import { networkRoomKey } from "./links.ts";
 import type { Metrics } from "./metrics.ts";
 import type { EphemeralDelivery } from "./router.ts";
 import { kindOf, RoomQueue, whereOf, type QueueStats, type RoomQueueState } from "./room-queue.ts";
@@ -66,7 +66,7 @@ export class Queues {
     row.nextTry = Date.now() + (failure === "not-ready" ? 0 : backoff(row.attempts));
     this.#write(row, () => this.#store.outbox.restore(row, "pending", reason));
     this.stats.retried++;
-    const q = this.#rooms.get(roomKey(row.network, row.room));
+    const q = this.#rooms.get(networkRoomKey(row.network, row.room));
     if (q) q.lastFailure = { at: Date.now(), reason, cause: "retrying" };
     this.#metrics?.retries.inc({ network: row.network });
     this.#log.warn({ ...whereOf(row), reason, attempt: row.attempts }, "the room bounced a delivery; sending it again");
@@ -130,7 +130,7 @@ export class Queues {
 
   /** One room's depth, last delivery and last failure (nothing yet: depth 0). */
   roomState(network: Network, room: string): RoomQueueState {
-    return this.#rooms.get(roomKey(network, room))?.state() ?? { depth: 0 };
+    return this.#rooms.get(networkRoomKey(network, room))?.state() ?? { depth: 0 };
   }
 
   /**
@@ -139,7 +139,7 @@ export class Queues {
    * lists it). Resolves to how many rows were delivered and how many failed.
    */
   async retire(network: Network, room: string, timeoutMs: number, reason: string): Promise<{ delivered: number; failed: number }> {
-    const key = roomKey(network, room);
+    const key = networkRoomKey(network, room);
     const q = this.#rooms.get(key);
     if (!q) return { delivered: 0, failed: 0 };
     const rows = () => q.items.filter((i) => "row" in i).length;
@@ -181,7 +181,7 @@ export class Queues {
   #isReady(network: Network): boolean { return this.#ready.get(network) ?? false; }
 
   #queue(network: Network, room: string): RoomQueue {
-    const key = roomKey(network, room);
+    const key = networkRoomKey(network, room);
     let q = this.#rooms.get(key);
     if (!q) this.#rooms.set(key, (q = new RoomQueue(network, room)));
     return q;
@@ -282,7 +282,7 @@ export class Queues {
   /** The one log line and metric of a give-up. */
   #givenUp(row: OutboxRow, reason: string, cause: "permanent" | "gave-up" | "bounced"): void {
     this.#countFailure(row, cause);
-    const q = this.#rooms.get(roomKey(row.network, row.room));
+    const q = this.#rooms.get(networkRoomKey(row.network, row.room));
     if (q) q.lastFailure = { at: Date.now(), reason, cause };
     this.#log.warn({ ...whereOf(row), kind: kindOf(row), attempts: row.attempts, cause, reason }, "delivery failed for good; recorded and skipped");
   }

@@ -4,7 +4,7 @@
  * named as needing a restart (see core/reloader.ts for how the swap is done).
  */
 import { NETWORKS, type Network } from "./events.ts";
-import { roomKey, type Link } from "./links.ts";
+import { networkRoomKey, type Link } from "./links.ts";
 
 /** What `RunningJunction.reload()` did. */
 export type ReloadOutcome =
@@ -65,7 +65,7 @@ export interface RoomDiff {
 export function diffRooms(before: readonly Link[], after: readonly Link[]): RoomDiff {
   const keys = (links: readonly Link[]) => {
     const m = new Map<string, RoomRefOnNetwork>();
-    for (const l of links) for (const r of l.rooms) m.set(roomKey(r.network, r.room), { network: r.network, room: r.room });
+    for (const l of links) for (const r of l.rooms) m.set(networkRoomKey(r.network, r.room), { network: r.network, room: r.room });
     return m;
   };
   const was = keys(before);

@@ -19,7 +19,7 @@ import { CLOCK_MARGIN_MS, archiveQuery, discoInfoIq, hasMam, lastArchivedQuery, 
 import { joinRefusal } from "./join-refusal.ts";
 import { instantRoomIq, joinPresence } from "./presence-out.ts";
 import type { RoomState } from "./rooms.ts";
-import { roomKey } from "./stanza.ts";
+import { roomJidKey } from "./stanza.ts";
 
 const JOIN_TIMEOUT_MS = 15_000;
 /** After self-presence a room sends its history, then its subject; wait at most this long for it. */
@@ -86,11 +86,11 @@ export class Bot {
       // Registered before the join goes out: the subject can follow self-presence within one read.
       const historyDone = new Promise<void>((resolve) => {
         const timer = setTimeout(resolve, HISTORY_TIMEOUT_MS);
-        this.#historyWaiters.set(roomKey(state.room), () => { clearTimeout(timer); resolve(); });
+        this.#historyWaiters.set(roomJidKey(state.room), () => { clearTimeout(timer); resolve(); });
       });
       const outcome = new Promise<Outcome>((resolve) => {
         const timer = setTimeout(() => resolve({ error: "remote-server-timeout" }), JOIN_TIMEOUT_MS);
-        this.#waiters.set(roomKey(state.room), (o) => { clearTimeout(timer); resolve(o); });
+        this.#waiters.set(roomJidKey(state.room), (o) => { clearTimeout(timer); resolve(o); });
       });
       state.botNick = nick;
       state.replaying = true;
@@ -100,13 +100,13 @@ export class Bot {
         return { ok: false, reason: `could not send the bot's join: ${(err as Error).message}` };
       }
       const o = await outcome;
-      this.#waiters.delete(roomKey(state.room));
+      this.#waiters.delete(roomJidKey(state.room));
       if ("nick" in o) {
         state.botNick = o.nick;
         // History (the catch-up, and our own messages that a crash left unrecorded) is processed
         // before the room's queue may send again.
         await historyDone;
-        this.#historyWaiters.delete(roomKey(state.room));
+        this.#historyWaiters.delete(roomJidKey(state.room));
         state.replaying = false;
         if (fromArchive && cursor && !(await this.#catchUp(state, cursor))) {
           log.warn({ room: state.room }, "could not read the room's archive; messages from while the bridge was away may be missing");
@@ -202,12 +202,12 @@ export class Bot {
 
   /** The room's subject arrived: its history is complete. */
   onSubject(room: string): void {
-    this.#historyWaiters.get(roomKey(room))?.();
+    this.#historyWaiters.get(roomJidKey(room))?.();
   }
 
   /** Self-presence or a join error for the bot in `room`. */
   onSelf(room: string, o: Outcome): void {
-    this.#waiters.get(roomKey(room))?.(o);
+    this.#waiters.get(roomJidKey(room))?.(o);
   }
 
   /** Occupants we knew before a rejoin that the new roster no longer lists: they left meanwhile. */

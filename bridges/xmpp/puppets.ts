@@ -17,7 +17,7 @@ import { puppetJid } from "./jid-escape.ts";
 import { nickCandidates, plainNick, safeNick } from "./nick.ts";
 import { joinPresence, puppetPresence } from "./presence-out.ts";
 import type { PuppetOccupant, RoomState } from "./rooms.ts";
-import { bareJid, roomKey } from "./stanza.ts";
+import { bareJid, roomJidKey } from "./stanza.ts";
 
 export const PUPPET_RESOURCE = "junction";
 const JOIN_TIMEOUT_MS = 10_000;
@@ -87,9 +87,9 @@ export class Puppets {
   restore(state: RoomState): void {
     for (const r of this.#byHandle.values()) {
       const data = (r.data ?? {}) as PuppetData;
-      const nick = data.nicks?.[roomKey(state.room)];
+      const nick = data.nicks?.[roomJidKey(state.room)];
       if (nick && !state.puppets.has(r.handle.toLowerCase())) state.puppets.set(r.handle.toLowerCase(), { bare: r.handle, nick, joined: false });
-      const occupantId = data.occupantIds?.[roomKey(state.room)];
+      const occupantId = data.occupantIds?.[roomJidKey(state.room)];
       if (occupantId) state.ourOccupantIds.add(occupantId);
     }
   }
@@ -174,9 +174,9 @@ export class Puppets {
     if (r.self && !r.unavailable && r.occupantId) {
       // The room tells the puppet its own occupant-id: the one thing by which its messages are ours.
       state.ourOccupantIds.add(r.occupantId);
-      this.#saveOccupantId(bareJid(to), roomKey(room), r.occupantId);
+      this.#saveOccupantId(bareJid(to), roomJidKey(room), r.occupantId);
     }
-    const key = `${roomKey(room)}\n${to.toLowerCase()}`;
+    const key = `${roomJidKey(room)}\n${to.toLowerCase()}`;
     const waiter = this.#waiters.get(key);
     if (waiter && (r.error || (r.self && !r.unavailable))) {
       this.#waiters.delete(key);
@@ -187,7 +187,7 @@ export class Puppets {
   async #join(state: RoomState, full: string, origin: Network, wanted: string, plain: string): Promise<string> {
     const bare = full.slice(0, full.lastIndexOf("/"));
     const record = this.#byHandle.get(bare.toLowerCase());
-    const stored = ((record?.data ?? {}) as PuppetData).nicks?.[roomKey(state.room)];
+    const stored = ((record?.data ?? {}) as PuppetData).nicks?.[roomJidKey(state.room)];
     const candidates = nickCandidates(state, wanted, plain, origin, stored);
     let fallback = false;
     const plainOnes = new Set(nickCandidates(state, plain, plain, origin));
@@ -195,7 +195,7 @@ export class Puppets {
       if (fallback && !plainOnes.has(nick)) continue;
       const result = await this.#tryJoin(state, full, nick);
       if ("nick" in result) {
-        this.#saveNick(bare, roomKey(state.room), result.nick);
+        this.#saveNick(bare, roomJidKey(state.room), result.nick);
         this.#log.debug({ room: state.room, puppet: full, nick: result.nick }, "puppet joined");
         return result.nick;
       }
@@ -214,7 +214,7 @@ export class Puppets {
   }
 
   async #tryJoin(state: RoomState, full: string, nick: string): Promise<JoinResult> {
-    const key = `${roomKey(state.room)}\n${full.toLowerCase()}`;
+    const key = `${roomJidKey(state.room)}\n${full.toLowerCase()}`;
     const bare = full.slice(0, full.lastIndexOf("/"));
     const result = new Promise<JoinResult>((resolve) => {
       const timer = setTimeout(() => {

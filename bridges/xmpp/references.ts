@@ -11,7 +11,7 @@ import type { ActorId, Body } from "../../core/events.ts";
 import { docOf, richBody } from "../../core/richtext/body.ts";
 import { mapRuns, mentionsIn, text, type Doc, type Inline } from "../../core/richtext/tree.ts";
 import type { Mentionable } from "./mentions.ts";
-import { codePoints, roomKey } from "./stanza.ts";
+import { codePoints, roomJidKey } from "./stanza.ts";
 
 export const NS_REFERENCE = "urn:xmpp:reference:0";
 
@@ -39,7 +39,7 @@ export function nickOfUri(uri: string, room: string): string | undefined {
   const slash = jid.indexOf("/");
   if (slash < 1) return undefined;
   const nick = jid.slice(slash + 1);
-  if (roomKey(jid.slice(0, slash)) !== roomKey(room) || nick === "" || nick.length > 1023) return undefined;
+  if (roomJidKey(jid.slice(0, slash)) !== roomJidKey(room) || nick === "" || nick.length > 1023) return undefined;
   return nick;
 }
 

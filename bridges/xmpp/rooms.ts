@@ -7,7 +7,7 @@ import type { Element } from "@xmpp/xml";
 import type { DeliveryContext, MappedMessage } from "../../core/adapter.ts";
 import { remoteId, type Network, type RoomRef, type Sender } from "../../core/events.ts";
 import type { OccupantState } from "./presence.ts";
-import { roomKey } from "./stanza.ts";
+import { roomJidKey } from "./stanza.ts";
 import type { CatchUp } from "./catchup.ts";
 import { formatCursor } from "./cursor.ts";
 import { Unconfirmed } from "./unconfirmed.ts";
@@ -237,26 +237,26 @@ export class Rooms {
   readonly #rooms = new Map<string, RoomState>();
 
   set(rooms: readonly RoomRef[]): void {
-    for (const r of rooms) if (!this.#rooms.has(roomKey(r))) this.#rooms.set(roomKey(r), new RoomState(r));
+    for (const r of rooms) if (!this.#rooms.has(roomJidKey(r))) this.#rooms.set(roomJidKey(r), new RoomState(r));
   }
 
   /** A room linked after start; undefined when it was linked already. */
   add(room: RoomRef): RoomState | undefined {
-    if (this.#rooms.has(roomKey(room))) return undefined;
+    if (this.#rooms.has(roomJidKey(room))) return undefined;
     const state = new RoomState(room);
-    this.#rooms.set(roomKey(room), state);
+    this.#rooms.set(roomJidKey(room), state);
     return state;
   }
 
   /** A room no link has any more: its stanzas are ignored from now on (receive.ts knows only linked rooms). */
   remove(room: RoomRef): RoomState | undefined {
-    const state = this.#rooms.get(roomKey(room));
-    this.#rooms.delete(roomKey(room));
+    const state = this.#rooms.get(roomJidKey(room));
+    this.#rooms.delete(roomJidKey(room));
     return state;
   }
 
   get(bare: string): RoomState | undefined {
-    return this.#rooms.get(roomKey(bare));
+    return this.#rooms.get(roomJidKey(bare));
   }
 
   all(): RoomState[] {

@@ -51,7 +51,7 @@ export function resourceOf(jid: string): string | undefined {
 }
 
 /** Rooms compare case-insensitively in their local and domain parts. */
-export function roomKey(room: string): string {
+export function roomJidKey(room: string): string {
   return bareJid(room).toLowerCase();
 }
 
@@ -103,7 +103,7 @@ export function occupantIdOf(stanza: Element): string | undefined {
 /** The room's `<stanza-id by=room/>`; ids claimed by anybody else are ignored (XEP-0359 §8). */
 export function roomStanzaId(stanza: Element, room: string): string | undefined {
   for (const sid of stanza.getChildren("stanza-id", NS.sid)) {
-    if (sid.attrs.by && roomKey(sid.attrs.by) === roomKey(room) && sid.attrs.id) return sid.attrs.id;
+    if (sid.attrs.by && roomJidKey(sid.attrs.by) === roomJidKey(room) && sid.attrs.id) return sid.attrs.id;
   }
   return undefined;
 }
