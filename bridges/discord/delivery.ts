@@ -77,7 +77,7 @@ export class Delivery {
         const hook = this.#d.webhooks.get(room);
         for (const t of ctx.targets ?? [ctx.target]) {
           if (hook && t.author === hook.id) await this.#gone(() => this.#d.rest.delete(Routes.webhookMessage(hook.id, hook.token, t.remoteId), { auth: false }));
-          else if (t.author && this.#d.webhooks.isOurs(t.author)) continue; // an old webhook's message: its token is gone
+          else if (t.author && this.#d.webhooks.isOurWebhook(t.author)) continue; // an old webhook's message: its token is gone
           else await this.#gone(() => this.#d.rest.delete(Routes.channelMessage(room, t.remoteId), { reason: `removed on ${event.origin} by ${event.sender.name}` })); // a moderation: Manage Messages
         }
         return [];

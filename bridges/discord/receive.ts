@@ -160,7 +160,7 @@ export class Receiver {
       case "MESSAGE_UPDATE": {
         const m = p.d as RawMessage;
         const where = this.#where(m.channel_id);
-        if (!where || !m.author || m.author.id === botId || (m.webhook_id && this.#d.webhooks.isOurs(m.webhook_id))) return;
+        if (!where || !m.author || m.author.id === botId || (m.webhook_id && this.#d.webhooks.isOurWebhook(m.webhook_id))) return;
         const e = editFromDiscord(m, where.room, this.#ctx);
         if (e) await host.emit([e], { dedupeKey: `discord:edit:${m.id}:${m.edited_timestamp}` });
         return;
@@ -231,7 +231,7 @@ export class Receiver {
     const where = this.#where(m.channel_id);
     if (!where) return undefined;
     const cursor = where.thread ? undefined : { room: where.room, value: m.id };
-    if (m.author.id === this.#d.client.user?.id || (m.webhook_id && this.#d.webhooks.isOurs(m.webhook_id))) {
+    if (m.author.id === this.#d.client.user?.id || (m.webhook_id && this.#d.webhooks.isOurWebhook(m.webhook_id))) {
       // Our own: never bridged back, but the channel's cursor moves past it.
       return cursor ? this.#d.host.emit([], { cursor }) : undefined;
     }

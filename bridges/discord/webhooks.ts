@@ -32,7 +32,7 @@ export class Webhooks {
   }
 
   /** Whether a message's webhook id is one of ours (any channel, any time). */
-  isOurs(webhookId: string): boolean {
+  isOurWebhook(webhookId: string): boolean {
     this.#ours ??= new Set(this.#puppets().all("discord").filter((p) => p.actor.startsWith("webhook:")).map((p) => p.handle));
     return this.#ours.has(webhookId);
   }

@@ -15,7 +15,7 @@ import { MatrixCommands } from "./commands.ts";
 import { Homeserver } from "./client.ts";
 import { Delivery } from "./delivery.ts";
 import { Ghosts } from "./ghosts.ts";
-import { botUserId, DEFAULT_GHOST_PREFIX, isOurs, type GhostNaming } from "./ids.ts";
+import { botUserId, DEFAULT_GHOST_PREFIX, inOurNamespace, type GhostNaming } from "./ids.ts";
 import { download } from "./media.ts";
 import { RoomPower } from "./power.ts";
 import { Receiver } from "./receive.ts";
@@ -163,7 +163,7 @@ export class MatrixAdapter implements Adapter {
     this.#receiver?.release(room);
     const rooms = this.#rooms;
     if (!rooms) return;
-    const ours = rooms.members(room).filter((m) => m !== this.#bot && isOurs(this.#naming, m));
+    const ours = rooms.members(room).filter((m) => m !== this.#bot && inOurNamespace(this.#naming, m));
     try {
       const ghosts = await this.#ghosts?.leaveRoom(room, ours) ?? 0;
       await rooms.leaveBot(room);

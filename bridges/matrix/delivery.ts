@@ -15,7 +15,7 @@ import { degradesNow, publicReasonOf } from "../../core/fallbacks.ts";
 import { errcodeOf, type Homeserver } from "./client.ts";
 import { presenceToMatrix } from "./ephemeral.ts";
 import type { Ghosts } from "./ghosts.ts";
-import { botUserId, ghostUserId, isOurs, type GhostNaming } from "./ids.ts";
+import { botUserId, ghostUserId, inOurNamespace, type GhostNaming } from "./ids.ts";
 import { isMxid } from "./pills.ts";
 import { EmojiBudget, withEmojiPictures } from "./emoji.ts";
 import { upload } from "./media.ts";
@@ -143,7 +143,7 @@ export class Delivery {
         const ids: { id: RemoteMessageId }[] = [];
         for (const [i, part] of (ctx.targets ?? [ctx.target]).entries()) {
           const author = part.author;
-          const as = author && isOurs(this.#naming, author) ? author : author ? this.#bot : await ghost();
+          const as = author && inOurNamespace(this.#naming, author) ? author : author ? this.#bot : await ghost();
           ids.push({ id: await this.#redact(as, room, part.remoteId, event.reason, i === 0 ? txn : `${txn}-${i}`) });
         }
         return ids;

@@ -107,7 +107,7 @@ export function parseGhost(naming: GhostNaming, mxid: string): { network: Networ
 }
 
 /** True for the bridge bot and every mxid in the ghost namespace (what the registration claims). */
-export function isOurs(naming: GhostNaming, mxid: string): boolean {
+export function inOurNamespace(naming: GhostNaming, mxid: string): boolean {
   const parts = splitUserId(mxid);
   return parts !== undefined && parts.domain === naming.domain && parts.localpart.startsWith(naming.prefix);
 }

@@ -11,7 +11,7 @@ import { gapNotice, missedEvents } from "./catchup.ts";
 import type { Homeserver } from "./client.ts";
 import type { MatrixCommands } from "./commands.ts";
 import { diffTyping, presenceFromMatrix } from "./ephemeral.ts";
-import { isOurs, parseGhost, type GhostNaming } from "./ids.ts";
+import { inOurNamespace, parseGhost, type GhostNaming } from "./ids.ts";
 import { fromRoomEvent, senderOf, type InboundContext } from "./inbound.ts";
 import { mayRedactOthers, type RoomPower } from "./power.ts";
 import type { Rooms } from "./rooms.ts";
@@ -101,7 +101,7 @@ export class Receiver {
     const c = await missedEvents(hs, room, {
       cursor, limit: catchUpLimit,
       known: (id) => host.findMessage(room, { remoteId: id }) !== undefined,
-      ours: (mxid) => isOurs(naming, mxid),
+      ours: (mxid) => inOurNamespace(naming, mxid),
     });
     if (c.first) {
       // Nothing to catch up on the first time; from here on the room has a cursor.
@@ -155,7 +155,7 @@ export class Receiver {
       log.error({ room, by, membership: ev.content.membership }, "the bridge bot is no longer in this linked matrix room; invite it back (or unban it)");
       return;
     }
-    if (!linked.has(room) || isOurs(naming, ev.sender)) return;
+    if (!linked.has(room) || inOurNamespace(naming, ev.sender)) return;
     if (!fromTimeline) await this.#gates.get(room)?.done;
     // The room's own timeline holds only events the room accepted (a sender may have left since);
     // a push is checked against the room's members. Either way the lookup fills the profile cache.
@@ -174,7 +174,7 @@ export class Receiver {
     };
     let events: BridgeEvent[];
     if (ev.type === "m.room.member") {
-      if (ev.state_key && isOurs(naming, ev.state_key)) return;
+      if (ev.state_key && inOurNamespace(naming, ev.state_key)) return;
       events = fromRoomEvent(ev, ctx);
       rooms.applyMember(ev);
     } else {
@@ -204,14 +204,14 @@ export class Receiver {
     const now = Date.now();
     if (type === "m.typing" && typeof roomId === "string" && linked.has(roomId)) {
       const room = roomRef(roomId);
-      const diff = diffTyping(this.#typing.get(roomId) ?? new Set(), content, (u) => !isOurs(naming, u) && rooms.profile(room, u) !== undefined);
+      const diff = diffTyping(this.#typing.get(roomId) ?? new Set(), content, (u) => !inOurNamespace(naming, u) && rooms.profile(room, u) !== undefined);
       this.#typing.set(roomId, diff.now);
       return [
         ...diff.started.map((u) => ({ kind: "typing" as const, active: true, u })),
         ...diff.stopped.map((u) => ({ kind: "typing" as const, active: false, u })),
       ].map(({ u, ...t }) => ({ ...t, origin: "matrix" as const, room, ts: now, sender: senderOf(u, rooms.profile(room, u)) }));
     }
-    if (type === "m.presence" && typeof sender === "string" && !isOurs(naming, sender)) {
+    if (type === "m.presence" && typeof sender === "string" && !inOurNamespace(naming, sender)) {
       const p = presenceFromMatrix(content);
       if (!p) return [];
       return rooms.roomsOf(sender).filter((r) => linked.has(r)).map((room) => ({

@@ -47,7 +47,7 @@ export function onBounce(el: Element, d: { rooms: Rooms; puppets: Puppets; host:
   const b = parseBounce(el);
   const from = el.attrs.from ?? "";
   const state = d.rooms.get(from);
-  if (!b || !state || from.includes("/") || !d.puppets.isOurs(el.attrs.to ?? "") || !state.bounced(b.id)) return false;
+  if (!b || !state || from.includes("/") || !d.puppets.inOurDomain(el.attrs.to ?? "") || !state.bounced(b.id)) return false;
   state.unconfirmed.confirm(b.id); // answered: never sent again after a reconnect
   if (b.condition === "not-acceptable") {
     // The room no longer counts this puppet as an occupant: the retry joins it again.

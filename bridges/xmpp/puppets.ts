@@ -109,7 +109,7 @@ export class Puppets {
   }
 
   /** Whether a JID is in our domain (the bot or a puppet). */
-  isOurs(jid: string): boolean {
+  inOurDomain(jid: string): boolean {
     const bare = jid.split("/")[0]!.toLowerCase();
     return bare === this.#component || bare.endsWith(`@${this.#component}`);
   }

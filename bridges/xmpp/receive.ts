@@ -149,7 +149,7 @@ export function onRoomMessage(el: Element, state: RoomState, d: ReceiveDeps, rep
 function isEcho(el: Element, nick: string, ourId: string | undefined, state: RoomState, d: ReceiveDeps): boolean {
   const occupant = state.occupants.get(nick);
   const who = { realJid: occupant?.realJid, occupantId: occupantIdOf(el) ?? occupant?.occupantId };
-  if (state.ownsOccupant(nick, who, (jid) => d.puppets.isOurs(jid))) return true;
+  if (state.ownsOccupant(nick, who, (jid) => d.puppets.inOurDomain(jid))) return true;
   if (!isOurId(ourId) || !el.getChild("delay", NS.delay)) return false;
   const mine = d.host.findMessage(state.room, { altId: ourId!, author: `${state.room}/${nick}` });
   return mine?.bridged === true;
@@ -206,7 +206,7 @@ function onPresence(el: Element, state: RoomState, toBot: boolean, d: ReceiveDep
   const ours = state.ownsOccupant(nick, {
     realJid: realJid ? bareJid(realJid) : previous?.realJid,
     occupantId: occupantIdOf(el) ?? previous?.occupantId,
-  }, (jid) => d.puppets.isOurs(jid));
+  }, (jid) => d.puppets.inOurDomain(jid));
   if (change?.kind === "here") state.occupants.set(change.nick, { ...change.info, ...(ours ? { ours: true as const } : {}) });
   if (change?.kind === "gone") {
     state.occupants.delete(change.nick);

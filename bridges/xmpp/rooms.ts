@@ -101,14 +101,14 @@ export class RoomState {
   ownsOccupant(nick: string, who: OccupantIdentity, inOurDomain: (jid: string) => boolean): boolean {
     if (who.realJid) return inOurDomain(who.realJid);
     if (who.occupantId && this.ourOccupantIds.has(who.occupantId)) return true;
-    return this.isOurs(nick);
+    return this.heldByUs(nick);
   }
 
   /**
    * Whether the bot or one of our puppets holds `nick` now (joined, joining, still in from an
    * earlier run, or just renamed away from it). A nick a puppet held once and left is nobody's.
    */
-  isOurs(nick: string): boolean {
+  heldByUs(nick: string): boolean {
     if (nick === this.botNick) return true;
     const holder = this.occupants.get(nick);
     for (const p of this.puppets.values()) {

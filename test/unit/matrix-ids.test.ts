@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import {
-  botUserId, escapeLocalpart, ghostUserId, isOurs, parseGhost, unescapeLocalpart,
+  botUserId, escapeLocalpart, ghostUserId, inOurNamespace, parseGhost, unescapeLocalpart,
 } from "../../bridges/matrix/ids.ts";
 import { isMxid, mxidOfLink, pillHref } from "../../bridges/matrix/pills.ts";
 import { actorId } from "../../core/events.ts";
@@ -64,7 +64,7 @@ describe("matrix ghost ids", () => {
     expect(a).not.toBe(b);
     expect(a).toMatch(/^@[a-z0-9._=\-/+]+:example\.org$/);
     expect(parseGhost(naming, a)).toBeUndefined();
-    expect(isOurs(naming, a)).toBe(true);
+    expect(inOurNamespace(naming, a)).toBe(true);
     const c = ghostUserId(naming, "xmpp", "é".repeat(200));
     expect(c.length).toBeLessThanOrEqual(255);
     expect(c).toMatch(/[a-z0-9/]==[0-9a-f]{32}:/);
@@ -72,11 +72,11 @@ describe("matrix ghost ids", () => {
 
   it("knows its bot and ghosts from everyone else", () => {
     expect(botUserId(naming)).toBe("@_junction_bot:example.org");
-    expect(isOurs(naming, "@_junction_bot:example.org")).toBe(true);
-    expect(isOurs(naming, "@_junction_discord_1234:example.org")).toBe(true);
-    expect(isOurs(naming, "@_junction_discord_1234:evil.org")).toBe(false);
-    expect(isOurs(naming, "@alice:example.org")).toBe(false);
-    expect(isOurs(naming, "not an mxid")).toBe(false);
-    expect(isOurs({ prefix: "br_", domain: "localhost:8448" }, "@br_xmpp_a:localhost:8448")).toBe(true);
+    expect(inOurNamespace(naming, "@_junction_bot:example.org")).toBe(true);
+    expect(inOurNamespace(naming, "@_junction_discord_1234:example.org")).toBe(true);
+    expect(inOurNamespace(naming, "@_junction_discord_1234:evil.org")).toBe(false);
+    expect(inOurNamespace(naming, "@alice:example.org")).toBe(false);
+    expect(inOurNamespace(naming, "not an mxid")).toBe(false);
+    expect(inOurNamespace({ prefix: "br_", domain: "localhost:8448" }, "@br_xmpp_a:localhost:8448")).toBe(true);
   });
 });

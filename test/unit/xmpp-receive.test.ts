@@ -239,8 +239,8 @@ describe("room state", () => {
   it("a nick a puppet just renamed away from is still ours for a while", () => {
     const s = new RoomState(roomRef(ROOM));
     s.retire("Old Name");
-    expect(s.isOurs("Old Name")).toBe(true);
-    expect(s.isOurs("someone")).toBe(false);
+    expect(s.heldByUs("Old Name")).toBe(true);
+    expect(s.heldByUs("someone")).toBe(false);
   });
   it("decides ours by real JID where the room shows it, never by the nick against it", () => {
     const s = new RoomState(roomRef(ROOM));
