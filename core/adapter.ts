@@ -37,8 +37,8 @@ export interface MappedMessage {
   readonly remoteId: RemoteMessageId;
   /** A second native id where the network has one (XMPP: our origin-id / the client's own id). */
   readonly altId?: string;
-  /** Who appears as its author in the destination room (puppet JID/nick, ghost mxid, webhook id…). */
-  readonly author?: string;
+  /** The identity the copy is posted as in the destination room (puppet JID/nick, ghost mxid, webhook id…). */
+  readonly postedAs?: string;
   /** The original author's name and the start of the text, for reply fallbacks and quotes. */
   readonly authorName: string;
   /** Empty once the message was retracted or redacted: its text is erased from the store. */
@@ -99,7 +99,8 @@ export interface Media {
 export interface RemoteId {
   readonly id: RemoteMessageId;
   readonly altId?: string;
-  readonly author?: string;
+  /** The identity this copy is posted as (as in `MappedMessage.postedAs`). */
+  readonly postedAs?: string;
   readonly part?: number;
   readonly role?: PartRole;
 }
@@ -208,7 +209,7 @@ export interface EmitOptions {
 export type MessageLookup =
   | { readonly remoteId: string }
   /** By the sender's own id (XEP-0308 corrections), only among that sender's messages. */
-  | { readonly altId: string; readonly author: string };
+  | { readonly altId: string; readonly postedAs: string };
 
 export interface FoundMessage {
   readonly remoteId: RemoteMessageId;
@@ -216,8 +217,8 @@ export interface FoundMessage {
   /** For a reaction: the reacted message's id in this room and the emoji. */
   readonly reactionTo?: RemoteMessageId;
   readonly emoji?: string;
-  /** Who wrote it in this room (the native actor id the adapter emitted as sender.id, or our puppet's handle). */
-  readonly author?: string;
+  /** The identity it is posted as in this room (the native actor id the adapter emitted as sender.id, or our puppet's handle). */
+  readonly postedAs?: string;
   /** Whether the message was written by Junction (a puppet) rather than a native person. */
   readonly bridged: boolean;
 }

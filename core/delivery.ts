@@ -80,7 +80,7 @@ export class Deliverer {
   #record(row: OutboxRow, p: DeliveredPart): void {
     this.#store.messages.addCopy(row.messageId!, {
       network: row.network, room: row.room, remoteId: p.id, bridged: true, part: p.part, role: p.role,
-      ...(p.altId !== undefined ? { altId: p.altId } : {}), ...(p.author !== undefined ? { author: p.author } : {}),
+      ...(p.altId !== undefined ? { altId: p.altId } : {}), ...(p.postedAs !== undefined ? { postedAs: p.postedAs } : {}),
     });
   }
 

@@ -80,7 +80,7 @@ export class Router {
         });
         if (e.remoteId !== undefined) {
           m.addCopy(id, {
-            network: e.origin, room: e.room, remoteId: e.remoteId, author: e.sender.id, bridged: false,
+            network: e.origin, room: e.room, remoteId: e.remoteId, postedAs: e.sender.id, bridged: false,
             ...(e.altId !== undefined ? { altId: e.altId } : {}),
           });
         }
@@ -111,7 +111,7 @@ export class Router {
           link, kind: "reaction", originNetwork: e.origin, originRoom: e.room, sender: e.sender.id, senderName: e.sender.name,
           excerpt: e.emoji, reactionTo: target, emoji: e.emoji, ts: e.ts || now,
         });
-        if (e.remoteId !== undefined) m.addCopy(id, { network: e.origin, room: e.room, remoteId: e.remoteId, author: e.sender.id, bridged: false });
+        if (e.remoteId !== undefined) m.addCopy(id, { network: e.origin, room: e.room, remoteId: e.remoteId, postedAs: e.sender.id, bridged: false });
         return id;
       }
       case "join":

@@ -76,8 +76,8 @@ export class Delivery {
         if (!ctx.target) throw new PermanentDeliveryError("the retracted message was never bridged to this channel");
         const hook = this.#d.webhooks.get(room);
         for (const t of ctx.targets ?? [ctx.target]) {
-          if (hook && t.author === hook.id) await this.#gone(() => this.#d.rest.delete(Routes.webhookMessage(hook.id, hook.token, t.remoteId), { auth: false }));
-          else if (t.author && this.#d.webhooks.isOurWebhook(t.author)) continue; // an old webhook's message: its token is gone
+          if (hook && t.postedAs === hook.id) await this.#gone(() => this.#d.rest.delete(Routes.webhookMessage(hook.id, hook.token, t.remoteId), { auth: false }));
+          else if (t.postedAs && this.#d.webhooks.isOurWebhook(t.postedAs)) continue; // an old webhook's message: its token is gone
           else await this.#gone(() => this.#d.rest.delete(Routes.channelMessage(room, t.remoteId), { reason: `removed on ${event.origin} by ${event.sender.name}` })); // a moderation: Manage Messages
         }
         return [];
@@ -182,7 +182,7 @@ export class Delivery {
         }
         id = sent.id;
       }
-      const landed: DeliveredPart = { id: remoteId(id), author: hook.id, part: p.part, role: p.role };
+      const landed: DeliveredPart = { id: remoteId(id), postedAs: hook.id, part: p.part, role: p.role };
       ctx.partDelivered?.(landed);
       out.push(landed);
     }
@@ -193,7 +193,7 @@ export class Delivery {
   async #edit(room: RoomRef, e: EditEvent, targets: readonly MappedMessage[], ctx: DeliveryContext): Promise<void> {
     const hook = this.#d.webhooks.get(room) ?? await this.#d.webhooks.ensure(room);
     for (const t of targets) {
-      if (t.author !== undefined && t.author !== hook.id) {
+      if (t.postedAs !== undefined && t.postedAs !== hook.id) {
         throw new PermanentDeliveryError("the message was sent through a webhook this channel no longer has; it cannot be edited");
       }
     }
@@ -208,7 +208,7 @@ export class Delivery {
         const avatar = e.sender.avatar ? this.#d.publicMedia(e.origin, e.sender.avatar.url, "avatar.png") : undefined;
         const body = { content: step.content, username: this.#nameFor(room, e), allowed_mentions: mentions, ...(avatar ? { avatar_url: avatar } : {}) };
         const sent = await this.#execute(room, hook, body, []);
-        ctx.partDelivered?.({ id: remoteId(sent.id), author: hook.id, part: step.part, role: "text" });
+        ctx.partDelivered?.({ id: remoteId(sent.id), postedAs: hook.id, part: step.part, role: "text" });
       }
     }
   }

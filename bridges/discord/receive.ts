@@ -173,9 +173,9 @@ export class Receiver {
         const events: BridgeEvent[] = [];
         for (const id of d.ids ?? (d.id ? [d.id] : [])) {
           const found = host.findMessage(where.room, { remoteId: id });
-          if (!found || found.bridged || found.kind !== "message" || !found.author) continue;
-          const name = this.#ctx.memberName(d.guild_id, found.author) ?? found.author;
-          events.push(retractFromDiscord(where.room, id, { id: actorId(found.author), name, isBot: false }, p.t === "MESSAGE_DELETE_BULK"));
+          if (!found || found.bridged || found.kind !== "message" || !found.postedAs) continue;
+          const name = this.#ctx.memberName(d.guild_id, found.postedAs) ?? found.postedAs;
+          events.push(retractFromDiscord(where.room, id, { id: actorId(found.postedAs), name, isBot: false }, p.t === "MESSAGE_DELETE_BULK"));
         }
         if (events.length > 0) await host.emit(events);
         return;

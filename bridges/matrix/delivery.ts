@@ -96,7 +96,7 @@ export class Delivery {
           // Junction's own notice: the bridge bot says it, not a ghost of the origin's bot.
           const content = messageContent({ ...event, isNotice: true, isAction: false, mentions: [] });
           if (!content) throw new PermanentDeliveryError("empty bridge notice");
-          return [{ id: await this.#sendEvent(this.#bot, room, "m.room.message", content, txn), author: this.#bot }];
+          return [{ id: await this.#sendEvent(this.#bot, room, "m.room.message", content, txn), postedAs: this.#bot }];
         }
         const as = await ghost();
         // Part 0 is the text, part i+1 the i-th attachment: the same on every retry, so a part
@@ -106,7 +106,7 @@ export class Delivery {
         const land = async (part: number, role: PartRole, send: () => Promise<RemoteMessageId>) => {
           const had = done.get(part);
           if (had) return void ids.push(had);
-          const p: DeliveredPart = { id: await send(), author: as, part, role };
+          const p: DeliveredPart = { id: await send(), postedAs: as, part, role };
           ctx.partDelivered?.(p);
           ids.push(p);
         };
@@ -134,7 +134,7 @@ export class Delivery {
         const content = ctx.target.role === "file"
           ? captionEditContent(emojied, ctx.target, await this.#content(as, room, ctx.target.remoteId), mxidOf)
           : editContent(emojied, ctx.target, mxidOf);
-        return [{ id: await this.#sendEvent(as, room, "m.room.message", content, txn), author: as }];
+        return [{ id: await this.#sendEvent(as, room, "m.room.message", content, txn), postedAs: as }];
       }
       case "retract": {
         if (!ctx.target) throw new PermanentDeliveryError("the retracted message was never bridged to this room");
@@ -142,8 +142,8 @@ export class Delivery {
         // moderation) needs the bot's power level.
         const ids: { id: RemoteMessageId }[] = [];
         for (const [i, part] of (ctx.targets ?? [ctx.target]).entries()) {
-          const author = part.author;
-          const as = author && inOurNamespace(this.#naming, author) ? author : author ? this.#bot : await ghost();
+          const postedAs = part.postedAs;
+          const as = postedAs && inOurNamespace(this.#naming, postedAs) ? postedAs : postedAs ? this.#bot : await ghost();
           ids.push({ id: await this.#redact(as, room, part.remoteId, event.reason, i === 0 ? txn : `${txn}-${i}`) });
         }
         return ids;
@@ -152,7 +152,7 @@ export class Delivery {
         const as = await ghost();
         if (event.added) {
           if (!ctx.target) throw new PermanentDeliveryError("the message reacted to was never bridged to this room");
-          return [{ id: await this.#sendEvent(as, room, "m.reaction", reactionContent(ctx.target, event.emoji), txn), author: as }];
+          return [{ id: await this.#sendEvent(as, room, "m.reaction", reactionContent(ctx.target, event.emoji), txn), postedAs: as }];
         }
         if (!ctx.reaction) throw new PermanentDeliveryError("the removed reaction was never bridged to this room");
         return [{ id: await this.#redact(as, room, ctx.reaction.remoteId, undefined, txn) }];

@@ -84,11 +84,11 @@ export function fromRoomEvent(ev: RoomEvent, ctx: InboundContext): BridgeEvent[]
       if (found?.kind === "reaction") {
         // A moderator removing someone else's reaction has no neutral form (a reaction event speaks
         // for its sender), so it stays on Matrix.
-        if (!found.reactionTo || !found.emoji || (found.author !== undefined && found.author !== ev.sender)) return [];
+        if (!found.reactionTo || !found.emoji || (found.postedAs !== undefined && found.postedAs !== ev.sender)) return [];
         return [{ ...envelope, kind: "reaction", target: found.reactionTo, emoji: found.emoji, added: false }];
       }
       const reason = str(ev.content.reason);
-      const moderated = found?.author !== undefined && found.author !== ev.sender;
+      const moderated = found?.postedAs !== undefined && found.postedAs !== ev.sender;
       return [{
         ...envelope, kind: "retract", target: remoteId(target),
         ...(reason ? { reason } : {}), ...(moderated ? { moderated } : {}),
@@ -112,7 +112,7 @@ function fromMessage(ev: RoomEvent, envelope: Envelope, ctx: InboundContext): Br
     // The spec lets clients ignore an edit from anyone but the author; a bridge must, or anyone
     // could rewrite someone else's words on the other networks.
     const original = ctx.findMessage(roomRef(ev.room_id), target);
-    if (original?.author !== undefined && original.author !== ev.sender) {
+    if (original?.postedAs !== undefined && original.postedAs !== ev.sender) {
       ctx.refused?.("an edit of someone else's message; not bridged (only the author's own edits are)");
       return [];
     }

@@ -41,7 +41,7 @@ function mentionsOf(e: MessageEvent, replyTo: MappedMessage | undefined, mxidOf:
   // A mention in the text knows its person's network; one listed only in `mentions` is guessed.
   for (const n of nodes) if (e.mentions.includes(n.id)) add(mxidOf(n.id, n.network));
   for (const m of e.mentions) if (!nodes.some((n) => n.id === m)) add(mxidOf(m));
-  if (replyTo?.author && isMxid(replyTo.author)) ids.add(replyTo.author);
+  if (replyTo?.postedAs && isMxid(replyTo.postedAs)) ids.add(replyTo.postedAs);
   return { user_ids: [...ids] };
 }
 

@@ -215,17 +215,17 @@ export class XmppAdapter implements Adapter {
       });
       for (const i of out.ids) state.sent(i.id);
       await this.#conn.send(...out.stanzas);
-      return out.ids.map((i) => ({ id: remoteId(i.id), altId: i.altId, author: i.author }));
+      return out.ids.map((i) => ({ id: remoteId(i.id), altId: i.altId, postedAs: i.postedAs }));
     }
     const ctx = await state.withStanzaIds(original, STANZA_ID_WAIT_MS);
     let speaker = await this.#puppets.ensureJoined(state, event.origin, event.sender, ctx);
     let occupant = `${state.room}/${speaker.nick}`;
-    if (event.kind === "retract" && event.moderated && ctx.target?.author && ctx.target.author !== occupant) {
+    if (event.kind === "retract" && event.moderated && ctx.target?.postedAs && ctx.target.postedAs !== occupant) {
       // A moderator elsewhere removed someone's message: only the puppet that wrote it can retract it here.
-      const author = state.puppetByNick(resourceOf(ctx.target.author) ?? "");
-      if (!author?.joined) throw new PermanentDeliveryError(`cannot retract ${ctx.target.remoteId} in ${state.room}: it was not written by a puppet of ours that is still in the room, and Junction does not moderate native XMPP messages`);
-      speaker = { ...author, full: `${author.bare}/${PUPPET_RESOURCE}` };
-      occupant = ctx.target.author;
+      const puppet = state.puppetByNick(resourceOf(ctx.target.postedAs) ?? "");
+      if (!puppet?.joined) throw new PermanentDeliveryError(`cannot retract ${ctx.target.remoteId} in ${state.room}: it was not written by a puppet of ours that is still in the room, and Junction does not moderate native XMPP messages`);
+      speaker = { ...puppet, full: `${puppet.bare}/${PUPPET_RESOURCE}` };
+      occupant = ctx.target.postedAs;
     }
     // Parts that landed on an earlier try are neither fetched nor sent again.
     const done = new Set((ctx.delivered ?? []).map((p) => p.part));
@@ -238,8 +238,8 @@ export class XmppAdapter implements Adapter {
         skip: new Set(event.attachments.filter((_, i) => done.has(i + 1)).map((a) => a.url)),
       })
       : undefined;
-    const replyAuthor = ctx.replyTo?.author;
-    const replyToOccupant = replyAuthor ? state.occupantJidOf(replyAuthor) : undefined;
+    const replyPostedAs = ctx.replyTo?.postedAs;
+    const replyToOccupant = replyPostedAs ? state.occupantJidOf(replyPostedAs) : undefined;
     let out;
     try {
       out = outboundStanzas(event, ctx, {
@@ -265,7 +265,7 @@ export class XmppAdapter implements Adapter {
         // Only a message's own parts are parts: a correction replaces its target (XEP-0308 points
         // every correction at the original's id), it adds nothing the target's parts should list;
         // text added to a file-only message is its new text part (outbound.ts).
-        if (event.kind === "message" || (event.kind === "edit" && ctx.target?.role === "file")) ctx.partDelivered?.({ id: remoteId(p.id.id), altId: p.id.altId, author: p.id.author, part: p.id.part, role: p.id.role });
+        if (event.kind === "message" || (event.kind === "edit" && ctx.target?.role === "file")) ctx.partDelivered?.({ id: remoteId(p.id.id), altId: p.id.altId, postedAs: p.id.postedAs, part: p.id.part, role: p.id.role });
       }
       if (out.removedPart !== undefined) ctx.partRemoved?.(out.removedPart);
       // Kept until the room reflects it (a moderation, spoken by another puppet, is not resent).
@@ -273,7 +273,7 @@ export class XmppAdapter implements Adapter {
         state.unconfirmed.add(parts.map((p) => p.id.id), { origin: event.origin, sender: event.sender, ctx, stanzas: parts.map((p) => p.stanza) });
       }
     }
-    return out.ids.map((i) => ({ id: remoteId(i.id), altId: i.altId, author: i.author, part: i.part, role: i.role }));
+    return out.ids.map((i) => ({ id: remoteId(i.id), altId: i.altId, postedAs: i.postedAs, part: i.part, role: i.role }));
   }
 
   async #joinAll(): Promise<void> {

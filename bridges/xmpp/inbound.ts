@@ -22,10 +22,10 @@ export interface InboundContext {
   linkedRoom(bare: string): RoomRef | undefined;
   /** The occupant's presence-derived info; undefined if we never saw its presence. */
   occupant(room: RoomRef, nick: string): OccupantInfo | undefined;
-  /** XEP-0308: the key of `author`'s message whose own id was `clientId` (never someone else's). */
-  resolveCorrection(room: RoomRef, clientId: string, author: string): RemoteMessageId | undefined;
-  /** Who wrote a message in this room, as emitted sender.id, and whether Junction bridged it. */
-  authorOf(room: RoomRef, key: string): { author?: string; bridged: boolean } | undefined;
+  /** XEP-0308: the key of the message posted as `postedAs` whose own id was `clientId` (never someone else's). */
+  resolveCorrection(room: RoomRef, clientId: string, postedAs: string): RemoteMessageId | undefined;
+  /** The identity a message in this room is posted as (the emitted sender.id), and whether Junction bridged it. */
+  postedAsOf(room: RoomRef, key: string): { postedAs?: string; bridged: boolean } | undefined;
   /** XEP-0444 sends whole sets: the sender's set on `target` before this stanza, if known. */
   previousReactions(room: RoomRef, target: string, actor: string): readonly string[] | undefined;
   now(): number;

@@ -31,7 +31,7 @@ export interface OutboundOptions {
   readonly nickOf?: StylingOutContext["nickOf"];
 }
 
-export interface OutboundId { id: string; altId: string; author: string; part: number; role: PartRole }
+export interface OutboundId { id: string; altId: string; postedAs: string; part: number; role: PartRole }
 
 export interface Outbound {
   readonly stanzas: Element[];
@@ -62,7 +62,7 @@ export function stanzaIdFor(deliveryId: string, event: BridgeEvent, part = 0): s
 
 export function outboundStanzas(event: BridgeEvent, ctx: DeliveryContext, o: OutboundOptions): Outbound {
   const id = stanzaIdFor(ctx.deliveryId, event);
-  const one = (stanza: Element): Outbound => ({ stanzas: [stanza], ids: [{ id, altId: id, author: o.occupant, part: 0, role: "text" }] });
+  const one = (stanza: Element): Outbound => ({ stanzas: [stanza], ids: [{ id, altId: id, postedAs: o.occupant, part: 0, role: "text" }] });
   switch (event.kind) {
     case "message":
       return messageStanzas(event, ctx, o, id);
@@ -120,7 +120,7 @@ function retraction(o: OutboundOptions, id: string, target: MappedMessage): Outb
       xml("fallback", { xmlns: NS.fallback, for: NS.retract }),
       xml("body", {}, RETRACT_FALLBACK),
       xml("store", { xmlns: NS.hints }))],
-    ids: [{ id, altId: id, author: o.occupant, part: 0, role: "text" }],
+    ids: [{ id, altId: id, postedAs: o.occupant, part: 0, role: "text" }],
   };
 }
 
@@ -143,7 +143,7 @@ function messageStanzas(event: MessageEvent, ctx: DeliveryContext, o: OutboundOp
   extra.push(...referenceElements(o.room, body.mentions, before));
   if (text !== "" || extra.length > 0) {
     out.stanzas.push(groupchat(o, id, xml("body", {}, text), ...extra, xml("active", { xmlns: NS.chatStates })));
-    out.ids.push({ id, altId: id, author: o.occupant, part: 0, role: "text" });
+    out.ids.push({ id, altId: id, postedAs: o.occupant, part: 0, role: "text" });
   }
   for (const [i, a] of event.attachments.entries()) {
     // upload.ts gives every file a URL or a note; one it did not (a caller that moved none) is named.
@@ -153,7 +153,7 @@ function messageStanzas(event: MessageEvent, ctx: DeliveryContext, o: OutboundOp
     out.stanzas.push(url
       ? groupchat(o, partId, xml("body", {}, url), xml("x", { xmlns: NS.oob }, xml("url", {}, url), a.name ? xml("desc", {}, a.name) : null))
       : groupchat(o, partId, xml("body", {}, note!)));
-    out.ids.push({ id: partId, altId: partId, author: o.occupant, part: i + 1, role: "file" });
+    out.ids.push({ id: partId, altId: partId, postedAs: o.occupant, part: i + 1, role: "file" });
   }
   return out;
 }

@@ -151,7 +151,7 @@ function isEcho(el: Element, nick: string, ourId: string | undefined, state: Roo
   const who = { realJid: occupant?.realJid, occupantId: occupantIdOf(el) ?? occupant?.occupantId };
   if (state.ownsOccupant(nick, who, (jid) => d.puppets.inOurDomain(jid))) return true;
   if (!isOurId(ourId) || !el.getChild("delay", NS.delay)) return false;
-  const mine = d.host.findMessage(state.room, { altId: ourId!, author: `${state.room}/${nick}` });
+  const mine = d.host.findMessage(state.room, { altId: ourId!, postedAs: `${state.room}/${nick}` });
   return mine?.bridged === true;
 }
 
@@ -256,15 +256,15 @@ function inboundContext(state: RoomState, d: ReceiveDeps, replayed: boolean): In
     replayed,
     linkedRoom: (bare) => d.rooms.get(bare)?.room,
     occupant: (_room, nick) => state.occupants.get(nick),
-    resolveCorrection: (room, clientId, author) => {
-      const cached = state.correctionTarget(author, clientId);
+    resolveCorrection: (room, clientId, postedAs) => {
+      const cached = state.correctionTarget(postedAs, clientId);
       if (cached) return remoteId(cached);
-      const found = d.host.findMessage(room, { altId: clientId, author });
+      const found = d.host.findMessage(room, { altId: clientId, postedAs });
       return found && !found.bridged && found.kind === "message" ? found.remoteId : undefined;
     },
-    authorOf: (room, key) => {
+    postedAsOf: (room, key) => {
       const f = d.host.findMessage(room, { remoteId: key });
-      return f ? { ...(f.author !== undefined ? { author: f.author } : {}), bridged: f.bridged } : undefined;
+      return f ? { ...(f.postedAs !== undefined ? { postedAs: f.postedAs } : {}), bridged: f.bridged } : undefined;
     },
     // Known from this run, else as the core recorded them (after a restart, removals still show).
     previousReactions: (room, target, actor) => state.reactionsOf(target, actor) ?? d.host.reactions(room, target, actor),

@@ -13,7 +13,7 @@ interface Options {
   readonly ts: number;
   /** True for a stanza from the room's bare JID (a moderation). */
   readonly fromRoom: boolean;
-  readonly ctx: Pick<InboundContext, "authorOf" | "occupant">;
+  readonly ctx: Pick<InboundContext, "postedAsOf" | "occupant">;
   readonly sender?: Sender;
   readonly base?: { readonly remoteId?: string };
 }
@@ -40,11 +40,11 @@ export function retractionEvent(stanza: Element, o: Options): { event?: BridgeEv
   }
 
   const sender = o.sender!;
-  const written = o.ctx.authorOf(o.room, found.id);
+  const written = o.ctx.postedAsOf(o.room, found.id);
   if (!written) return { reason: `retraction of ${found.id}, which we never saw` };
   // Only the author may retract; a moderator uses XEP-0425, which comes from the room.
-  if (written.bridged || written.author !== sender.id) {
-    return { reason: `${sender.id} tried to retract ${found.id}, written by ${written.author ?? "someone else"}` };
+  if (written.bridged || written.postedAs !== sender.id) {
+    return { reason: `${sender.id} tried to retract ${found.id}, written by ${written.postedAs ?? "someone else"}` };
   }
   return {
     reason: "retraction",

@@ -155,12 +155,12 @@ export class RoomState {
     return undefined;
   }
 
-  rememberClientId(author: string, clientId: string, key: string): void {
-    remember(this.#corrections, `${author}\n${clientId}`, key);
+  rememberClientId(postedAs: string, clientId: string, key: string): void {
+    remember(this.#corrections, `${postedAs}\n${clientId}`, key);
   }
 
-  correctionTarget(author: string, clientId: string): string | undefined {
-    return this.#corrections.get(`${author}\n${clientId}`);
+  correctionTarget(postedAs: string, clientId: string): string | undefined {
+    return this.#corrections.get(`${postedAs}\n${clientId}`);
   }
 
   /** Our deliveries the room has not reflected yet, to send again after a reconnect. */

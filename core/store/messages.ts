@@ -22,7 +22,7 @@ export interface Copy {
   readonly room: string;
   readonly remoteId: string;
   readonly altId?: string;
-  readonly author?: string;
+  readonly postedAs?: string;
   readonly bridged: boolean;
   /** Which native message of a multi-part delivery this is (0 when there is one). */
   readonly part?: number;
@@ -33,13 +33,14 @@ interface MapRow {
   message_id: number;
   remote_id: string;
   alt_id: string | null;
-  author: string | null;
+  posted_as: string | null;
   bridged: number;
   part: number;
   role: PartRole;
 }
 
-const COLS = "message_id, remote_id, alt_id, author, bridged, part, role";
+// message_map.author holds a copy's postedAs (the column kept its first name: no migration).
+const COLS = "message_id, remote_id, alt_id, author AS posted_as, bridged, part, role";
 
 // INDEXED BY: without ANALYZE statistics SQLite picks the primary key's (network, room) prefix
 // for these, which reads every copy in the room: a delivery then cost more the longer the room
@@ -113,7 +114,7 @@ export class MessageStore {
 
   /** Records a copy; false when that native id is already mapped (a duplicate). */
   addCopy(messageId: number, c: Copy): boolean {
-    return this.#insertCopy.run(c.network, c.room, c.remoteId, messageId, c.altId ?? null, c.author ?? null, c.bridged ? 1 : 0, c.part ?? 0, c.role ?? "text").changes > 0;
+    return this.#insertCopy.run(c.network, c.room, c.remoteId, messageId, c.altId ?? null, c.postedAs ?? null, c.bridged ? 1 : 0, c.part ?? 0, c.role ?? "text").changes > 0;
   }
 
   /**
@@ -124,7 +125,7 @@ export class MessageStore {
   addAlias(network: Network, room: string, knownId: string, newRemoteId: string): void {
     const known = this.#byRemote.get(network, room, knownId) ?? this.#byAltAny.get(network, room, knownId);
     if (!known) return;
-    this.#insertCopy.run(network, room, newRemoteId, known.message_id, known.alt_id, known.author, known.bridged, known.part, known.role);
+    this.#insertCopy.run(network, room, newRemoteId, known.message_id, known.alt_id, known.posted_as, known.bridged, known.part, known.role);
   }
 
   idOf(network: Network, room: string, remoteId: string): number | undefined {
@@ -138,7 +139,7 @@ export class MessageStore {
   }
 
   find(network: Network, room: string, by: MessageLookup): FoundMessage | undefined {
-    const row = "remoteId" in by ? this.#byRemote.get(network, room, by.remoteId) : this.#byAlt.get(network, room, by.altId, by.author);
+    const row = "remoteId" in by ? this.#byRemote.get(network, room, by.remoteId) : this.#byAlt.get(network, room, by.altId, by.postedAs);
     if (!row) return undefined;
     const msg = this.#message.get(row.message_id);
     if (!msg) return undefined;
@@ -146,7 +147,7 @@ export class MessageStore {
       remoteId: row.remote_id as RemoteMessageId,
       kind: msg.kind,
       bridged: row.bridged === 1,
-      ...(row.author !== null ? { author: row.author } : {}),
+      ...(row.posted_as !== null ? { postedAs: row.posted_as } : {}),
     };
     if (msg.kind === "reaction" && msg.reaction_to !== null) {
       const target = this.#parts(msg.reaction_to, network, room)[0];
@@ -180,7 +181,7 @@ export class MessageStore {
     }
     return [...byPart.values()].map((r) => ({
       id: r.remote_id as RemoteMessageId, part: r.part, role: r.role,
-      ...(r.alt_id !== null ? { altId: r.alt_id } : {}), ...(r.author !== null ? { author: r.author } : {}),
+      ...(r.alt_id !== null ? { altId: r.alt_id } : {}), ...(r.posted_as !== null ? { postedAs: r.posted_as } : {}),
     }));
   }
 
@@ -228,7 +229,7 @@ export class MessageStore {
     return {
       remoteId: row.remote_id as RemoteMessageId,
       ...(row.alt_id !== null ? { altId: row.alt_id } : {}),
-      ...(row.author !== null ? { author: row.author } : {}),
+      ...(row.posted_as !== null ? { postedAs: row.posted_as } : {}),
       authorName: msg?.sender_name ?? "",
       excerpt: msg?.excerpt ?? "",
       ...(msg?.retracted ? { retracted: true } : {}),

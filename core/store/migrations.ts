@@ -37,7 +37,7 @@ export const MIGRATIONS: readonly string[] = [
     remote_id TEXT NOT NULL,
     message_id INTEGER NOT NULL,
     alt_id TEXT,
-    author TEXT,
+    author TEXT,  -- the identity the copy is posted as (postedAs in the code)
     bridged INTEGER NOT NULL,
     PRIMARY KEY (network, room, remote_id)
   ) WITHOUT ROWID;

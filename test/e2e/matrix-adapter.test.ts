@@ -47,8 +47,8 @@ class FakeHost implements AdapterHost {
       this.emitted.push(e);
       if (e.remoteId && (e.kind === "message" || e.kind === "reaction")) {
         this.messages.set(e.remoteId, e.kind === "reaction"
-          ? { remoteId: e.remoteId, kind: "reaction", reactionTo: e.target, emoji: e.emoji, author: e.sender.id, bridged: false }
-          : { remoteId: e.remoteId, kind: "message", author: e.sender.id, bridged: false });
+          ? { remoteId: e.remoteId, kind: "reaction", reactionTo: e.target, emoji: e.emoji, postedAs: e.sender.id, bridged: false }
+          : { remoteId: e.remoteId, kind: "message", postedAs: e.sender.id, bridged: false });
       }
     }
   }
@@ -197,11 +197,11 @@ describe("matrix adapter against Synapse", () => {
 
   it("edits, replies, reactions and redactions go out in their Matrix forms", async () => {
     const [sent] = await adapter.send(room, { ...xmppBase, kind: "message", body: { text: "typo" }, attachments: [], isAction: true, mentions: [] }, ctx());
-    const target = { remoteId: sent!.id, authorName: "Bob", excerpt: "typo", author: sent!.author! };
+    const target = { remoteId: sent!.id, authorName: "Bob", excerpt: "typo", postedAs: sent!.postedAs! };
     const [edit] = await adapter.send(room, { ...xmppBase, kind: "edit", target: remoteId("x"), body: { text: "fixed" } }, ctx({ target }));
     const aliceMsg = await say({ msgtype: "m.text", body: "question?" });
     const [reply] = await adapter.send(room, { ...xmppBase, kind: "message", body: { text: "answer" }, attachments: [], isAction: false, mentions: [] },
-      ctx({ replyTo: { remoteId: remoteId(aliceMsg), authorName: "Alice", excerpt: "question?", author: alice.userId } }));
+      ctx({ replyTo: { remoteId: remoteId(aliceMsg), authorName: "Alice", excerpt: "question?", postedAs: alice.userId } }));
     const [react] = await adapter.send(room, { ...xmppBase, kind: "reaction", target: remoteId("x"), emoji: "👍", added: true }, ctx({ target: { remoteId: remoteId(aliceMsg), authorName: "Alice", excerpt: "" } }));
     const [unreact] = await adapter.send(room, { ...xmppBase, kind: "reaction", target: remoteId("x"), emoji: "👍", added: false }, ctx({ reaction: { remoteId: react!.id, authorName: "", excerpt: "" } }));
     const [redact] = await adapter.send(room, { ...xmppBase, kind: "retract", target: remoteId("x"), reason: "oops" }, ctx({ target }));
@@ -222,7 +222,7 @@ describe("matrix adapter against Synapse", () => {
     const [m] = await say("with avatar");
     await say("same avatar");
     expect(fetched).toBe(1);
-    const ghost = m!.author!;
+    const ghost = m!.postedAs!;
     const p1 = await cs(alice.token, "GET", `/_matrix/client/v3/profile/${encodeURIComponent(ghost)}`);
     expect(p1.avatar_url).toMatch(/^mxc:\/\//);
     expect(p1.displayname).toBe("Carol");
@@ -236,7 +236,7 @@ describe("matrix adapter against Synapse", () => {
 
   it("a ghost kicked behind our back rejoins and the message still goes out", async () => {
     const [first] = await adapter.send(room, { ...xmppBase, kind: "message", body: { text: "before kick" }, attachments: [], isAction: false, mentions: [] }, ctx());
-    await cs(alice.token, "POST", `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/kick`, { user_id: first!.author, reason: "test" });
+    await cs(alice.token, "POST", `/_matrix/client/v3/rooms/${encodeURIComponent(room)}/kick`, { user_id: first!.postedAs, reason: "test" });
     const [after] = await adapter.send(room, { ...xmppBase, kind: "message", body: { text: "after kick" }, attachments: [], isAction: false, mentions: [] }, ctx());
     expect((await timeline()).find((x) => x.event_id === after!.id)?.content.body).toBe("after kick");
   });

@@ -41,7 +41,7 @@ export class FakeAdapter implements Adapter {
     }
     // Like XMPP, the fake names its messages with an id of its own (altId) until the room assigns one.
     const id = `${this.network}-${++this.#n}`;
-    const ids: RemoteIds = event.kind === "message" || event.kind === "reaction" ? [{ id: remoteId(id), altId: id, author: `puppet:${event.sender.id}` }] : [];
+    const ids: RemoteIds = event.kind === "message" || event.kind === "reaction" ? [{ id: remoteId(id), altId: id, postedAs: `puppet:${event.sender.id}` }] : [];
     this.sent.push({ room, event, ctx, ids });
     return ids;
   }

@@ -45,7 +45,7 @@ class PartsAdapter extends FakeAdapter {
       if (had) { ids.push(had); continue; }
       const err = this.failPart?.(part, ctx.attempt);
       if (err) throw err;
-      const p: DeliveredPart = { id: remoteId(`${this.network}-p${++this.#n}`), author: `puppet:${event.sender.id}`, part, role: part === 0 ? "text" : "file" };
+      const p: DeliveredPart = { id: remoteId(`${this.network}-p${++this.#n}`), postedAs: `puppet:${event.sender.id}`, part, role: part === 0 ? "text" : "file" };
       this.landed.push({ part, attempt: ctx.attempt, id: p.id });
       ctx.partDelivered?.(p);
       ids.push(p);

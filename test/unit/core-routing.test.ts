@@ -171,12 +171,12 @@ describe("targets through message_map", () => {
     expect(xmpp.host.reactions(roomRef("a@muc"), "unknown", "bob")).toEqual([]);
   });
 
-  it("lets an adapter find a message by the author's own id only (corrections)", async () => {
+  it("lets an adapter find a message by its sender's own id only (corrections)", async () => {
     const { app, xmpp } = await setup();
     await app.store.tx(() => undefined);
     await xmpp.say("a@muc", "x", "stanza-1");
     app.store.messages.addAlias("xmpp", "a@muc", "stanza-1", "alias-1");
-    expect(xmpp.host.findMessage(roomRef("a@muc"), { remoteId: "alias-1" })).toMatchObject({ remoteId: "alias-1", kind: "message", author: "alice" });
+    expect(xmpp.host.findMessage(roomRef("a@muc"), { remoteId: "alias-1" })).toMatchObject({ remoteId: "alias-1", kind: "message", postedAs: "alice" });
     expect(xmpp.host.findMessage(roomRef("a@muc"), { remoteId: "nope" })).toBeUndefined();
   });
 
@@ -255,11 +255,11 @@ describe("ids", () => {
     expect(xmpp.sent.at(-1)!.ctx.target?.remoteId).toBe("zz-stanza-id");
   });
 
-  it("finds a message by its author's own id (altId), and only for that author", async () => {
+  it("finds a message by its sender's own id (altId), and only among the copies posted as that sender", async () => {
     const { xmpp } = await setup();
     await xmpp.say("a@muc", "x", "stanza-1", { altId: "client-1" } as Partial<BridgeEvent>);
-    expect(xmpp.host.findMessage(roomRef("a@muc"), { altId: "client-1", author: "alice" })?.remoteId).toBe("stanza-1");
-    expect(xmpp.host.findMessage(roomRef("a@muc"), { altId: "client-1", author: "mallory" })).toBeUndefined();
+    expect(xmpp.host.findMessage(roomRef("a@muc"), { altId: "client-1", postedAs: "alice" })?.remoteId).toBe("stanza-1");
+    expect(xmpp.host.findMessage(roomRef("a@muc"), { altId: "client-1", postedAs: "mallory" })).toBeUndefined();
   });
 });
 

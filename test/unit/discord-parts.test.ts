@@ -46,7 +46,7 @@ describe("Discord errors as delivery failures", () => {
 
 const words = (n: number, p = "w") => Array.from({ length: n }, (_, i) => `${p}${String(i).padStart(3, "0")}`).join(" ");
 const part = (n: number, role: "text" | "file" = "text"): MappedMessage =>
-  ({ remoteId: remoteId(`10000000000000000${n}`), author: "hook", authorName: "bob", excerpt: "", part: n, role });
+  ({ remoteId: remoteId(`10000000000000000${n}`), postedAs: "hook", authorName: "bob", excerpt: "", part: n, role });
 
 describe("a message as Discord parts", () => {
   it("a short text is one text part; text and files one part with role file", () => {

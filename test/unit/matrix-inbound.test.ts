@@ -12,9 +12,9 @@ import { roomRef } from "../../core/events.ts";
 
 const ROOM = "!jEsUZKDJdhlrceRyVU:example.org";
 const found = new Map<string, FoundMessage>([
-  ["$reaction", { remoteId: remoteId("$reaction"), kind: "reaction", reactionTo: remoteId("$msg"), emoji: "👍", author: "@alice:example.org", bridged: false }],
-  ["$bobs", { remoteId: remoteId("$bobs"), kind: "message", author: "@bob:example.org", bridged: false }],
-  ["$alices", { remoteId: remoteId("$alices"), kind: "message", author: "@alice:example.org", bridged: false }],
+  ["$reaction", { remoteId: remoteId("$reaction"), kind: "reaction", reactionTo: remoteId("$msg"), emoji: "👍", postedAs: "@alice:example.org", bridged: false }],
+  ["$bobs", { remoteId: remoteId("$bobs"), kind: "message", postedAs: "@bob:example.org", bridged: false }],
+  ["$alices", { remoteId: remoteId("$alices"), kind: "message", postedAs: "@alice:example.org", bridged: false }],
 ]);
 const ctx: InboundContext = {
   profile: (_room, mxid) => (mxid === "@alice:example.org" ? { name: "Alice", avatar: "mxc://example.org/alice" } : undefined),

@@ -12,7 +12,7 @@ const b = (s: string): Inline => ({ t: "bold", children: [text(s)] });
 
 const base = { origin: "xmpp", room: roomRef("lobby@muc.example"), ts: 1, sender: { id: actorId("lobby@muc.example/Bob"), name: "Bob", isBot: false } } as const;
 const msg = (over: Partial<MessageEvent> = {}): MessageEvent => ({ ...base, kind: "message", body: { text: "hello" }, attachments: [], isAction: false, mentions: [], ...over });
-const mapped = (id: string, author?: string): MappedMessage => ({ remoteId: remoteId(id), authorName: "A", excerpt: "x", ...(author ? { author } : {}) });
+const mapped = (id: string, postedAs?: string): MappedMessage => ({ remoteId: remoteId(id), authorName: "A", excerpt: "x", ...(postedAs ? { postedAs } : {}) });
 
 describe("matrix outbound", () => {
   it.each<[Partial<MessageEvent>, Record<string, unknown>]>([

@@ -13,11 +13,11 @@ function ctx(over: Partial<InboundContext> & { occupants?: Record<string, Occupa
   return {
     linkedRoom: (bare: string) => (bare.toLowerCase() === ROOM ? room : undefined),
     occupant: (_r: RoomRef, nick: string) => occupants[nick],
-    resolveCorrection: (_r, clientId, author) =>
-      clientId === "c1" && author === "alice@example.org" ? remoteId("sid-1") : undefined,
-    authorOf: (_r, key) =>
-      key === "sid-1" ? { author: "alice@example.org", bridged: false }
-      : key === "sid-puppet" ? { author: "lobby@conference.example.org/Bob (matrix)", bridged: true }
+    resolveCorrection: (_r, clientId, postedAs) =>
+      clientId === "c1" && postedAs === "alice@example.org" ? remoteId("sid-1") : undefined,
+    postedAsOf: (_r, key) =>
+      key === "sid-1" ? { postedAs: "alice@example.org", bridged: false }
+      : key === "sid-puppet" ? { postedAs: "lobby@conference.example.org/Bob (matrix)", bridged: true }
       : undefined,
     previousReactions: () => undefined,
     now: () => NOW,

@@ -14,7 +14,7 @@ const dctx = (over: Partial<DeliveryContext> = {}): DeliveryContext => ({
   deliveryId: "42", attempt: 0, fetchMedia: async () => { throw new Error("no media"); }, ...over,
 });
 const mapped = (over: Partial<MappedMessage> = {}): MappedMessage => ({
-  remoteId: remoteId("sid-7"), altId: "jn-7", author: `${ROOM}/alice`, authorName: "alice", excerpt: "hi there", ...over,
+  remoteId: remoteId("sid-7"), altId: "jn-7", postedAs: `${ROOM}/alice`, authorName: "alice", excerpt: "hi there", ...over,
 });
 const msg = (text: string, over: object = {}): BridgeEvent =>
   ({ ...env, kind: "message", body: { text }, attachments: [], isAction: false, mentions: [], ...over });
@@ -60,7 +60,7 @@ describe("outbound stanzas", () => {
     const echoed = parse(out.stanzas[0]!.toString().replace(`from="${FROM}" to="${ROOM}"`, `from="${OCC}" to="x@y/z"`));
     const r = inboundMessage(echoed, {
       linkedRoom: () => roomRef(ROOM), occupant: () => undefined, resolveCorrection: () => undefined,
-      authorOf: () => undefined, previousReactions: () => undefined, now: () => 1,
+      postedAsOf: () => undefined, previousReactions: () => undefined, now: () => 1,
     });
     expect(r.events[0]).toMatchObject({ kind: "message", body: { text: "yes" }, isAction: true, replyTo: "sid-7" });
   });
@@ -86,7 +86,7 @@ describe("outbound stanzas", () => {
     const a = outboundStanzas(msg("x"), dctx({ attempt: 0 }), o);
     const b = outboundStanzas(msg("x"), dctx({ attempt: 3 }), o);
     expect(a.ids).toEqual(b.ids);
-    expect(a.ids).toEqual([{ id: stanzaIdFor("42", msg("x")), altId: stanzaIdFor("42", msg("x")), author: OCC, part: 0, role: "text" }]);
+    expect(a.ids).toEqual([{ id: stanzaIdFor("42", msg("x")), altId: stanzaIdFor("42", msg("x")), postedAs: OCC, part: 0, role: "text" }]);
   });
   it("ids differ between two events that got the same delivery id", () => {
     expect(stanzaIdFor("1", msg("a", { ts: 1 }))).not.toBe(stanzaIdFor("1", msg("a", { ts: 2 })));

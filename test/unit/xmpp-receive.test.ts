@@ -107,8 +107,8 @@ describe("receive", () => {
     expect(state.unconfirmed.size).toBe(1);
   });
   it("drops a message from history with our id only where the store has that id as ours under that occupant", () => {
-    const mine = (_r: unknown, by: { altId?: string; author?: string }) =>
-      (by.altId === "jn-1-zzz" && by.author === `${ROOM}/Old Bob` ? { remoteId: "jn-1-zzz", kind: "message", bridged: true } : undefined);
+    const mine = (_r: unknown, by: { altId?: string; postedAs?: string }) =>
+      (by.altId === "jn-1-zzz" && by.postedAs === `${ROOM}/Old Bob` ? { remoteId: "jn-1-zzz", kind: "message", bridged: true } : undefined);
     const { d, emitted } = setup(mine as never);
     const delay = `<delay xmlns="urn:xmpp:delay" stamp="2024-01-01T00:00:00Z"/>`;
     receive(groupchat("Old Bob", BOT, `<body>old</body><origin-id xmlns="urn:xmpp:sid:0" id="jn-1-zzz"/>${delay}`), d);

@@ -26,7 +26,7 @@ function ctx(): InboundContext {
     linkedRoom: (bare: string) => (bare.toLowerCase() === ROOM ? room : undefined),
     occupant: (_r: RoomRef, nick: string) => occupants[nick],
     resolveCorrection: (_r, clientId) => (clientId === "c1" ? remoteId("sid-1") : undefined),
-    authorOf: () => undefined,
+    postedAsOf: () => undefined,
     previousReactions: () => undefined,
     now: () => 1,
     mentionable: (nick) => people[nick],
