@@ -22,13 +22,13 @@ import { matrixPerson, type MatrixEvent, type MatrixPerson } from "../harness/ma
 import { startProsody, type ProsodyServer } from "../harness/prosody.ts";
 import { trackTempDir } from "../harness/process.ts";
 import { until } from "../harness/until.ts";
+import { TINY_PNG } from "../harness/pictures.ts";
 import { Person } from "./xmpp.fixture.ts";
 import { startTestSynapse, type TestSynapse } from "./matrix-synapse.fixture.ts";
 
 const LOBBY = "faults@conference.localhost";
 const STAGE = "stage@conference.localhost";
 const log = pino({ level: process.env.JUNCTION_TEST_LOG ?? "silent" });
-const PNG = Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000" + "1f15c4890000000d49444154789c6360000002000100ffff03000006000557bfabd40000000049454e44ae426082", "hex");
 const OOB = "jabber:x:oob";
 const RETRACT = "urn:xmpp:message-retract:1";
 
@@ -53,7 +53,7 @@ function fileServer(): Server {
     if (path.startsWith("/gone")) { res.writeHead(404); res.end("not found"); return; }
     if (path.startsWith("/flaky") && n === 1) { res.writeHead(503); res.end("busy"); return; }
     res.writeHead(200, { "content-type": "image/png" });
-    res.end(PNG);
+    res.end(TINY_PNG);
   });
 }
 

@@ -12,22 +12,20 @@ import type { Element } from "@xmpp/xml";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runJunction, type RunningJunction } from "../../core/app.ts";
-import { DiscordAdapter } from "../../bridges/discord/adapter.ts";
-import { MatrixAdapter } from "../../bridges/matrix/adapter.ts";
-import { XmppAdapter } from "../../bridges/xmpp/adapter.ts";
 import { startDiscordEmulator, type DiscordEmulator, type Person as DiscordPerson } from "../discord-emulator/index.ts";
 import { matrixPerson, type MatrixPerson } from "../harness/matrix-person.ts";
 import { freePort } from "../harness/ports.ts";
 import { trackTempDir } from "../harness/process.ts";
 import { startProsody, type ProsodyServer } from "../harness/prosody.ts";
 import { until } from "../harness/until.ts";
+import { TINY_PNG } from "../harness/pictures.ts";
 import { Person, type TestProsody } from "./xmpp.fixture.ts";
 import { startTestSynapse, type TestSynapse } from "./matrix-synapse.fixture.ts";
+import { threeAdapters } from "./networks.fixture.ts";
 
 const log = pino({ level: process.env.JUNCTION_TEST_LOG ?? "silent" });
 const MUC = "lobby@conference.localhost";
 const MUC_PAIR = "pair@conference.localhost";
-const PNG = Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000" + "1f15c4890000000d49444154789c6360000002000100ffff03000006000557bfabd40000000049454e44ae426082", "hex");
 
 let emu: DiscordEmulator;
 let prosody: ProsodyServer;
@@ -47,12 +45,7 @@ let roomPair: string;
 let sticker: string;
 
 async function startJunction(): Promise<RunningJunction> {
-  const xmpp = new XmppAdapter({
-    server: `xmpp://127.0.0.1:${prosody.componentPort}`, component: prosody.componentDomain, secret: prosody.componentSecret,
-    nick: "Junction", history: 0,
-  }, log.child({ network: "xmpp" }));
-  const matrix = new MatrixAdapter(syn.matrixConfig, log.child({ network: "matrix" }));
-  const discord = new DiscordAdapter({ token: emu.token, api: emu.api, cdn: emu.cdn, everyone: [], catchUp: 500 }, log.child({ network: "discord" }));
+  const [xmpp, matrix, discord] = threeAdapters({ prosody, syn, emu }, log);
   const j = await runJunction({
     store: { path: storePath },
     http: { listen: { host: "127.0.0.1", port: httpPort }, publicUrl: `http://127.0.0.1:${httpPort}` },
@@ -78,8 +71,8 @@ beforeAll(async () => {
     startProsody({}), startTestSynapse(),
   ]);
   [lobby, pairX, pairM] = emu.channels.map((c) => c.id) as [string, string, string];
-  alice = emu.person({ username: "alice", globalName: "Alice A.", avatar: PNG });
-  sticker = emu.addSticker("wave", PNG).id;
+  alice = emu.person({ username: "alice", globalName: "Alice A.", avatar: TINY_PNG });
+  sticker = emu.addSticker("wave", TINY_PNG).id;
   await prosody.registerUser("bob", "pw");
   await prosody.registerUser("dave", "pw");
   const c = await syn.registerUser("carol", "Carol");
@@ -121,7 +114,7 @@ describe("Discord in a link of three networks", () => {
     expect(seen).toMatchObject({ username: "bob", content: "hello from xmpp", bot: true });
     expect(seen.webhookId).toBeTruthy();
     expect(emu.webhooks(lobby).filter((w) => w.applicationId === emu.applicationId)).toHaveLength(1);
-    const mxc = await upload(carol, PNG);
+    const mxc = await upload(carol, TINY_PNG);
     await carol.request("PUT", `/client/v3/profile/${encodeURIComponent(carol.userId)}/avatar_url`, { avatar_url: mxc });
     // Synapse updates the member event in each room after answering: send once it is in the room.
     await onMatrix(roomAll, (ev) => ev.type === "m.room.member" && ev.state_key === carol.userId && ev.content?.avatar_url === mxc, "carol's new avatar in the room");
@@ -138,7 +131,7 @@ describe("Discord in a link of three networks", () => {
     const res = await fetch(avatar);
     expect(res.status).toBe(200);
     expect(res.headers.get("content-type")).toBe("image/png");
-    expect(Buffer.from(await res.arrayBuffer()).equals(PNG)).toBe(true);
+    expect(Buffer.from(await res.arrayBuffer()).equals(TINY_PNG)).toBe(true);
     // A URL is only good with its signature: another reference under a made-up one is refused.
     const forged = await fetch(avatar.replace(/\/media\/([^/]+)\/([^/]+)/, (_a, p: string) => `/media/${p}/${"A".repeat(32)}`));
     expect(forged.status).toBe(404);
@@ -221,17 +214,17 @@ describe("Discord in a link of three networks", () => {
   });
 
   it("a Discord attachment arrives on Matrix as a file of its own (re-hosted), and Matrix files are uploaded to Discord", async () => {
-    alice.send(lobby, "a picture", { attachments: [{ filename: "dot.png", data: PNG, contentType: "image/png" }] });
+    alice.send(lobby, "a picture", { attachments: [{ filename: "dot.png", data: TINY_PNG, contentType: "image/png" }] });
     // One captioned event: the file's name in filename, the text as its caption.
     const img = await onMatrix(roomAll, (ev) => ev.content?.msgtype === "m.image" && ev.content?.filename === "dot.png", "image on Matrix");
     expect(img.content.body).toBe("a picture");
     expect(String(img.content.url)).toMatch(/^mxc:\/\//);
-    const mxc = await upload(carol, PNG);
+    const mxc = await upload(carol, TINY_PNG);
     const up = emu.nextMessage(lobby, 15_000);
-    await carol.send(roomAll, { msgtype: "m.image", body: "mine.png", url: mxc, info: { mimetype: "image/png", size: PNG.length } });
+    await carol.send(roomAll, { msgtype: "m.image", body: "mine.png", url: mxc, info: { mimetype: "image/png", size: TINY_PNG.length } });
     const seen = await up;
     expect(seen.attachments).toHaveLength(1);
-    expect(seen.attachments[0]).toMatchObject({ filename: "mine.png", size: PNG.length });
+    expect(seen.attachments[0]).toMatchObject({ filename: "mine.png", size: TINY_PNG.length });
   });
 
   it("a 4,500-character message arrives on Discord in parts, whole words kept; edits reach every part, adding and deleting parts; a retraction removes every part", async () => {
@@ -431,7 +424,7 @@ describe("Discord and Matrix in the three-network link", () => {
     const stateOf = () => carol.request("GET", `/client/v3/rooms/${encodeURIComponent(roomAll)}/state/m.room.member/${encodeURIComponent(ghost)}`) as Promise<{ avatar_url?: string }>;
     const before = (await stateOf()).avatar_url;
     expect(before).toMatch(/^mxc:\/\//);
-    alice.setAvatar(Buffer.concat([PNG, Buffer.from([0])]));
+    alice.setAvatar(Buffer.concat([TINY_PNG, Buffer.from([0])]));
     await until("a new avatar on Matrix", async () => {
       const now = (await stateOf()).avatar_url;
       return now && now !== before ? now : undefined;
@@ -471,16 +464,16 @@ describe("Discord and Matrix in the three-network link", () => {
 
   it("a file over the channel's upload limit is linked through Junction's HTTP server, with its name and size", async () => {
     emu.setUploadLimit(10);
-    const mxc = await upload(carol, PNG);
+    const mxc = await upload(carol, TINY_PNG);
     const up = emu.nextMessage(lobby, 15_000);
-    await carol.send(roomAll, { msgtype: "m.file", body: "big.png", url: mxc, info: { mimetype: "image/png", size: PNG.length } });
+    await carol.send(roomAll, { msgtype: "m.file", body: "big.png", url: mxc, info: { mimetype: "image/png", size: TINY_PNG.length } });
     const seen = await up;
     emu.setUploadLimit(10 * 1024 * 1024);
     expect(seen.attachments).toEqual([]);
     const link = /^📎 \[big\.png \(75 B\)\]\(<(http:\/\/127\.0\.0\.1:\d+\/media\/[^>]+)>\) \(over this channel's upload limit\)$/.exec(seen.content);
     expect(link, seen.content).not.toBeNull();
     const res = await fetch(link![1]!);
-    expect(Buffer.from(await res.arrayBuffer()).equals(PNG)).toBe(true);
+    expect(Buffer.from(await res.arrayBuffer()).equals(TINY_PNG)).toBe(true);
   });
 });
 

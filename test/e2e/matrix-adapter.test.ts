@@ -16,9 +16,9 @@ import { MatrixAdapter } from "../../bridges/matrix/adapter.ts";
 import { DEFAULT_MEDIA, mediaHttp } from "../../core/media/fetcher.ts";
 import { startTestSynapse, type TestSynapse } from "./matrix-synapse.fixture.ts";
 import { until } from "../harness/until.ts";
+import { TINY_PNG } from "../harness/pictures.ts";
 
 const log = pino({ level: process.env.LOG_LEVEL ?? "silent" });
-const PNG = Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000" + "1f15c4890000000d49444154789c6360000002000100ffff03000006000557bfabd40000000049454e44ae426082", "hex");
 
 class FakeHost implements AdapterHost {
   readonly log = log;
@@ -80,7 +80,7 @@ let delivery = 0;
 
 const ctx = (over: Partial<DeliveryContext> = {}): DeliveryContext => ({
   deliveryId: `d${++delivery}`, attempt: 0,
-  fetchMedia: async (): Promise<Media> => ({ data: PNG, mime: "image/png", name: "dot.png" }),
+  fetchMedia: async (): Promise<Media> => ({ data: TINY_PNG, mime: "image/png", name: "dot.png" }),
   ...over,
 });
 const bob = { id: actorId("lobby@muc.example/Bob"), name: "Bob the Builder", isBot: false };
@@ -216,7 +216,7 @@ describe("matrix adapter against Synapse", () => {
 
   it("a ghost's avatar is uploaded once per picture", async () => {
     let fetched = 0;
-    const c = () => ctx({ fetchMedia: async () => { fetched++; return { data: PNG, mime: "image/png" }; } });
+    const c = () => ctx({ fetchMedia: async () => { fetched++; return { data: TINY_PNG, mime: "image/png" }; } });
     const carol = { id: actorId("lobby@muc.example/Carol"), name: "Carol", isBot: false, avatar: { hash: "h1", url: "xmpp-vcard:carol" } };
     const say = (text: string, sender = carol) => adapter.send(room, { ...xmppBase, sender, kind: "message", body: { text }, attachments: [], isAction: false, mentions: [] }, c());
     const [m] = await say("with avatar");
@@ -279,9 +279,9 @@ describe("matrix adapter against Synapse", () => {
   it("an image is uploaded and sent as m.image; an mxc is fetched back", async () => {
     const [img] = await adapter.send(room, { ...xmppBase, kind: "message", body: { text: "" }, attachments: [{ url: "https://x/dot.png", name: "dot.png", width: 1, height: 1 }], isAction: false, mentions: [] }, ctx());
     const ev = (await timeline()).find((x) => x.event_id === img!.id);
-    expect(ev.content).toMatchObject({ msgtype: "m.image", body: "dot.png", info: { mimetype: "image/png", size: PNG.length, w: 1, h: 1 } });
+    expect(ev.content).toMatchObject({ msgtype: "m.image", body: "dot.png", info: { mimetype: "image/png", size: TINY_PNG.length, w: 1, h: 1 } });
     const media = await adapter.fetchMedia(ev.content.url);
-    expect(Buffer.from(media.data).equals(PNG)).toBe(true);
+    expect(Buffer.from(media.data).equals(TINY_PNG)).toBe(true);
     expect(media.mime).toBe("image/png");
   });
 

@@ -21,10 +21,10 @@ import { trackTempDir } from "../harness/process.ts";
 import { Person, type TestProsody } from "./xmpp.fixture.ts";
 import { startTestSynapse, type TestSynapse } from "./matrix-synapse.fixture.ts";
 import { until } from "../harness/until.ts";
+import { TINY_PNG } from "../harness/pictures.ts";
 
 const MUC = "lobby@conference.localhost";
 const log = pino({ level: process.env.JUNCTION_TEST_LOG ?? "silent" });
-const PNG = Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000" + "1f15c4890000000d49444154789c6360000002000100ffff03000006000557bfabd40000000049454e44ae426082", "hex");
 
 let prosody: ProsodyServer;
 let syn: TestSynapse;
@@ -89,7 +89,7 @@ async function bobSays(text: string, ...extra: Element[]): Promise<{ id: string;
 }
 
 beforeAll(async () => {
-  files = createServer((_req, res) => { res.writeHead(200, { "content-type": "image/png" }); res.end(PNG); });
+  files = createServer((_req, res) => { res.writeHead(200, { "content-type": "image/png" }); res.end(TINY_PNG); });
   await new Promise<void>((r) => files.listen(0, "127.0.0.1", r));
   filesUrl = `http://127.0.0.1:${(files.address() as AddressInfo).port}`;
   [prosody, syn] = await Promise.all([startProsody({ upload: true }), startTestSynapse()]);
@@ -189,13 +189,13 @@ describe("Matrix ⇄ XMPP through Junction", () => {
     const img = await alice.sees("m.image", (e) => e.sender === ghostOf("bob") && e.content?.msgtype === "m.image");
     expect(img.content.url).toMatch(/^mxc:\/\//);
     expect(img.content.info.mimetype).toBe("image/png");
-    const up = await fetch(`${syn.url}/_matrix/media/v3/upload?filename=dot.png`, { method: "POST", body: PNG, headers: { authorization: `Bearer ${alice.token}`, "content-type": "image/png" } });
+    const up = await fetch(`${syn.url}/_matrix/media/v3/upload?filename=dot.png`, { method: "POST", body: TINY_PNG, headers: { authorization: `Bearer ${alice.token}`, "content-type": "image/png" } });
     const mxc = (await up.json() as { content_uri: string }).content_uri;
-    await alice.send({ msgtype: "m.image", body: "dot.png", url: mxc, info: { mimetype: "image/png", size: PNG.length, w: 1, h: 1 } });
+    await alice.send({ msgtype: "m.image", body: "dot.png", url: mxc, info: { mimetype: "image/png", size: TINY_PNG.length, w: 1, h: 1 } });
     const oob = await bob.waitFor((el) => el.is("message") && el.attrs.from === `${MUC}/Alice` && !!el.getChild("x", "jabber:x:oob"));
     const url = oob.getChild("x", "jabber:x:oob")!.getChildText("url")!;
     const got = Buffer.from(await (await fetch(url)).arrayBuffer());
-    expect(got.equals(PNG)).toBe(true);
+    expect(got.equals(TINY_PNG)).toBe(true);
   });
 
   it("typing crosses both ways", async () => {

@@ -20,7 +20,6 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { runJunction, type RunningJunction } from "../../core/app.ts";
 import type { MatrixConfig } from "../../config/schema.ts";
-import { DiscordAdapter } from "../../bridges/discord/adapter.ts";
 import { MatrixAdapter } from "../../bridges/matrix/adapter.ts";
 import { XmppAdapter } from "../../bridges/xmpp/adapter.ts";
 import { startDiscordEmulator, type DiscordEmulator, type Person as DiscordPerson } from "../discord-emulator/index.ts";
@@ -32,6 +31,7 @@ import { until } from "../harness/until.ts";
 import { png } from "../support/images.ts";
 import { Person, type TestProsody } from "./xmpp.fixture.ts";
 import { startTestSynapse, type TestSynapse } from "./matrix-synapse.fixture.ts";
+import { threeAdapters } from "./networks.fixture.ts";
 
 const log = pino({ level: process.env.JUNCTION_TEST_LOG ?? "silent" });
 const MUC = "media@conference.localhost";
@@ -66,12 +66,7 @@ function storeIn(name: string): string {
 }
 
 async function startStack(): Promise<RunningJunction> {
-  const xmpp = new XmppAdapter({
-    server: `xmpp://127.0.0.1:${prosody.componentPort}`, component: prosody.componentDomain, secret: prosody.componentSecret,
-    nick: "Junction", history: 0,
-  }, log.child({ network: "xmpp" }));
-  const matrix = new MatrixAdapter(syn.matrixConfig, log.child({ network: "matrix" }));
-  const discord = new DiscordAdapter({ token: emu.token, api: emu.api, cdn: emu.cdn, everyone: [], catchUp: 500 }, log.child({ network: "discord" }));
+  const [xmpp, matrix, discord] = threeAdapters({ prosody, syn, emu }, log);
   const j = await runJunction({
     store: { path: storeIn("rich-media") },
     http: { listen: { host: "127.0.0.1", port: httpPort }, publicUrl: `http://127.0.0.1:${httpPort}` },

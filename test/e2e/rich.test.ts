@@ -22,13 +22,13 @@ import { matrixPerson, type MatrixPerson } from "../harness/matrix-person.ts";
 import { trackTempDir } from "../harness/process.ts";
 import { startProsody, type ProsodyServer } from "../harness/prosody.ts";
 import { until } from "../harness/until.ts";
+import { TINY_PNG } from "../harness/pictures.ts";
 import { Person, type TestProsody } from "./xmpp.fixture.ts";
 import { startTestSynapse, type TestSynapse } from "./matrix-synapse.fixture.ts";
 
 const log = pino({ level: process.env.JUNCTION_TEST_LOG ?? "silent" });
 const MUC = "rich@conference.localhost";
 const REF = "urn:xmpp:reference:0";
-const PNG = Buffer.from("89504e470d0a1a0a0000000d4948445200000001000000010806000000" + "1f15c4890000000d49444154789c6360000002000100ffff03000006000557bfabd40000000049454e44ae426082", "hex");
 
 let emu: DiscordEmulator;
 let prosody: ProsodyServer;
@@ -274,7 +274,7 @@ describe("@room, @everyone and @here ping nobody elsewhere", () => {
 
 describe("emoji", () => {
   it("unicode emoji pass through; a Discord custom emoji is an inline picture on Matrix (uploaded once) and :name: on XMPP", async () => {
-    const blob = emu.addEmoji("blob", PNG);
+    const blob = emu.addEmoji("blob", TINY_PNG);
     const from = bob.heard.length;
     alice.send(lobby, `🎉 <:blob:${blob.id}> first`);
     expect(body(await onXmpp((t) => t.includes("first"), from))).toBe("🎉 :blob: first");
@@ -283,14 +283,14 @@ describe("emoji", () => {
     const mxc = /<img data-mx-emoticon src="(mxc:\/\/[^"]+)" alt=":blob:"/.exec(html(first))?.[1];
     expect(mxc).toBeDefined();
     const served = await fetch(`${syn.url}/_matrix/client/v1/media/download/${mxc!.slice(6)}`, { headers: { authorization: `Bearer ${carolToken}` } });
-    expect(Buffer.from(await served.arrayBuffer()).equals(PNG)).toBe(true);
+    expect(Buffer.from(await served.arrayBuffer()).equals(TINY_PNG)).toBe(true);
     alice.send(lobby, `<:blob:${blob.id}> second`);
     const second = await onMatrix(said("second"), "the emoji again");
     expect(html(second)).toContain(`src="${mxc}"`);
   });
 
   it("a reaction with a custom emoji is :name: on Matrix and XMPP", async () => {
-    const cat = emu.addEmoji("cat", PNG);
+    const cat = emu.addEmoji("cat", TINY_PNG);
     const from = bob.heard.length;
     const next = emu.nextMessage(lobby, 20_000);
     await bob.say("react here");
