@@ -20,6 +20,7 @@ import type { ReloadOutcome } from "./reload.ts";
 import { missingAdapter, Reloader } from "./reloader.ts";
 import { RoomResolver } from "./resolve.ts";
 import { Router } from "./router.ts";
+import { Pruning } from "./pruning.ts";
 import type { Pruned } from "./store/retention.ts";
 import { Status } from "./status.ts";
 import { CoreSteering, RELOAD_UNAVAILABLE, type Steering } from "./steering.ts";
@@ -67,12 +68,8 @@ export interface RunningJunction {
   stop(): Promise<void>;
 }
 
-const SEEN_KEEP_MS = 7 * 24 * 3600_000;
 const STOP_GRACE_MS = 5000;
 const DEFAULT_RETENTION_DAYS = 90;
-const PRUNE_EVERY_MS = 3600_000;
-const PRUNE_FIRST_MS = 60_000;
-const PRUNE_BATCH = 500;
 
 /**
  * How much work one room or one sender may cause per second; the excess waits (see pacing.ts).
@@ -105,7 +102,6 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
   store.onDeferredError = (err) => log.error({ err }, "a deferred store write failed; it was skipped");
   const resolver = new RoomResolver(log);
   try {
-    const retentionDays = config.store.retentionDays ?? DEFAULT_RETENTION_DAYS;
     const policy = config.delivery
       ? { maxAttempts: config.delivery.maxAttempts, maxAgeMs: config.delivery.maxAgeHours * 3600_000 }
       : DEFAULT_RETRY;
@@ -243,40 +239,8 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
       }
     }));
 
-    const prune = async (now = Date.now()): Promise<Pruned> => {
-      const total: Pruned = { messages: 0, copies: 0, failed: 0 };
-      store.pruneSeen(now - SEEN_KEEP_MS);
-      store.flush();
-      // Avatars no puppet shows any more (an old picture): they are not kept for any retention.
-      let avatars = 0;
-      for (let n = PRUNE_BATCH; n === PRUNE_BATCH; avatars += n) {
-        n = store.avatars.pruneBatch(PRUNE_BATCH);
-        if (n === PRUNE_BATCH) await new Promise((resolve) => setImmediate(resolve));
-      }
-      metrics.pruned.inc({ table: "avatars" }, avatars);
-      if (avatars > 0) log.info({ avatars }, "pruned avatars no puppet shows any more");
-      if (retentionDays === 0) return total;
-      const before = now - retentionDays * 24 * 3600_000;
-      for (;;) {
-        const r = store.retention.pruneBatch(before, PRUNE_BATCH);
-        total.messages += r.messages; total.copies += r.copies; total.failed += r.failed;
-        if (r.messages < PRUNE_BATCH && r.failed < PRUNE_BATCH) break;
-        await new Promise((resolve) => setImmediate(resolve)); // let inbound commits in between batches
-      }
-      metrics.pruned.inc({ table: "messages" }, total.messages);
-      metrics.pruned.inc({ table: "message_map" }, total.copies);
-      metrics.pruned.inc({ table: "outbox" }, total.failed);
-      if (total.messages + total.failed > 0) log.info({ ...total, retentionDays }, "pruned what is older than the retention");
-      return total;
-    };
-    const scheduledPrune = () => {
-      if (stopping) return;
-      prune().catch((err: unknown) => log.error({ err }, "pruning the store failed; trying again in an hour"));
-    };
-    const firstPrune = setTimeout(scheduledPrune, PRUNE_FIRST_MS);
-    firstPrune.unref();
-    const pruneTimer = setInterval(scheduledPrune, PRUNE_EVERY_MS);
-    pruneTimer.unref();
+    const pruning = new Pruning(store, metrics, log, config.store.retentionDays ?? DEFAULT_RETENTION_DAYS);
+    pruning.start(() => stopping);
 
     // Each step of a stop runs even when one before it failed (a full disk must not keep the
     // adapters connected or the database open).
@@ -291,14 +255,13 @@ export async function runJunction(config: CoreConfig, adapterList: readonly Adap
     return {
       store, queues, links, metrics, http, status, steering,
       connected: () => connected,
-      prune,
+      prune: (now) => pruning.prune(now),
       reload: () => reloader.reload(),
       async stop() {
         if (stopping) return;
         stopping = true;
         resolver.stop();
-        clearTimeout(firstPrune);
-        clearInterval(pruneTimer);
+        pruning.stop();
         await step("committing pending events", () => { ingest.stop(); ingest.flush(); });
         await step("waiting for deliveries in flight", () => queues.stop(STOP_GRACE_MS));
         await Promise.all([...adapters.values()].map((a) => step(`stopping the ${a.network} adapter`, () => a.stop())));
