@@ -81,7 +81,7 @@ try {
   }
   if (all || wanted.has("startup")) {
     process.stderr.write("Start-up with 100 links (XMPP, Matrix and Discord rooms)...\n");
-    const st = await benchStartup(prosody, { links: 100, starts: 4 });
+    const st = await benchStartup(prosody, { links: 100, starts: Number(process.env.STARTUP_STARTS ?? 4) });
     const joined = st.seconds.filter(Number.isFinite);
     console.log(`\n## Start-up (process start to every room joined by /health; ${st.links} links, ${st.rooms} rooms: XMPP MUCs, Matrix rooms, Discord channels)`);
     console.log(`first start           ${fmt(st.seconds[0] ?? NaN, 2)} s on an empty store`);
