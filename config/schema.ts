@@ -6,76 +6,10 @@
 import * as z from "zod";
 import type { Network } from "../core/events.ts";
 import { parseAllowEntry } from "../core/media/policy.ts";
+import { count, fail, httpUrl, positive, rooms, secret, text, type Ctx } from "./fields.ts";
 import {
   checkDiscordChannel, checkDiscordPerson, checkMatrixPerson, checkMatrixRoom, checkXmppPerson, checkXmppRoom, isHost, isServerName, normaliseXmppServer, parseHostPort, show,
 } from "./values.ts";
-
-type Ctx = z.core.$RefinementCtx;
-
-function fail(ctx: Ctx, message: string): never {
-  ctx.addIssue({ code: "custom", message });
-  return z.NEVER;
-}
-
-/** A string that must not be blank; `what` completes "expected …". */
-function text(what: string) {
-  return z
-    .string({ error: (iss) => `expected ${what}, got ${show(iss.input)}` })
-    .trim()
-    .refine((s) => s.length > 0, { error: `expected ${what}, got an empty string` });
-}
-
-/** Like text, but a wrong value is not echoed back: it may be most of a secret. */
-function secret(what: string) {
-  return z
-    .string({ error: (iss) => (iss.input === undefined ? `expected ${what}, got nothing` : `expected ${what} as a string (put it in quotes), got ${iss.input === null ? "an empty value" : `a ${typeof iss.input}`}`) })
-    .refine((s) => s.trim().length > 0, { error: `expected ${what}, got an empty string` });
-}
-
-function httpUrl(what: string) {
-  return text(what).transform((s, ctx) => {
-    let url: URL | undefined;
-    try {
-      url = new URL(s);
-    } catch {
-      // reported below
-    }
-    if (!url || (url.protocol !== "http:" && url.protocol !== "https:")) return fail(ctx, `expected ${what}, got ${show(s)}`);
-    return s.replace(/\/+$/, "");
-  });
-}
-
-/** Accepts a count written as a number or, after `${VAR}` substitution, as a string of digits. */
-function count(what: string, fallback: number) {
-  return z
-    .preprocess(
-      (v) => (typeof v === "string" && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
-      z.int({ error: (iss) => `expected ${what}, got ${show(iss.input)}` })
-        .min(0, { error: (iss) => `expected ${what}, got ${show(iss.input)}` }),
-    )
-    .default(fallback);
-}
-
-/** One room or a list of rooms on one network, normalised to a list (empty when absent). */
-function rooms(check: (value: unknown) => { room: string } | { error: string }) {
-  return z.unknown().optional().transform((value, ctx) => {
-    if (value === undefined || value === null) return [] as string[];
-    const isList = Array.isArray(value);
-    const list: unknown[] = isList ? value : [value];
-    const out: string[] = [];
-    list.forEach((item, i) => {
-      const checked = check(item);
-      if ("room" in checked) {
-        out.push(checked.room);
-      } else {
-        ctx.addIssue({ code: "custom", message: checked.error, path: isList ? [i] : [], input: item });
-        // Still counted, so that a link with one mistyped room is not also reported as too small.
-        if (typeof item === "string" || typeof item === "number") out.push(String(item));
-      }
-    });
-    return out;
-  });
-}
 
 /** Defaults of the xmpp keys that keep the bot in its rooms and bound a catch-up. */
 export const XMPP_DEFAULTS = { catchUpMax: 1000, rejoinMaxSeconds: 300, selfPingSeconds: 300, keepaliveSeconds: 60 } as const;
@@ -151,17 +85,6 @@ const deliverySchema = z.strictObject({
   joinsPerSecond: count("how many joins, leaves and profile changes one room may commit per second (1 or more)", 20)
     .refine((n) => n >= 1, { error: "expected how many joins one room may commit per second (1 or more), got 0" }),
 }, { error: (iss) => `expected the delivery section (maxAttempts, maxAgeHours, puppetsPerSecond, joinsPerSecond), got ${show(iss.input)}` });
-
-/** A whole number of at least 1, like count(). */
-function positive(what: string, fallback: number) {
-  return z
-    .preprocess(
-      (v) => (typeof v === "string" && /^\s*\d+\s*$/.test(v) ? Number(v) : v),
-      z.int({ error: (iss) => `expected ${what}, got ${show(iss.input)}` })
-        .min(1, { error: (iss) => `expected ${what}, got ${show(iss.input)}` }),
-    )
-    .default(fallback);
-}
 
 const allowHost = z.string({ error: (iss) => `expected a host name, host:port, IP address or CIDR, got ${show(iss.input)}` })
   .transform((s, ctx) => {

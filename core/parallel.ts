@@ -21,3 +21,19 @@ export async function inParallel<T, R>(items: readonly T[], limit: number, fn: (
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return out;
 }
+
+/**
+ * inParallel for a long operation an operator watches: `report(done, extra)` at 0 and as each item
+ * settles, with what `fn` returned for it (counts such as rooms joined or events read).
+ */
+export async function inParallelReporting<T>(
+  items: readonly T[], limit: number, fn: (item: T) => Promise<Readonly<Record<string, number>>>,
+  report: (done: number, extra?: Readonly<Record<string, number>>) => void,
+): Promise<void> {
+  report(0);
+  let settled = 0;
+  await inParallel(items, limit, async (item) => {
+    const extra = await fn(item);
+    report(++settled, extra);
+  });
+}

@@ -3,7 +3,7 @@
  * receive.ts); people from other networks speak through one webhook per channel (delivery.ts).
  * Admins steer Junction with `!junction …` in the admin channel or a DM with the bot (commands.ts).
  */
-import { Client, DiscordAPIError, Events, REST, Routes, type GuildBasedChannel } from "discord.js";
+import type { Client, GuildBasedChannel } from "discord.js";
 import type { Logger } from "pino";
 import type { DiscordConfig } from "../../config/schema.ts";
 import {
@@ -14,9 +14,8 @@ import { DiscordCommands } from "./commands.ts";
 import { Delivery } from "./delivery.ts";
 import { isSnowflake } from "./ids.ts";
 import { download } from "./media.ts";
-import { discordCaches } from "./caches.ts";
 import { checkChannel } from "./channels.ts";
-import { BASE_INTENTS, intentProblem, privilegedIntents } from "./permissions.ts";
+import { isTokenRefused, logIn } from "./login.ts";
 import { Receiver } from "./receive.ts";
 import type { Dispatch } from "./types.ts";
 import { Unconfirmed } from "./unconfirmed.ts";
@@ -67,50 +66,22 @@ export class DiscordAdapter implements Adapter {
 
   /** Logs in once (the core resolves rooms before start); asks only for the intents the portal allows. */
   #connect(): Promise<Client> {
-    this.#connecting ??= (async () => {
-      const rest = new REST({ ...(this.#config.api ? { api: this.#config.api } : {}), cdn: this.#cdn }).setToken(this.#config.token);
-      let app: { id: string; flags?: number };
-      try {
-        app = await rest.get(Routes.currentApplication()) as { id: string; flags?: number };
-      } catch (err) {
-        if (err instanceof DiscordAPIError && err.status === 401) throw new TokenRefused();
-        throw err;
-      }
-      this.#applicationId = app.id;
-      const { granted, missing } = privilegedIntents(app.flags ?? 0);
-      for (const m of missing) this.#report(`intent:${m.name}`, intentProblem(m));
-      const client = new Client({
-        intents: [...BASE_INTENTS, ...granted],
-        rest: { ...(this.#config.api ? { api: this.#config.api } : {}), cdn: this.#cdn },
-        makeCache: discordCaches(),
-      });
-      client.on(Events.Raw, (p: Dispatch) => this.#onRaw(p));
-      client.on(Events.ShardReady, () => this.#setReady(true));
-      client.on(Events.ShardResume, () => this.#setReady(true));
-      client.on(Events.ShardReconnecting, () => {
-        // A resumable close gives no ShardDisconnect: without this, /health would name Discord without a reason.
+    this.#connecting ??= logIn(this.#config, this.#cdn, this.#log, {
+      raw: (p) => this.#onRaw(p),
+      ready: (ready, lastError) => {
+        if (lastError !== undefined) this.#lastError = lastError;
+        this.#setReady(ready);
+      },
+      reconnecting: () => {
         this.#lastError ??= "lost the connection to Discord's gateway; reconnecting (is Discord, or this machine's network, down?)";
         this.#setReady(false);
-      });
-      client.on(Events.ShardDisconnect, (ev) => {
-        if (ev.code === 4014) this.#report("intent:4014", "Discord refused a privileged intent (close code 4014): check the Privileged Gateway Intents switches in the developer portal (Bot page)");
-        this.#lastError = `the gateway connection closed (code ${ev.code}); discord.js reconnects`;
-        this.#setReady(false);
-      });
-      client.on(Events.Error, (err) => this.#log.error({ err: err.message }, "discord client error"));
-      client.rest.on("rateLimited", (info) => this.#log.debug({ route: info.route, retryAfter: info.retryAfter, global: info.global }, "discord rate limit: waiting"));
-      const ready = new Promise<void>((resolve) => client.once(Events.ClientReady, () => resolve()));
-      try {
-        await client.login(this.#config.token);
-      } catch (err) {
-        await client.destroy().catch(() => undefined);
-        throw err;
-      }
-      await ready;
+      },
+      report: (key, message) => this.#report(key, message),
+    }).then(({ client, applicationId }) => {
+      this.#applicationId = applicationId;
       this.#client = client;
-      this.#log.info({ bot: client.user?.tag, guilds: client.guilds.cache.size }, "logged in to Discord");
       return client;
-    })();
+    });
     this.#connecting.catch(() => { this.#connecting = undefined; });
     return this.#connecting;
   }
@@ -294,15 +265,4 @@ export class DiscordAdapter implements Adapter {
     const u = new URL(this.#cdn);
     return [`${u.hostname}:${u.port || (u.protocol === "https:" ? "443" : "80")}`];
   }
-}
-
-/** The token is wrong: a config problem no retry fixes. */
-class TokenRefused extends Error {
-  constructor() {
-    super("Discord refused the bot token (discord.token): copy it again from the developer portal (Bot → Reset Token)");
-  }
-}
-
-function isTokenRefused(err: unknown): boolean {
-  return err instanceof TokenRefused || /invalid token|TokenInvalid/i.test(String((err as Error)?.message ?? err));
 }

@@ -19,19 +19,18 @@ import { botUserId, DEFAULT_GHOST_PREFIX, inOurNamespace, type GhostNaming } fro
 import { download } from "./media.ts";
 import { RoomPower } from "./power.ts";
 import { Receiver } from "./receive.ts";
-import { explainPingFailure } from "./ping.ts";
+import { pingAppservice } from "./ping.ts";
 import { checkToken, Reconnect } from "./reconnect.ts";
 import { loadRegistration, registrationWarnings, type Registration } from "./registration.ts";
 import { Rooms } from "./rooms.ts";
 import { AppserviceServer } from "./transactions.ts";
-import { inParallel } from "../../core/parallel.ts";
+import { inParallelReporting } from "../../core/parallel.ts";
 
 const CAPABILITIES: Capabilities = {
   edits: true, retractions: true, reactions: true, replies: true, threads: false,
   typing: true, presence: true, media: true, richText: true,
 };
 
-const enc = encodeURIComponent;
 /** How often a connected adapter checks that the homeserver still answers. */
 const LIVENESS_MS = 10_000;
 /** Rooms the bot joins (and catches up on) at once when it connects. */
@@ -191,31 +190,19 @@ export class MatrixAdapter implements Adapter {
       await checkToken(hs, this.#config.registration);
       const { rooms } = this.#init();
       const linked = [...this.#linked];
-      host.progress("join", 0, linked.length);
       // A few joins at once: Synapse takes 50-200 ms for each, so 100 rooms one by one is 10 s.
-      let settled = 0;
-      await inParallel(linked, JOINS_AT_ONCE, async (room) => {
+      await inParallelReporting(linked, JOINS_AT_ONCE, async (room) => {
         await rooms.joinBot(roomRef(room));
-        host.progress("join", ++settled, linked.length, { joined: [...rooms.botIn.values()].filter((j) => j.joined).length });
-      });
-      try {
-        // Makes the homeserver retry queued transactions now instead of after its backoff (up to 512 s).
-        await hs.request("POST", `/_matrix/client/v1/appservice/${enc(reg.id)}/ping`, { body: { transaction_id: `junction-ping-${Date.now()}` } });
-      } catch (err) {
-        if (err instanceof NotReadyError) throw err;
-        const { host: h, port } = this.#config.listen;
-        this.#log.error({ err: (err as Error).message }, explainPingFailure((err as Error).message, { registration: this.#config.registration, url: reg.url, listen: `${h}:${port}` }));
-      }
+        return { joined: [...rooms.botIn.values()].filter((j) => j.joined).length };
+      }, (done, extra) => host.progress("join", done, linked.length, extra));
+      const listen = `${this.#config.listen.host}:${this.#config.listen.port}`;
+      await pingAppservice(hs, reg.id, { registration: this.#config.registration, url: reg.url, listen }, this.#log);
       await this.#commands?.connect();
       this.#reconnect.connected();
       this.#setReady(true);
       const caughtUp = [...this.#linked];
-      host.progress("catch-up", 0, caughtUp.length);
-      let caught = 0;
-      await inParallel(caughtUp, JOINS_AT_ONCE, async (room) => {
-        const events = await this.#catchUp(roomRef(room));
-        host.progress("catch-up", ++caught, caughtUp.length, { events });
-      });
+      await inParallelReporting(caughtUp, JOINS_AT_ONCE, async (room) => ({ events: await this.#catchUp(roomRef(room)) }),
+        (done, extra) => host.progress("catch-up", done, caughtUp.length, extra));
       // A request found the homeserver gone while this attempt ran, yet the attempt got through:
       // the rooms are held and not ready again, so one more attempt sets them right.
       if (this.#lostMeanwhile) this.#reconnect.soon();

@@ -4,6 +4,10 @@
  * the registration the homeserver has wrong. Synapse's answers: M_CONNECTION_FAILED (nothing at the
  * url), M_BAD_STATUS with Junction's 403 (another hs_token), M_TIMEOUT.
  */
+import type { Logger } from "pino";
+import { NotReadyError } from "../../core/adapter.ts";
+import type { Homeserver } from "./client.ts";
+
 export interface PingContext {
   /** matrix.registration, the file Junction read. */
   readonly registration: string;
@@ -25,4 +29,18 @@ export function explainPingFailure(err: string, c: PingContext): string {
       `of the registration; put this file in app_service_config_files, ${restart}`;
   }
   return `appservice ping failed (${err}); the homeserver may take a while to send what it queued`;
+}
+
+/**
+ * Pings the homeserver for appservice `id`, which also makes it retry queued transactions now
+ * instead of after its backoff (up to 512 s). A failure is logged with its fix; an unreachable
+ * homeserver (NotReadyError) is thrown for the reconnect.
+ */
+export async function pingAppservice(hs: Homeserver, id: string, c: PingContext, log: Logger): Promise<void> {
+  try {
+    await hs.request("POST", `/_matrix/client/v1/appservice/${encodeURIComponent(id)}/ping`, { body: { transaction_id: `junction-ping-${Date.now()}` } });
+  } catch (err) {
+    if (err instanceof NotReadyError) throw err;
+    log.error({ err: (err as Error).message }, explainPingFailure((err as Error).message, c));
+  }
 }
