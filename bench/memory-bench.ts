@@ -16,7 +16,7 @@ import { spawnJunction } from "../test/harness/junction-process.ts";
 import { freePort } from "../test/harness/ports.ts";
 import { prng } from "../test/harness/prng.ts";
 import { startDiscordEmulator } from "../test/discord-emulator/index.ts";
-import { connectInspector, type HeapFigures } from "./inspector.ts";
+import { connectInspector, type HeapFigures } from "../test/harness/inspector.ts";
 
 export interface MemoryStage {
   puppets: number;
@@ -67,14 +67,11 @@ export async function benchMemory(prosody: ProsodyServer, opts: { links: number;
   const pictures = Array.from({ length: opts.pictures }, () => avatar(rnd, Math.round((20 + rnd() * 180) * 1024)));
   const avatarBytes = (n: number) => pictures.slice(0, Math.min(n, pictures.length)).reduce((s, p) => s + p.length, 0);
   const inspectPort = await freePort();
-  const before = process.env.JUNCTION_NODE_OPTIONS;
-  process.env.JUNCTION_NODE_OPTIONS = `${before ?? ""} --inspect=127.0.0.1:${inspectPort}`.trim();
   const j = await spawnJunction({
     xmpp: { server: prosody.componentService, component: prosody.componentDomain, secret: prosody.componentSecret, nick: "Junction", history: 0 },
     discord: { token: emu.token, api: emu.api, cdn: emu.cdn, catchUp: 0 },
     links,
-  }, 2, { timeoutMs: 300_000 });
-  if (before === undefined) delete process.env.JUNCTION_NODE_OPTIONS; else process.env.JUNCTION_NODE_OPTIONS = before;
+  }, 2, { timeoutMs: 300_000, nodeOptions: `--inspect=127.0.0.1:${inspectPort}` });
   const inspector = await connectInspector(inspectPort);
   const people: Person[] = [];
   const stages: MemoryStage[] = [];

@@ -38,7 +38,7 @@ export interface JunctionProcess {
  * or, with `opts.logged`, once a log line contains that text.
  */
 export async function spawnJunction(
-  config: Record<string, unknown>, readyNetworks: number, opts: { timeoutMs?: number; dir?: string; logged?: string; onLine?: (line: string) => void } = {},
+  config: Record<string, unknown>, readyNetworks: number, opts: { timeoutMs?: number; dir?: string; logged?: string; onLine?: (line: string) => void; nodeOptions?: string } = {},
 ): Promise<JunctionProcess> {
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "junction-proc-"));
@@ -46,8 +46,9 @@ export async function spawnJunction(
   const write = (c: Record<string, unknown>) => writeFileSync(file, stringify({ store: { path: join(dir, "junction.db") }, log: { level: "info" }, ...c }));
   write(config);
   // The operator's launcher (it builds dist/ when stale; exec keeps the pid Node's).
-  // JUNCTION_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles Junction under load.
-  const env = { ...process.env, NODE_OPTIONS: process.env.JUNCTION_NODE_OPTIONS ?? "" };
+  // JUNCTION_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles Junction under load;
+  // opts.nodeOptions is added to it (an inspector port for a GC on demand, say).
+  const env = { ...process.env, NODE_OPTIONS: `${process.env.JUNCTION_NODE_OPTIONS ?? ""} ${opts.nodeOptions ?? ""}`.trim() };
   const child = spawn("sh", [join(root, "bin/junction"), "start", "--config", file], { stdio: ["ignore", "pipe", "pipe"], env });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   let stderr = "";

@@ -14,6 +14,8 @@ export interface HeapFigures {
 export interface Inspector {
   gc(): Promise<void>;
   memory(): Promise<HeapFigures>;
+  /** Evaluates an expression in Junction's main context; its value as a string. */
+  evaluate(expression: string): Promise<string>;
   close(): void;
 }
 
@@ -52,6 +54,10 @@ export async function connectInspector(port: number, timeoutMs = 20_000): Promis
       const r = await call("Runtime.evaluate", { expression: "JSON.stringify(process.memoryUsage())", returnByValue: true }) as { result: { value: string } };
       const m = JSON.parse(r.result.value) as { rss: number; heapUsed: number; heapTotal: number; external: number; arrayBuffers: number };
       return { rssMiB: mib(m.rss), heapUsedMiB: mib(m.heapUsed), heapTotalMiB: mib(m.heapTotal), externalMiB: mib(m.external), arrayBuffersMiB: mib(m.arrayBuffers) };
+    },
+    async evaluate(expression) {
+      const r = await call("Runtime.evaluate", { expression, returnByValue: true }) as { result: { value: unknown } };
+      return String(r.result.value);
     },
     close: () => ws.close(),
   };
