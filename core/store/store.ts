@@ -8,6 +8,7 @@ import { AvatarStore } from "./avatars.ts";
 import { PausedStore } from "./paused.ts";
 import { PuppetStore } from "./puppets.ts";
 import { Retention } from "./retention.ts";
+import { WalFlusher } from "./wal-flusher.ts";
 
 /** A failing commit of deferred writes is tried again after 1 s, 2 s, 4 s … up to a minute … */
 const COMMIT_RETRY_MAX_MS = 60_000;
@@ -35,11 +36,13 @@ export class Store {
   readonly #clearLinks;
   readonly #getSetting;
   readonly #putSetting;
+  readonly #walFlusher: WalFlusher | undefined;
   /** One transaction function for every tx(): db.transaction() builds a new wrapper on each call. */
   readonly #transaction: (fn: () => unknown) => unknown;
 
   constructor(path: string) {
     this.db = openDb(path);
+    this.#walFlusher = path === ":memory:" || path === "" ? undefined : new WalFlusher(path);
     this.#transaction = this.db.transaction((fn: () => unknown) => fn());
     this.messages = new MessageStore(this.db);
     this.outbox = new OutboxStore(this.db);
@@ -206,6 +209,7 @@ export class Store {
   close(): void {
     clearTimeout(this.#retryTimer);
     this.flush();
+    this.#walFlusher?.stop();
     if (this.db.open) this.db.close();
   }
 }
