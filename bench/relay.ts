@@ -1,9 +1,12 @@
 /**
  * The do-nothing relay: the ceiling Junction is measured against. An XEP-0114 component that
  * listens in two MUCs as one occupant each and copies every groupchat body from room A into room B
- * through a puppet occupant of its own there (as Junction writes through the sender's puppet), so
- * room B has the same occupants, and the server the same fan-out, in both runs. Nothing else: no
- * store, no formatting, one puppet for everybody. Whatever Junction costs on top of this is ours.
+ * through a puppet occupant of its own there (as Junction writes through the sender's puppet). It
+ * also keeps an idle puppet occupant in room A, as Junction does for the person reading in room B
+ * (Junction bridges both ways, so that person appears in room A): both rooms have the same
+ * occupants, and the server the same fan-out, in both runs, and the relay receives (and drops)
+ * the same copies Junction does. Nothing else: no store, no formatting, one puppet for everybody.
+ * Whatever Junction costs on top of this is ours.
  *
  * Run directly (`node bench/relay.ts`) to start a Prosody, the relay, and print its numbers;
  * `node bench/relay.ts serve '<RelayOptions JSON>'` runs only the relay (see spawnRelay).
@@ -24,6 +27,7 @@ export interface RelayOptions {
   roomB: string;
   nick?: string; // default "relay"
   puppetNick?: string; // the occupant in room B that writes; default "relay-puppet"
+  readerNick?: string; // the idle occupant in room A (the reader in B, mirrored); default "relay-reader"
 }
 
 export interface Relay {
@@ -37,6 +41,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   const puppetNick = opts.puppetNick ?? "relay-puppet";
   const me = `relay@${opts.domain}/bench`;
   const puppet = `puppet@${opts.domain}/bench`;
+  const reader = `reader@${opts.domain}/bench`;
+  const readerNick = opts.readerNick ?? "relay-reader";
   const entity = component({ service: opts.service, domain: opts.domain, password: opts.secret });
   entity.reconnect.stop();
   entity.on("error", () => {});
@@ -55,7 +61,8 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
       if (self) joined.get(`${to} ${room}`)?.();
       return;
     }
-    // Room B's copies to the puppet and the listener, and our own: parsed like Junction's, then dropped.
+    // Room B's copies to the puppet and the listener, room A's to the reader, and our own:
+    // parsed like Junction's, then dropped.
     if (to !== me || room !== opts.roomA) return;
     if (!stanza.is("message") || stanza.attrs.type !== "groupchat" || fromNick === nick) return;
     const body = stanza.getChildText("body");
@@ -65,7 +72,7 @@ export async function startRelay(opts: RelayOptions): Promise<Relay> {
   });
 
   await entity.start();
-  const occupants: [string, string, string][] = [[me, opts.roomA, nick], [me, opts.roomB, nick], [puppet, opts.roomB, puppetNick]];
+  const occupants: [string, string, string][] = [[me, opts.roomA, nick], [me, opts.roomB, nick], [puppet, opts.roomB, puppetNick], [reader, opts.roomA, readerNick]];
   for (const [jid, room, as] of occupants) {
     const done = new Promise<void>((resolve, reject) => {
       joined.set(`${jid} ${room}`, resolve);

@@ -7,6 +7,8 @@ import { measureLatency, measureThroughput, type LatencyResult, type ThroughputR
 export interface XmppBenchResult {
   relay: { throughput: ThroughputResult[]; latency: LatencyResult[] };
   junction: { throughput: ThroughputResult[]; latency: LatencyResult[] };
+  /** Junction as it was before (opts.beforeRoot), in the same rounds; throughput and CPU only. */
+  before: { throughput: ThroughputResult[]; latency: LatencyResult[] };
 }
 
 export interface XmppBenchOptions {
@@ -16,14 +18,18 @@ export interface XmppBenchOptions {
   latencyMs: number;
   /** Only these contenders (default both). */
   only?: "relay" | "junction";
+  /** A checkout of an older Junction (bench/before.sh) measured as a third contender. */
+  beforeRoot?: string;
 }
+
+type Contender = "relay" | "junction" | "before";
 
 /** MUC archives off: the benchmark measures the bridge, not Prosody's archive appends. */
 const NO_MAM = `  modules_disabled = { "muc_mam" }`;
 
 export async function benchXmpp(opts: XmppBenchOptions): Promise<XmppBenchResult> {
-  const out: XmppBenchResult = { relay: { throughput: [], latency: [] }, junction: { throughput: [], latency: [] } };
-  const who = opts.only ? [opts.only] : (["relay", "junction"] as const);
+  const out: XmppBenchResult = { relay: { throughput: [], latency: [] }, junction: { throughput: [], latency: [] }, before: { throughput: [], latency: [] } };
+  const who: Contender[] = opts.only ? [opts.only] : ["relay", "junction", ...(opts.beforeRoot ? ["before" as const] : [])];
   for (let round = 0; round < opts.rounds; round++) {
     // A fresh Prosody per contender and round: whoever ran second would otherwise meet a server
     // that has warmed up (or filled up) for the first.
@@ -33,11 +39,11 @@ export async function benchXmpp(opts: XmppBenchOptions): Promise<XmppBenchResult
       const roomB = `bench-${w}-${round}-b@${prosody.mucDomain}`;
       const contender = w === "relay"
         ? await spawnRelay({ service: prosody.componentService, domain: prosody.componentDomain, secret: prosody.componentSecret, roomA, roomB })
-        : await startJunction(prosody, roomA, roomB);
+        : await startJunction(prosody, roomA, roomB, w === "before" ? opts.beforeRoot : undefined);
       try {
         await new Promise((r) => setTimeout(r, 300));
         out[w].throughput.push(await measureThroughput({ prosody, roomA, roomB, count: opts.count, warmup: 300, pid: contender.pid }));
-        if (opts.latencyMs > 0) out[w].latency.push(await measureLatency({ prosody, roomA, roomB, rate: 100, durationMs: opts.latencyMs }));
+        if (opts.latencyMs > 0 && w !== "before") out[w].latency.push(await measureLatency({ prosody, roomA, roomB, rate: 100, durationMs: opts.latencyMs }));
       } finally {
         await contender.stop();
         await prosody.stop();
@@ -50,11 +56,11 @@ export async function benchXmpp(opts: XmppBenchOptions): Promise<XmppBenchResult
   return out;
 }
 
-async function startJunction(prosody: ProsodyServer, roomA: string, roomB: string): Promise<{ pid: number; stop(): Promise<void> }> {
+async function startJunction(prosody: ProsodyServer, roomA: string, roomB: string, root?: string): Promise<{ pid: number; stop(): Promise<void> }> {
   const j = await spawnJunction({
     xmpp: { server: prosody.componentService, component: prosody.componentDomain, secret: prosody.componentSecret, nick: "Junction" },
     links: { bench: { xmpp: [roomA, roomB] } },
-  }, 1);
+  }, 1, root ? { root } : {});
   return { pid: j.pid, stop: () => j.stop() };
 }
 

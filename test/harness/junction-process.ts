@@ -38,7 +38,7 @@ export interface JunctionProcess {
  * or, with `opts.logged`, once a log line contains that text.
  */
 export async function spawnJunction(
-  config: Record<string, unknown>, readyNetworks: number, opts: { timeoutMs?: number; dir?: string; logged?: string; onLine?: (line: string) => void; nodeOptions?: string } = {},
+  config: Record<string, unknown>, readyNetworks: number, opts: { timeoutMs?: number; dir?: string; logged?: string; onLine?: (line: string) => void; nodeOptions?: string; root?: string } = {},
 ): Promise<JunctionProcess> {
   const timeoutMs = opts.timeoutMs ?? 120_000;
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), "junction-proc-"));
@@ -49,7 +49,8 @@ export async function spawnJunction(
   // JUNCTION_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=/tmp/prof" profiles Junction under load;
   // opts.nodeOptions is added to it (an inspector port for a GC on demand, say).
   const env = { ...process.env, NODE_OPTIONS: `${process.env.JUNCTION_NODE_OPTIONS ?? ""} ${opts.nodeOptions ?? ""}`.trim() };
-  const child = spawn("sh", [join(root, "bin/junction"), "start", "--config", file], { stdio: ["ignore", "pipe", "pipe"], env });
+  // opts.root: another checkout's Junction (the benchmark's "before"), started the same way.
+  const child = spawn("sh", [join(opts.root ?? root, "bin/junction"), "start", "--config", file], { stdio: ["ignore", "pipe", "pipe"], env });
   const exited = new Promise<number | null>((resolve) => child.once("exit", (code) => resolve(code)));
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => { stderr += d.toString(); });
