@@ -145,10 +145,27 @@ async function rate(count: number, work: () => Promise<unknown>): Promise<number
   return (count / (performance.now() - t0)) * 1000;
 }
 
+/** The hop's quantiles in ms, from its histogram, interpolated within a bucket as Prometheus's histogram_quantile does. */
 async function quantiles(app: Awaited<ReturnType<typeof runJunction>>) {
   const values = (await app.metrics.hop.get()).values;
-  const q = (network: string, p: number) =>
-    (values.find((v) => v.labels.network === network && (v.labels as Record<string, unknown>).quantile === p)?.value ?? NaN) * 1000;
+  const q = (network: string, p: number): number => {
+    const le = (v: (typeof values)[number]) => (v.labels as Record<string, unknown>).le;
+    const buckets = values
+      .filter((v) => v.metricName === "junction_bridge_hop_seconds_bucket" && v.labels.network === network && le(v) !== "+Inf")
+      .map((v) => ({ le: Number(le(v)), count: v.value }))
+      .sort((a, b) => a.le - b.le);
+    const total = buckets.at(-1)?.count ?? 0;
+    if (total === 0) return NaN;
+    const rank = p * total;
+    let below = 0;
+    let lower = 0;
+    for (const b of buckets) {
+      if (b.count >= rank) return (lower + ((b.le - lower) * (rank - below)) / Math.max(b.count - below, 1)) * 1000;
+      below = b.count;
+      lower = b.le;
+    }
+    return NaN;
+  };
   return { hopToMatrix: { p50: q("matrix", 0.5), p99: q("matrix", 0.99) }, hopToXmpp: { p50: q("xmpp", 0.5), p99: q("xmpp", 0.99) } };
 }
 

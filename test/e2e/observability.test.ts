@@ -109,6 +109,8 @@ describe("metrics, health and the status page", () => {
     expect(sample(m, "junction_rooms", { network: "xmpp", state: "joined" })).toBe(1);
     expect(sample(m, "junction_rooms", { network: "matrix", state: "joined" })).toBe(1);
     expect(sample(m, "junction_delivery_seconds_count", { network: "xmpp" })).toBeGreaterThanOrEqual(1);
+    expect(sample(m, "junction_bridge_hop_seconds_count", { network: "xmpp" })).toBeGreaterThanOrEqual(1); // a histogram (buckets, sum, count)
+    expect(sample(m, "junction_bridge_hop_seconds_bucket", { network: "xmpp", le: "+Inf" })).toBe(sample(m, "junction_bridge_hop_seconds_count", { network: "xmpp" }));
     expect(sample(m, "junction_puppets", { network: "xmpp" })).toBeGreaterThanOrEqual(1);
     expect(m).toContain("junction_outbox_depth");
     expect(m).toMatch(/junction_progress_total\{network="xmpp",operation="join"\} 1/);
