@@ -57,7 +57,7 @@ for (let round = 0; round < rounds; round++) {
       const insp = await connectInspector(port);
       probe = { evaluate: (e) => insp.evaluate(e), close: () => insp.close() };
       if (process.env.PROBE_STRACE) mkdirSync("/tmp/probe", { recursive: true });
-      const tracer = process.env.PROBE_STRACE ? spawn("strace", ["-f", "-tt", "-T", "-e", `trace=${process.env.PROBE_STRACE}`, "-p", String(j.pid), "-o", `/tmp/probe/strace-${round}.txt`], { stdio: "ignore" }) : undefined;
+      const tracer = process.env.PROBE_STRACE ? spawn("strace", ["-f", "-tt", "-T", "-s", "1000", "-e", `trace=${process.env.PROBE_STRACE}`, "-p", String(j.pid), "-o", `/tmp/probe/strace-${round}.txt`], { stdio: "ignore" }) : undefined;
       if (tracer) await new Promise((r) => setTimeout(r, 1000));
       stop = async () => { tracer?.kill("SIGINT"); await j.stop(); };
     }

@@ -16,7 +16,7 @@
  *   (XEP-0106 forbids an escaped space at either end) and the empty id cannot be escaped; such
  *   ids take the hashed form too.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 
 /** The characters XEP-0106 escapes, and their escape sequences. */
 const ESCAPES: Readonly<Record<string, string>> = {
@@ -63,7 +63,7 @@ export function puppetNode(network: string, actor: string): string {
   if (representable && Buffer.byteLength(node, "utf8") <= MAX_NODE_BYTES && !HASHED.test(node)) {
     return node;
   }
-  const digest = createHash("sha256").update(`${network}\n${actor}`).digest("hex").slice(0, HASH_HEX);
+  const digest = hash("sha256", `${network}\n${actor}`, "hex").slice(0, HASH_HEX);
   const suffix = `${HASH_MARK}h${digest}`;
   const budget = MAX_NODE_BYTES - suffix.length;
   const safePrefix = `${network}_${escapeNode(actor.replace(new RegExp(UNESCAPABLE.source, "gu"), ""))}`;

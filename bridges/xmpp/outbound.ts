@@ -2,7 +2,7 @@
  * BridgeEvent + DeliveryContext → the message stanzas a puppet occupant sends to the room.
  * Pure. Ids derive from the outbox row and the event (see stanzaIdFor), so a retry reuses them.
  */
-import { createHash } from "node:crypto";
+import { hash } from "node:crypto";
 import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
 import type { DeliveryContext, MappedMessage, PartRole } from "../../core/adapter.ts";
@@ -53,9 +53,9 @@ const EXCERPT_MAX = 80;
  * (SQLite reuses the rowid of a deleted last row).
  */
 export function stanzaIdFor(deliveryId: string, event: BridgeEvent, part = 0): string {
-  const digest = createHash("sha256")
-    .update(JSON.stringify([event.origin, event.room, event.kind, event.remoteId ?? "", event.sender.id, event.ts, targetOf(event) ?? ""]))
-    .digest("base64url").slice(0, 10);
+  // crypto.hash: one call, no Hash object (a third of createHash's cost for input this small).
+  const digest = hash("sha256", JSON.stringify([event.origin, event.room, event.kind, event.remoteId ?? "", event.sender.id, event.ts, targetOf(event) ?? ""]), "base64url")
+    .slice(0, 10);
   const base = `jn-${deliveryId}-${digest}`;
   return part === 0 ? base : `${base}-${part}`;
 }
