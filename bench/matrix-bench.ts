@@ -151,8 +151,8 @@ async function quantiles(app: Awaited<ReturnType<typeof runJunction>>) {
   const q = (network: string, p: number): number => {
     const le = (v: (typeof values)[number]) => (v.labels as Record<string, unknown>).le;
     const buckets = values
-      .filter((v) => v.metricName === "junction_bridge_hop_seconds_bucket" && v.labels.network === network && le(v) !== "+Inf")
-      .map((v) => ({ le: Number(le(v)), count: v.value }))
+      .filter((v) => v.metricName === "junction_bridge_hop_seconds_bucket" && v.labels.network === network)
+      .map((v) => ({ le: le(v) === "+Inf" ? Infinity : Number(le(v)), count: v.value }))
       .sort((a, b) => a.le - b.le);
     const total = buckets.at(-1)?.count ?? 0;
     if (total === 0) return NaN;
@@ -160,6 +160,7 @@ async function quantiles(app: Awaited<ReturnType<typeof runJunction>>) {
     let below = 0;
     let lower = 0;
     for (const b of buckets) {
+      if (b.count >= rank && b.le === Infinity) return lower * 1000; // above the top bucket: its bound, as Prometheus answers
       if (b.count >= rank) return (lower + ((b.le - lower) * (rank - below)) / Math.max(b.count - below, 1)) * 1000;
       below = b.count;
       lower = b.le;

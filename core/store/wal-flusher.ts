@@ -1,4 +1,5 @@
-import { close, fdatasync, fstat, openSync } from "node:fs";
+import { close, fdatasync, fstat, openSync, realpathSync } from "node:fs";
+import { resolve } from "node:path";
 
 /** How often the WAL is flushed to disk in the background while it is being written. */
 const FLUSH_EVERY_MS = 100;
@@ -15,9 +16,10 @@ const FLUSH_EVERY_MS = 100;
  * the checkpoint's own fsync finds at most that much left to write.
  *
  * Nothing about durability changes: SQLite still issues every fsync it would; this only makes
- * them find less to do. The file is opened once, read-only, and closed only before the
- * database is (closing a descriptor drops the process's POSIX locks on that file, and SQLite
- * keeps none on the WAL, but the order keeps it so).
+ * them find less to do. The file is opened read-only; SQLite's unix VFS takes its POSIX locks on
+ * the database file and the -shm file, never on the WAL, so this descriptor cannot drop them.
+ * A WAL that SQLite removed (no links left) is let go and opened again once it is back; any
+ * error does the same.
  */
 export class WalFlusher {
   readonly #path: string;
@@ -29,8 +31,13 @@ export class WalFlusher {
   /** How many flushes were started (for tests and the curious). */
   flushes = 0;
 
+  /** `dbPath`: the database file, opened by SQLite already (a symlink is followed, as SQLite does). */
   constructor(dbPath: string, everyMs = FLUSH_EVERY_MS) {
-    this.#path = `${dbPath}-wal`;
+    let real = resolve(dbPath);
+    try {
+      real = realpathSync(real);
+    } catch { /* kept as given */ }
+    this.#path = `${real}-wal`;
     this.#timer = setInterval(() => this.#tick(), everyMs).unref();
   }
 
@@ -46,20 +53,28 @@ export class WalFlusher {
     const fd = this.#fd;
     this.#busy = true;
     fstat(fd, { bigint: true }, (err, st) => {
-      if (err || this.#stopped || st.mtimeNs === this.#lastChange) {
+      if (this.#stopped || err || st.nlink === 0n) return this.#letGo();
+      if (st.mtimeNs === this.#lastChange) {
         this.#busy = false;
         return;
       }
       this.#lastChange = st.mtimeNs;
       this.flushes++;
-      fdatasync(fd, () => {
+      fdatasync(fd, (syncErr) => {
+        if (this.#stopped || syncErr) return this.#letGo();
         this.#busy = false;
-        if (this.#stopped) this.#closeFd();
       });
     });
   }
 
-  /** Before the database is closed. */
+  /** Closes the descriptor (a later tick opens the file again unless stopped). */
+  #letGo(): void {
+    this.#busy = false;
+    this.#lastChange = -1n;
+    this.#closeFd();
+  }
+
+  /** Stops flushing; the descriptor is closed now, or when a call in flight returns. */
   stop(): void {
     this.#stopped = true;
     clearInterval(this.#timer);

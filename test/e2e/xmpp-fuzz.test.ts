@@ -66,6 +66,7 @@ it("10,000 hostile stanzas: Junction stays connected, the control conversation a
   await carol.waitFor((s) => s.getChildText("body") === "hello from beta", 15_000, "dave's puppet in alpha");
   await new Promise((r) => setTimeout(r, 500));
   const rssBefore = junction.rssMiB();
+  const controls = () => dave.messages(roomB).map((m) => m.getChildText("body") ?? "").filter((b) => /^control \d+$/.test(b));
   const atStart = await afterGc();
   let halfway: HeapFigures | undefined;
 
@@ -150,12 +151,19 @@ it("10,000 hostile stanzas: Junction stays connected, the control conversation a
     if (i % CONTROL_EVERY === 0) { await Promise.all(batch); batch = []; await carol.say(roomA, `control ${control++}`); count("control"); }
     // Let the server breathe now and then (Prosody reads one client at a time).
     if (i % 500 === 499) await new Promise((r) => setTimeout(r, 10));
-    if (i === TOTAL / 2 - 1) { await Promise.all(batch); batch = []; halfway = await afterGc(); }
+    if (i === TOTAL / 2 - 1) {
+      // Halfway: once Junction has worked through what was sent so far (the control messages
+      // sent up to here have crossed), as at the end.
+      await Promise.all(batch);
+      batch = [];
+      const sent = control;
+      await until("the control messages so far in beta", () => controls().length >= sent || undefined, 40_000, 100);
+      halfway = await afterGc();
+    }
   }
   await Promise.all(batch);
   const sentMs = Date.now() - started;
 
-  const controls = () => dave.messages(roomB).map((m) => m.getChildText("body") ?? "").filter((b) => /^control \d+$/.test(b));
   await until("every control message in beta", () => controls().length >= control || undefined, 40_000, 100);
   const bridgedFromFuzzer = dave.messages(roomB).filter((m) => m.attrs.from === `${roomB}/fuzzer`).length;
   const rssAfter = junction.rssMiB();
