@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Prepares this machine for `npm test`: Node >= 22 with the project's dependencies, Prosody and
-# Chromium (from the distribution), and the Synapse virtualenv the end-to-end tests start. Idempotent: when
+# Prepares this machine for `npm test`: Node >= 22 with the project's dependencies, Prosody,
+# ejabberd and Chromium (from the distribution), and the Synapse virtualenv the end-to-end tests start. Idempotent: when
 # everything is in place it prints nothing and takes about a second.
 set -euo pipefail
 root=$(CDPATH='' cd -- "$(dirname -- "$0")/.." && pwd)
@@ -34,6 +34,12 @@ sh scripts/node.sh -e 0
 # 2. Prosody, which the XMPP end-to-end tests start on free loopback ports.
 if ! command -v prosody > /dev/null 2>&1 || ! command -v prosodyctl > /dev/null 2>&1; then
   install_or_explain "Prosody" prosody
+fi
+
+# 2a. ejabberd, which test/e2e/ejabberd.test.ts starts as its own user on free loopback ports
+#     (the operator's guide for ejabberd is checked against it).
+if ! command -v ejabberdctl > /dev/null 2>&1 && [ ! -x /usr/sbin/ejabberdctl ]; then
+  install_or_explain "ejabberd" ejabberd
 fi
 
 # 2b. Headless Chromium (Debian's package), which renders the status page in an end-to-end test.
