@@ -19,7 +19,9 @@ const FLUSH_EVERY_MS = 100;
  * them find less to do. The file is opened read-only; SQLite's unix VFS takes its POSIX locks on
  * the database file and the -shm file, never on the WAL, so this descriptor cannot drop them.
  * A WAL that SQLite removed (no links left) is let go and opened again once it is back; any
- * error does the same.
+ * error does the same, without a log line of its own: a disk that fails this fdatasync fails
+ * SQLite's own fsync at the next checkpoint or commit, and that is reported where commits are
+ * (Store.onCommitError and the inbound commit's error, each with SQLite's code: core/app.ts).
  */
 export class WalFlusher {
   readonly #path: string;
