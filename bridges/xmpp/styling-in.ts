@@ -8,7 +8,7 @@
  * never empty and never crosses a line; nothing inside a preformatted span is styled.
  * Consecutive plain lines form one paragraph with line breaks, so unstyled text reads back as typed.
  */
-import { MAX_DEPTH, type Block, type Doc, type Inline, type Mark, text, tidy } from "../../core/richtext/tree.ts";
+import { MAX_DEPTH, type Block, type Doc, type Inline, type Mark, fromPlain, text, tidy } from "../../core/richtext/tree.ts";
 
 type Directive = "*" | "_" | "~" | "`";
 const MARK_OF: Record<Exclude<Directive, "`">, Mark> = { "*": "bold", _: "italic", "~": "strike" };
@@ -108,8 +108,19 @@ function blocks(lines: readonly string[], depth: number): Block[] {
   return out;
 }
 
+/** Every character that can start a block (quotation, preformatted) or a span. */
+const STYLING_CHARS = /[*_~`>]/;
+
 /** A styled body → document. */
 export function docFromStyling(body: string): Doc {
   if (body === "") return [];
-  return tidy(blocks(body.split("\n"), 0));
+  // Most messages style nothing: without a directive character the lines are one paragraph as
+  // typed, which fromPlain builds without walking every character.
+  if (!STYLING_CHARS.test(body)) return tidy(fromPlain(body));
+  return walkStyling(body);
+}
+
+/** The whole parse, without docFromStyling's shortcut (exported for the test that they agree). */
+export function walkStyling(body: string): Doc {
+  return body === "" ? [] : tidy(blocks(body.split("\n"), 0));
 }

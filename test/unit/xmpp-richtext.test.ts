@@ -6,7 +6,8 @@ import { plainText } from "../../core/richtext/plain.ts";
 import { MAX_DEPTH, para, text, type Doc, type Inline } from "../../core/richtext/tree.ts";
 import { bodyFromStanza, styledBody } from "../../bridges/xmpp/rich.ts";
 import { NS } from "../../bridges/xmpp/stanza.ts";
-import { docFromStyling } from "../../bridges/xmpp/styling-in.ts";
+import { docFromStyling, walkStyling } from "../../bridges/xmpp/styling-in.ts";
+import { prng } from "../harness/prng.ts";
 import { styled } from "../../bridges/xmpp/styling-out.ts";
 
 const m = (t: "bold" | "italic" | "underline" | "strike" | "spoiler", ...children: Inline[]): Inline => ({ t, children });
@@ -53,6 +54,19 @@ describe("XEP-0393 styling → tree", () => {
     ["emoji", "*🎉*", [para(m("bold", text("🎉")))]],
   ])("%s", (_name, body, want) => {
     expect(docFromStyling(body)).toEqual(want);
+  });
+
+  it("text without a directive character comes out as the whole parse makes it (the shortcut agrees)", () => {
+    const rnd = prng(393);
+    const alphabet = ["a", "b", " ", "\n", "\n\n", "\t", "\u00a0", "é", "🎉", "\u200b", "\r", "-", "#", "<", "&", "'"];
+    for (let n = 0; n < 2000; n++) {
+      let body = "";
+      const len = Math.floor(rnd() * 24);
+      for (let i = 0; i < len; i++) body += alphabet[Math.floor(rnd() * alphabet.length)];
+      expect(docFromStyling(body), JSON.stringify(body)).toEqual(walkStyling(body));
+    }
+    // And a directive character anywhere takes the whole parse.
+    expect(docFromStyling("a\n> b")).toEqual([para(text("a")), { t: "quote", children: [para(text("b"))] }]);
   });
 
   it("deep quotes are bounded and keep their text", () => {
