@@ -24,7 +24,7 @@ import { resendUnconfirmed } from "./resend.ts";
 import { nickIn } from "./mentions.ts";
 import { RoomWatch, type RoomStatus } from "./rejoin.ts";
 import { Rooms, type RoomState } from "./rooms.ts";
-import { bareJid, resourceOf } from "./stanza.ts";
+import { NS, bareJid, resourceOf } from "./stanza.ts";
 import { attachmentUrls } from "./upload.ts";
 import { UploadServices } from "./upload-service.ts";
 import { VERSION } from "./version.ts";
@@ -177,6 +177,8 @@ export class XmppAdapter implements Adapter {
           await this.#conn.send(puppetPresence({ from: full, to, state: event.state, ...(event.status ? { status: event.status } : {}) }));
         } else {
           await this.#conn.send(...outboundStanzas(event, ctx, { room: state.room, from: full, occupant: to }).stanzas);
+          if (event.active) state.typing.add(here.bare.toLowerCase());
+          else state.typing.delete(here.bare.toLowerCase());
         }
         return [];
       }
@@ -231,7 +233,7 @@ export class XmppAdapter implements Adapter {
     const done = new Set((ctx.delivered ?? []).map((p) => p.part));
     const host = this.#host!;
     const service = event.kind === "message" && event.attachments.length > 0 ? await this.#uploads.get() : undefined;
-    const links = event.kind === "message"
+    const links = event.kind === "message" && event.attachments.length > 0
       ? await attachmentUrls(event.attachments, ctx, {
         conn: this.#conn, http: host.media, from: this.#botFull, room: state.room, log: this.#log, ...(service ? { service } : {}),
         publicLink: (url, name) => host.publicMedia(event.origin, url, name),
@@ -243,7 +245,7 @@ export class XmppAdapter implements Adapter {
     let out;
     try {
       out = outboundStanzas(event, ctx, {
-        room: state.room, from: speaker.full, occupant,
+        room: state.room, from: speaker.full, occupant, endsTyping: state.typing.has(speaker.bare.toLowerCase()),
         nickOf: (m) => nickIn(state, m, this.#config.component),
         ...(replyToOccupant ? { replyToOccupant } : {}),
         ...(links ? { attachmentUrls: links.urls, attachmentNotes: links.notes } : {}),
@@ -268,9 +270,10 @@ export class XmppAdapter implements Adapter {
         if (event.kind === "message" || (event.kind === "edit" && ctx.target?.role === "file")) ctx.partDelivered?.({ id: remoteId(p.id.id), altId: p.id.altId, postedAs: p.id.postedAs, part: p.id.part, role: p.id.role });
       }
       if (out.removedPart !== undefined) ctx.partRemoved?.(out.removedPart);
+      if (parts.some((p) => p.stanza.getChild("active", NS.chatStates))) state.typing.delete(speaker.bare.toLowerCase());
       // Kept until the room reflects it (a moderation, spoken by another puppet, is not resent).
       if (speaker.full === this.#puppets.fullJid(event.origin, event.sender)) {
-        state.unconfirmed.add(parts.map((p) => p.id.id), { origin: event.origin, sender: event.sender, ctx, stanzas: parts.map((p) => p.stanza) });
+        state.unconfirmed.add(parts.map((p) => p.id.id), { origin: event.origin, sender: event.sender, ctx: { fetchMedia: ctx.fetchMedia }, stanzas: parts.map((p) => p.stanza) });
       }
     }
     return out.ids.map((i) => ({ id: remoteId(i.id), altId: i.altId, postedAs: i.postedAs, part: i.part, role: i.role }));

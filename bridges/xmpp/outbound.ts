@@ -29,6 +29,12 @@ export interface OutboundOptions {
   readonly attachmentNotes?: ReadonlyMap<string, string>;
   /** The nick this room shows for a mentioned person (see styling-out.ts). */
   readonly nickOf?: StylingOutContext["nickOf"];
+  /**
+   * The puppet's bridged `<composing/>` is still showing in the room: the text carries `<active/>`
+   * to end it (XEP-0085). Without one it is left out: every byte of a message is sent to every
+   * occupant, and a typing notice never sent needs no end.
+   */
+  readonly endsTyping?: boolean;
 }
 
 export interface OutboundId { id: string; altId: string; postedAs: string; part: number; role: PartRole }
@@ -75,8 +81,7 @@ export function outboundStanzas(event: BridgeEvent, ctx: DeliveryContext, o: Out
         // be gone from XMPP clients. The text goes as the message's text part instead, which later
         // edits correct and a retraction removes with the rest.
         if (body.text.trim() === "") return { stanzas: [], ids: [] };
-        return one(groupchat(o, id, xml("body", {}, body.text), body.hint ?? null, ...referenceElements(o.room, body.mentions, 0),
-          xml("active", { xmlns: NS.chatStates })));
+        return one(groupchat(o, id, xml("body", {}, body.text), body.hint ?? null, ...referenceElements(o.room, body.mentions, 0), typingEnd(o)));
       }
       if (body.text.trim() === "" && (ctx.targets ?? []).some((t) => t.role === "file")) {
         // The caption taken off a file: an empty correction would leave an empty message; the
@@ -142,7 +147,7 @@ function messageStanzas(event: MessageEvent, ctx: DeliveryContext, o: OutboundOp
   }
   extra.push(...referenceElements(o.room, body.mentions, before));
   if (text !== "" || extra.length > 0) {
-    out.stanzas.push(groupchat(o, id, xml("body", {}, text), ...extra, xml("active", { xmlns: NS.chatStates })));
+    out.stanzas.push(groupchat(o, id, xml("body", {}, text), ...extra, typingEnd(o)));
     out.ids.push({ id, altId: id, postedAs: o.occupant, part: 0, role: "text" });
   }
   for (const [i, a] of event.attachments.entries()) {
@@ -170,6 +175,8 @@ function groupchat(o: OutboundOptions, id: string, ...children: (Element | null)
   return xml("message", { type: "groupchat", from: o.from, to: o.room, id },
     ...children, xml("origin-id", { xmlns: NS.sid, id }));
 }
+
+const typingEnd = (o: OutboundOptions): Element | null => (o.endsTyping ? xml("active", { xmlns: NS.chatStates }) : null);
 
 function chatState(o: OutboundOptions, id: string, state: string): Element {
   return xml("message", { type: "groupchat", from: o.from, to: o.room, id },

@@ -28,6 +28,9 @@ const PERMANENT = new Set(["forbidden", "registration-required", "item-not-found
 /** Join errors about the nick itself: the next candidate is the plain one. */
 const BAD_NICK = new Set(["jid-malformed", "not-acceptable", "bad-request"]);
 
+/** What joining a puppet needs from the delivery it is joined for: its avatar is fetched through it. */
+export type PuppetContext = Pick<DeliveryContext, "fetchMedia">;
+
 export type PuppetData = {
   origin?: Network;
   name?: string;
@@ -136,7 +139,7 @@ export class Puppets {
   }
 
   /** The puppet for `sender` joined to `state`'s room, joining (and fetching its avatar) if needed. */
-  async ensureJoined(state: RoomState, origin: Network, sender: Sender, ctx: DeliveryContext): Promise<PuppetOccupant & { full: string }> {
+  async ensureJoined(state: RoomState, origin: Network, sender: Sender, ctx: PuppetContext): Promise<PuppetOccupant & { full: string }> {
     const full = this.fullJid(origin, sender);
     const bare = full.slice(0, full.lastIndexOf("/"));
     const record = this.#record(origin, sender, bare);
@@ -259,7 +262,7 @@ export class Puppets {
     this.#put({ ...r, data: { ...data, occupantIds: { ...data.occupantIds, [room]: occupantId } } });
   }
 
-  async #refreshAvatar(record: PuppetRecord, sender: Sender, ctx: DeliveryContext): Promise<boolean> {
+  async #refreshAvatar(record: PuppetRecord, sender: Sender, ctx: PuppetContext): Promise<boolean> {
     const data = (record.data ?? {}) as PuppetData;
     const hash = sender.avatar?.hash;
     if (hash === data.avatarHash) return false;

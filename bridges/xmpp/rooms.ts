@@ -11,12 +11,17 @@ import { roomJidKey } from "./stanza.ts";
 import type { CatchUp } from "./catchup.ts";
 import { formatCursor } from "./cursor.ts";
 import { Unconfirmed } from "./unconfirmed.ts";
+import type { PuppetContext } from "./puppets.ts";
 
 /** What it takes to send a delivery again: who speaks it and the stanzas, ids unchanged. */
 export interface Resend {
   readonly origin: Network;
   readonly sender: Sender;
-  readonly ctx: DeliveryContext;
+  /**
+   * What a rejoin of the puppet needs from the delivery (its avatar), and no more: the whole
+   * DeliveryContext holds the outbox row and the event, kept alive here until the reflection.
+   */
+  readonly ctx: PuppetContext;
   readonly stanzas: readonly Element[];
 }
 
@@ -166,6 +171,9 @@ export class RoomState {
   /** Our deliveries the room has not reflected yet, to send again after a reconnect. */
   readonly unconfirmed = new Unconfirmed<Resend>();
 
+  /** Puppets (bare JIDs, lower case) whose bridged `<composing/>` shows here: their next text ends it. */
+  readonly typing = new Set<string>();
+
   /** Our message `id` went out; its reflection will carry the room's stanza-id. */
   sent(id: string): void {
     remember(this.#awaitingReflection, id, Date.now());
@@ -207,6 +215,7 @@ export class RoomState {
    * room's stanza-id; XMPP clients in a room point at stanza-ids, so use it when we know it.
    */
   async withStanzaIds(ctx: DeliveryContext, waitMs: number): Promise<DeliveryContext> {
+    if (!ctx.target && !ctx.replyTo && !ctx.targets) return ctx; // a plain message points at nothing
     const fix = async (m: MappedMessage | undefined): Promise<MappedMessage | undefined> =>
       m ? { ...m, remoteId: remoteId(await this.stanzaIdFor(m.remoteId, waitMs)) } : undefined;
     const target = await fix(ctx.target);

@@ -142,6 +142,13 @@ describe("XMPP ⇄ XMPP through Junction", () => {
   it("typing and presence reach the other room", async () => {
     await alice.send(xml("composing", { xmlns: "http://jabber.org/protocol/chatstates" }));
     await bob.waitFor((el) => fromNick(ROOM_B, "alice")(el) && !!el.getChild("composing", "http://jabber.org/protocol/chatstates"));
+    // The text that follows ends the typing shown (XEP-0085 <active/>); later texts carry no chat state.
+    await alice.say("typed it");
+    const ending = await bob.waitFor(bodyIs(ROOM_B, "alice", "typed it"));
+    expect(ending.getChild("active", "http://jabber.org/protocol/chatstates")).toBeDefined();
+    await alice.say("and this");
+    const plain = await bob.waitFor(bodyIs(ROOM_B, "alice", "and this"));
+    expect(plain.getChildren("active", "http://jabber.org/protocol/chatstates")).toHaveLength(0);
     await alice.xmpp.send(xml("presence", { to: `${ROOM_A}/alice` }, xml("show", {}, "away"), xml("status", {}, "lunch")));
     const p = await bob.waitFor((el) => el.is("presence") && fromNick(ROOM_B, "alice")(el) && el.getChildText("show") === "away");
     expect(p.getChildText("status")).toBe("lunch");

@@ -24,9 +24,9 @@ const origin = `<origin-id xmlns="urn:xmpp:sid:0" id="jn-42"/>`;
 describe("outbound stanzas", () => {
   it.each<[string, BridgeEvent, Partial<DeliveryContext>, string]>([
     ["a message", msg("hello"), {},
-      `${head}<body>hello</body><active xmlns="http://jabber.org/protocol/chatstates"/>${origin}</message>`],
+      `${head}<body>hello</body>${origin}</message>`],
     ["an action", msg("waves", { isAction: true }), {},
-      `${head}<body>/me waves</body><active xmlns="http://jabber.org/protocol/chatstates"/>${origin}</message>`],
+      `${head}<body>/me waves</body>${origin}</message>`],
     ["a correction", { ...env, kind: "edit", target: remoteId("m1"), body: { text: "fixed" } }, { target: mapped() },
       `${head}<body>fixed</body><replace id="jn-7" xmlns="urn:xmpp:message-correct:0"/>${origin}</message>`],
     ["a retraction", { ...env, kind: "retract", target: remoteId("m1") }, { target: mapped() },
@@ -44,6 +44,14 @@ describe("outbound stanzas", () => {
     const id = stanzaIdFor("42", event);
     expect(id).toMatch(/^jn-42-[A-Za-z0-9_-]{10}$/);
     expect(out.stanzas.map(String)).toEqual([want.replaceAll("jn-42", id)]);
+  });
+
+  it("a message ends the puppet's bridged typing with <active/> only while it shows", () => {
+    const active = `<active xmlns="http://jabber.org/protocol/chatstates"/>`;
+    const id = stanzaIdFor("42", msg("hello"));
+    expect(String(outboundStanzas(msg("hello"), dctx({}), { ...o, endsTyping: true }).stanzas[0]))
+      .toBe(`${head}<body>hello</body>${active}${origin}</message>`.replaceAll("jn-42", id));
+    expect(String(outboundStanzas(msg("hello"), dctx({}), o).stanzas[0])).not.toContain("chatstates");
   });
 
   it("a reply carries the XEP-0461 reference and a fallback whose range is in code points", () => {
