@@ -2,7 +2,7 @@ import type { EmitOptions } from "./adapter.ts";
 import type { BridgeEvent, Network } from "./events.ts";
 import type { Pacer } from "./pacing.ts";
 import type { Queues } from "./queues.ts";
-import type { Routed, Router } from "./router.ts";
+import type { Cursors, Routed, Router } from "./router.ts";
 import { cannotWrite, type Store } from "./store/store.ts";
 
 interface Settled { readonly p: Pending; readonly routed?: Routed; readonly err?: unknown }
@@ -124,7 +124,12 @@ export class Ingest {
    */
   #commitTogether(batch: readonly Pending[]): Settled[] | undefined {
     try {
-      return this.#store.tx(() => batch.map((p) => ({ p, routed: this.#router.route(p.network, p.events, p.opts) })));
+      return this.#store.tx(() => {
+        const cursors: Cursors = new Map();
+        const settled = batch.map((p) => ({ p, routed: this.#router.route(p.network, p.events, p.opts, cursors) }));
+        this.#router.writeCursors(cursors);
+        return settled;
+      });
     } catch (err) {
       if (!cannotWrite(err)) return undefined; // rolled back whole; each emit again, alone
       for (const p of batch) p.reject(this.#why(err));

@@ -19,6 +19,9 @@ export interface Routed {
 
 const EXCERPT = 200;
 
+/** Cursors to write at the end of a batch, by network and room. */
+export type Cursors = Map<string, { readonly network: Network; readonly room: string; readonly value: string }>;
+
 /**
  * Turns inbound events into outbox rows, one per destination room, in the same transaction that
  * records the message (and the batch key and cursor). After it returns, nothing is lost by a crash.
@@ -39,8 +42,12 @@ export class Router {
     return this.#store.tx(() => this.route(network, events, opts));
   }
 
-  /** As ingest, inside the caller's open transaction: its rollback undoes all of it. */
-  route(network: Network, events: readonly BridgeEvent[], opts: EmitOptions = {}): Routed {
+  /**
+   * As ingest, inside the caller's open transaction: its rollback undoes all of it. With
+   * `cursors`, the cursor is put there (the last one per room wins) for the caller to write once
+   * for a whole batch: a burst moves one room's cursor with every message.
+   */
+  route(network: Network, events: readonly BridgeEvent[], opts: EmitOptions = {}, cursors?: Cursors): Routed {
     const out: Routed = { rows: [], ephemeral: [] };
     const now = Date.now();
     if (opts.dedupeKey !== undefined && !this.#store.markSeen(opts.dedupeKey, now)) {
@@ -48,8 +55,16 @@ export class Router {
       return out;
     }
     for (const e of events) this.#route(e, now, out);
-    if (opts.cursor) this.#store.setCursor(network, opts.cursor.room, opts.cursor.value);
+    if (opts.cursor) {
+      if (cursors) cursors.set(`${network}\u0000${opts.cursor.room}`, { network, ...opts.cursor });
+      else this.#store.setCursor(network, opts.cursor.room, opts.cursor.value);
+    }
     return out;
+  }
+
+  /** Writes the cursors route() collected. */
+  writeCursors(cursors: Cursors): void {
+    for (const c of cursors.values()) this.#store.setCursor(c.network, c.room, c.value);
   }
 
   #route(e: BridgeEvent, now: number, out: Routed): void {
@@ -73,16 +88,18 @@ export class Router {
     const m = this.#store.messages;
     switch (e.kind) {
       case "message": {
-        if (e.remoteId !== undefined && m.idOf(e.origin, e.room, e.remoteId) !== undefined) return false; // seen: a replay
         const id = m.add({
           link, kind: "message", originNetwork: e.origin, originRoom: e.room, sender: e.sender.id, senderName: e.sender.name,
           excerpt: excerpt(e.body.text || e.attachments[0]?.name || ""), ts: e.ts || now,
         });
-        if (e.remoteId !== undefined) {
-          m.addCopy(id, {
-            network: e.origin, room: e.room, remoteId: e.remoteId, postedAs: e.sender.id, bridged: false,
-            ...(e.altId !== undefined ? { altId: e.altId } : {}),
-          });
+        // A replay's native id is mapped already: its copy is not added, and the row goes again.
+        // (Cheaper than a lookup first, which every message would pay for the few replays.)
+        if (e.remoteId !== undefined && !m.addCopy(id, {
+          network: e.origin, room: e.room, remoteId: e.remoteId, postedAs: e.sender.id, bridged: false,
+          ...(e.altId !== undefined ? { altId: e.altId } : {}),
+        })) {
+          m.discard(id);
+          return false;
         }
         return id;
       }

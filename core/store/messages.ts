@@ -65,6 +65,7 @@ export class MessageStore {
   readonly #byAltAny;
   readonly #erase;
   readonly #removePart;
+  readonly #discard;
 
   constructor(db: Db) {
     this.#insert = db.prepare<[string, string, string, string, string, string, string, number | null, string | null, number, number]>(
@@ -102,6 +103,7 @@ export class MessageStore {
       `SELECT ${COLS} FROM ${BY_ALT} WHERE network = ? AND room = ? AND alt_id = ? AND bridged = 1 LIMIT 1`,
     );
     this.#erase = db.prepare<[number]>(`UPDATE messages SET excerpt = '', retracted = 1 WHERE id = ?`);
+    this.#discard = db.prepare<[number]>(`DELETE FROM messages WHERE id = ?`);
     this.#removePart = db.prepare<[number, string, string, number]>(
       `DELETE FROM ${BY_MESSAGE} WHERE message_id = ? AND network = ? AND room = ? AND part = ?`,
     );
@@ -110,6 +112,11 @@ export class MessageStore {
   add(m: NewMessage): number {
     const r = this.#insert.run(m.link, m.kind, m.originNetwork, m.originRoom, m.sender, m.senderName, m.excerpt, m.reactionTo ?? null, m.emoji ?? null, m.ts, m.created ?? Date.now());
     return Number(r.lastInsertRowid);
+  }
+
+  /** Takes back a message just added that turned out to be known (no copy, nothing refers to it). */
+  discard(messageId: number): void {
+    this.#discard.run(messageId);
   }
 
   /** Records a copy; false when that native id is already mapped (a duplicate). */

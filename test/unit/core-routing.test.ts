@@ -219,6 +219,24 @@ describe("ingest", () => {
     expect(xmpp.host.cursor(roomRef("a@muc"))).toBe("2026-11-30T00:00:00.000Z");
   });
 
+  it("a turn's emits leave each room's cursor at the last one emitted for it", async () => {
+    const { app, xmpp } = await setup();
+    const at = (room: string, value: string) => xmpp.host.emit([], { cursor: { room: roomRef(room), value } });
+    await Promise.all([at("a@muc", "1"), at("b@muc", "x"), at("a@muc", "2"), at("a@muc", "3"), at("b@muc", "y")]);
+    expect([xmpp.host.cursor(roomRef("a@muc")), xmpp.host.cursor(roomRef("b@muc"))]).toEqual(["3", "y"]);
+    expect(app.store.cursor("xmpp", "a@muc")).toBe("3");
+  });
+
+  it("a message seen before (same native id) is not recorded or sent again, also within one turn", async () => {
+    const { app, xmpp, matrix } = await setup();
+    await Promise.all([xmpp.say("a@muc", "once", "s1"), xmpp.say("a@muc", "once again", "s1")]);
+    await xmpp.say("a@muc", "replayed later", "s1");
+    await app.queues.idle();
+    expect(matrix.sent.map((s) => (s.event as { body: { text: string } }).body.text)).toEqual(["once"]);
+    const count = app.store.db.prepare("SELECT count(*) AS n FROM messages").get() as { n: number };
+    expect(count.n).toBe(1); // the replays' rows were taken back
+  });
+
   it("fails one emit alone when its events cannot be recorded", async () => {
     const { app, xmpp, matrix } = await setup();
     const bad = { kind: "message", origin: "xmpp", room: roomRef("a@muc"), ts: 1, sender: { id: actorId("x"), name: "x", isBot: false }, remoteId: remoteId("b1"),
