@@ -29,7 +29,8 @@ const NO_MAM = `  modules_disabled = { "muc_mam" }`;
 
 export async function benchXmpp(opts: XmppBenchOptions): Promise<XmppBenchResult> {
   const out: XmppBenchResult = { relay: { throughput: [], latency: [] }, junction: { throughput: [], latency: [] }, before: { throughput: [], latency: [] } };
-  const who: Contender[] = opts.only ? [opts.only] : ["relay", "junction", ...(opts.beforeRoot ? ["before" as const] : [])];
+  const before: Contender[] = opts.beforeRoot && opts.only !== "relay" ? ["before"] : [];
+  const who: Contender[] = opts.only ? [opts.only, ...before] : ["relay", "junction", ...before];
   for (let round = 0; round < opts.rounds; round++) {
     // A fresh Prosody per contender and round: whoever ran second would otherwise meet a server
     // that has warmed up (or filled up) for the first.
@@ -68,11 +69,13 @@ async function startJunction(prosody: ProsodyServer, roomA: string, roomB: strin
 
 /**
  * `node bench/xmpp-bench.ts [junction|relay] [rounds] [count]`: throughput and CPU only, for
- * profiling (JUNCTION_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=DIR" profiles Junction).
+ * profiling (JUNCTION_NODE_OPTIONS="--cpu-prof --cpu-prof-dir=DIR" profiles Junction). With
+ * BENCH_BEFORE=DIR (bench/before.sh [COMMIT]) that checkout runs in the same rounds, order
+ * alternating: a quick A/B of a change's CPU per message.
  */
 if (import.meta.url === `file://${process.argv[1]}`) {
   const only = process.argv[2] === "relay" || process.argv[2] === "junction" ? process.argv[2] : undefined;
-  const r = await benchXmpp({ rounds: Number(process.argv[3] ?? 1), count: Number(process.argv[4] ?? 4000), latencyMs: 0, ...(only ? { only } : {}) });
+  const r = await benchXmpp({ rounds: Number(process.argv[3] ?? 1), count: Number(process.argv[4] ?? 4000), latencyMs: 0, ...(only ? { only } : {}), ...(process.env.BENCH_BEFORE ? { beforeRoot: process.env.BENCH_BEFORE } : {}) });
   console.log(JSON.stringify(r));
   process.exit(0);
 }

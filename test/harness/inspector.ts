@@ -16,6 +16,8 @@ export interface Inspector {
   memory(): Promise<HeapFigures>;
   /** Evaluates an expression in Junction's main context; its value as a string. */
   evaluate(expression: string): Promise<string>;
+  /** Any other inspector method (HeapProfiler.startSampling, say): its result. */
+  call(method: string, params?: Record<string, unknown>): Promise<unknown>;
   close(): void;
 }
 
@@ -59,6 +61,7 @@ export async function connectInspector(port: number, timeoutMs = 20_000): Promis
       const r = await call("Runtime.evaluate", { expression, returnByValue: true }) as { result: { value: unknown } };
       return String(r.result.value);
     },
+    call,
     close: () => ws.close(),
   };
 }
