@@ -66,6 +66,7 @@ round(2000); // warm-up
 store.db.pragma("wal_checkpoint(TRUNCATE)");
 store.db.pragma("wal_autocheckpoint = 0");
 round(1300);
+if (process.env.MICRO_KEEP_WAL) { const { copyFileSync } = await import("node:fs"); copyFileSync(`${file}-wal`, "/tmp/micro.wal"); copyFileSync(file, "/tmp/micro.db"); }
 const frames = (statSync(`${file}-wal`).size - 32) / (store.db.pragma("page_size", { simple: true }) as number + 24);
 store.db.pragma("wal_checkpoint(TRUNCATE)");
 store.db.pragma("wal_autocheckpoint = 4000");

@@ -18,7 +18,7 @@ export interface DeliverOptions {
 
 /**
  * Delivers one outbox row (or ephemeral event) to its destination: resolves what it points at
- * through message_map, applies the destination's fallbacks, sends, and records the copies.
+ * through the copies table, applies the destination's fallbacks, sends, and records the copies.
  */
 export class Deliverer {
   readonly #store: Store;

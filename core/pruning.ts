@@ -52,7 +52,7 @@ export class Pruning {
       await aTurn(); // let inbound commits in between batches
     }
     this.#metrics.pruned.inc({ table: "messages" }, total.messages);
-    this.#metrics.pruned.inc({ table: "message_map" }, total.copies);
+    this.#metrics.pruned.inc({ table: "copies" }, total.copies);
     this.#metrics.pruned.inc({ table: "outbox" }, total.failed);
     if (total.messages + total.failed > 0) this.#log.info({ ...total, retentionDays: this.#retentionDays }, "pruned what is older than the retention");
     return total;

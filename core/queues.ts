@@ -48,7 +48,7 @@ export class Queues {
 
   /**
    * A delivery that was done failed later (the room bounced one of its parts; that part is
-   * already forgotten in message_map). Transient and not-ready: the row goes back to its
+   * already forgotten in the copies table). Transient and not-ready: the row goes back to its
    * room's queue (behind what is waiting there) to send what is missing; permanent, or past
    * the cap: recorded as failed with the reason.
    */

@@ -19,7 +19,7 @@ export function openDb(path: string): Db {
   db.pragma("synchronous = NORMAL");
   db.pragma("busy_timeout = 5000");
   // SQLite's page cache, per connection: better-sqlite3 builds SQLite with 16 MB, which avatar
-  // blobs fill at once and which then stays resident. 4 MiB holds the hot pages (message_map,
+  // blobs fill at once and which then stays resident. 4 MiB holds the hot pages (copies,
   // outbox, cursors); an avatar read now and then comes from the OS's file cache.
   db.pragma(`cache_size = -${PAGE_CACHE_KIB}`);
   // A checkpoint runs on the event loop, so its fsyncs hold up every message in flight (see

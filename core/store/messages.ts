@@ -39,53 +39,62 @@ interface MapRow {
   role: PartRole;
 }
 
-// message_map.author holds a copy's postedAs (the column kept its first name: no migration).
-const COLS = "message_id, remote_id, alt_id, author AS posted_as, bridged, part, role";
+const COLS = "message_id, remote_id, alt_id, posted_as, bridged, part, role";
 
-// INDEXED BY: without ANALYZE statistics SQLite picks the primary key's (network, room) prefix
-// for these, which reads every copy in the room: a delivery then cost more the longer the room
-// had been bridged (measured: 0.8 ms of Junction's 2.2 ms per message after 4,000 messages).
-const BY_MESSAGE = "message_map INDEXED BY message_map_by_message";
-const BY_ALT = "message_map INDEXED BY message_map_by_alt";
+// INDEXED BY: the planner has no statistics (no ANALYZE); a lookup that took the wrong index
+// read every copy in the room, and a delivery cost more the longer the room had been bridged.
+const BY_REMOTE = "copies INDEXED BY copies_by_remote";
+const BY_MESSAGE = "copies INDEXED BY copies_by_message";
+// Only copies whose alt_id is not their native id are in it; the others are found BY_REMOTE.
+const BY_ALT = "copies INDEXED BY copies_by_alt";
 
 /** Which part of a message a reference goes to: edits to the text, replies and reactions to the main one. */
 export type PartPick = "main" | "text";
 
-/** Bridged messages and their copies in every room (message_map). */
+/** Bridged messages and their copies in every room (the copies table; rooms are places). */
 export class MessageStore {
+  readonly #db: Db;
   readonly #insert;
   readonly #insertCopy;
   readonly #byRemote;
   readonly #byAlt;
+  readonly #byAltOwn;
   readonly #copiesInRows;
   readonly #message;
   readonly #activeReaction;
   readonly #reactionSet;
   readonly #markRemoved;
   readonly #byAltAny;
+  readonly #byAltAnyOwn;
   readonly #erase;
   readonly #removePart;
   readonly #discard;
+  readonly #place;
+  readonly #insertPlace;
+  /** Place ids by network and room, as committed (a rolled-back insert must not stay cached: its id is handed out again). */
+  readonly #places = new Map<string, number>();
+  /** Places read or made inside the open transaction: cached once it is over, if they are still there. */
+  readonly #unsettled = new Set<string>();
 
   constructor(db: Db) {
+    this.#db = db;
     this.#insert = db.prepare<[string, string, string, string, string, string, string, number | null, string | null, number, number]>(
       `INSERT INTO messages (link, kind, origin_network, origin_room, sender, sender_name, excerpt, reaction_to, emoji, ts, created)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.#insertCopy = db.prepare<[string, string, string, number, string | null, string | null, number, number, string]>(
-      `INSERT OR IGNORE INTO message_map (network, room, remote_id, message_id, alt_id, author, bridged, part, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+    this.#insertCopy = db.prepare<[number, string, number, string | null, string | null, number, number, string]>(
+      `INSERT OR IGNORE INTO copies (place, remote_id, message_id, alt_id, posted_as, bridged, part, role) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
     );
-    this.#byRemote = db.prepare<[string, string, string], MapRow>(
-      `SELECT ${COLS} FROM message_map WHERE network = ? AND room = ? AND remote_id = ?`,
+    this.#byRemote = db.prepare<[number, string], MapRow>(`SELECT ${COLS} FROM ${BY_REMOTE} WHERE place = ? AND remote_id = ?`);
+    // By a client's own id and who posted it, the latest: in the index, or the copy whose native id it is.
+    this.#byAlt = db.prepare<[number, string, string], MapRow>(
+      `SELECT ${COLS} FROM ${BY_ALT} WHERE place = ? AND alt_id = ? AND alt_id <> remote_id AND posted_as = ? ORDER BY message_id DESC LIMIT 1`,
     );
-    this.#byAlt = db.prepare<[string, string, string, string], MapRow>(
-      `SELECT ${COLS} FROM ${BY_ALT}
-       WHERE network = ? AND room = ? AND alt_id = ? AND author = ? ORDER BY message_id DESC LIMIT 1`,
+    this.#byAltOwn = db.prepare<[number, string, string], MapRow>(
+      `SELECT ${COLS} FROM ${BY_REMOTE} WHERE place = ? AND remote_id = ? AND alt_id = remote_id AND posted_as = ?`,
     );
     // Ordered by #copiesIn() (an ORDER BY here costs a sorter per call, four times the lookup).
-    this.#copiesInRows = db.prepare<[number, string, string], MapRow>(
-      `SELECT ${COLS} FROM ${BY_MESSAGE} WHERE message_id = ? AND network = ? AND room = ?`,
-    );
+    this.#copiesInRows = db.prepare<[number, number], MapRow>(`SELECT ${COLS} FROM ${BY_MESSAGE} WHERE message_id = ? AND place = ?`);
     this.#message = db.prepare<[number], { kind: "message" | "reaction"; sender: string; sender_name: string; excerpt: string; reaction_to: number | null; emoji: string | null; retracted: number }>(
       `SELECT kind, sender, sender_name, excerpt, reaction_to, emoji, retracted FROM messages WHERE id = ?`,
     );
@@ -98,15 +107,50 @@ export class MessageStore {
     this.#markRemoved = db.prepare<[number]>(`UPDATE messages SET removed = 1 WHERE id = ?`);
     // Two lookups, not one with OR: SQLite cannot use an index for "remote_id = ? OR alt_id = ?",
     // and this runs for every message a MUC reflects back to us.
-    this.#byAltAny = db.prepare<[string, string, string], MapRow>(
-      // A client's own id (alt_id) is anybody's to copy: only our own copies are found by it.
-      `SELECT ${COLS} FROM ${BY_ALT} WHERE network = ? AND room = ? AND alt_id = ? AND bridged = 1 LIMIT 1`,
+    // A client's own id (alt_id) is anybody's to copy: only our own copies are found by it.
+    this.#byAltAny = db.prepare<[number, string], MapRow>(
+      `SELECT ${COLS} FROM ${BY_ALT} WHERE place = ? AND alt_id = ? AND alt_id <> remote_id AND bridged = 1 LIMIT 1`,
+    );
+    this.#byAltAnyOwn = db.prepare<[number, string], MapRow>(
+      `SELECT ${COLS} FROM ${BY_REMOTE} WHERE place = ? AND remote_id = ? AND alt_id = remote_id AND bridged = 1`,
     );
     this.#erase = db.prepare<[number]>(`UPDATE messages SET excerpt = '', retracted = 1 WHERE id = ?`);
     this.#discard = db.prepare<[number]>(`DELETE FROM messages WHERE id = ?`);
-    this.#removePart = db.prepare<[number, string, string, number]>(
-      `DELETE FROM ${BY_MESSAGE} WHERE message_id = ? AND network = ? AND room = ? AND part = ?`,
-    );
+    this.#removePart = db.prepare<[number, number, number]>(`DELETE FROM ${BY_MESSAGE} WHERE message_id = ? AND place = ? AND part = ?`);
+    this.#place = db.prepare<[string, string], { id: number }>(`SELECT id FROM places WHERE network = ? AND room = ?`);
+    this.#insertPlace = db.prepare<[string, string]>(`INSERT INTO places (network, room) VALUES (?, ?)`);
+  }
+
+  /**
+   * The place id of a room; made when `create` (a copy is being recorded), else undefined for a
+   * room with no copies. Cached only once committed: see settle().
+   */
+  #placeOf(network: Network, room: string, create: boolean): number | undefined {
+    const key = `${network}\u0000${room}`;
+    const cached = this.#places.get(key);
+    if (cached !== undefined) return cached;
+    let id = this.#place.get(network, room)?.id;
+    if (id === undefined) {
+      if (!create) return undefined;
+      id = Number(this.#insertPlace.run(network, room).lastInsertRowid);
+    }
+    if (this.#db.inTransaction) this.#unsettled.add(key);
+    else this.#places.set(key, id);
+    return id;
+  }
+
+  /**
+   * The transaction is over (committed or rolled back): the places it read or made are cached
+   * if they are still in the table. Store.tx calls it after every outermost transaction.
+   */
+  settle(): void {
+    if (this.#unsettled.size === 0) return;
+    for (const key of this.#unsettled) {
+      const [network, room] = key.split("\u0000") as [string, string];
+      const id = this.#place.get(network, room)?.id;
+      if (id !== undefined) this.#places.set(key, id);
+    }
+    this.#unsettled.clear();
   }
 
   add(m: NewMessage): number {
@@ -121,7 +165,8 @@ export class MessageStore {
 
   /** Records a copy; false when that native id is already mapped (a duplicate). */
   addCopy(messageId: number, c: Copy): boolean {
-    return this.#insertCopy.run(c.network, c.room, c.remoteId, messageId, c.altId ?? null, c.postedAs ?? null, c.bridged ? 1 : 0, c.part ?? 0, c.role ?? "text").changes > 0;
+    const place = this.#placeOf(c.network, c.room, true)!;
+    return this.#insertCopy.run(place, c.remoteId, messageId, c.altId ?? null, c.postedAs ?? null, c.bridged ? 1 : 0, c.part ?? 0, c.role ?? "text").changes > 0;
   }
 
   /**
@@ -130,23 +175,29 @@ export class MessageStore {
    * person's client id never matches here, so a copy of it cannot capture an alias.
    */
   addAlias(network: Network, room: string, knownId: string, newRemoteId: string): void {
-    const known = this.#byRemote.get(network, room, knownId) ?? this.#byAltAny.get(network, room, knownId);
+    const place = this.#placeOf(network, room, false);
+    if (place === undefined) return;
+    const known = this.#byRemote.get(place, knownId) ?? this.#ourCopyByAlt(place, knownId);
     if (!known) return;
-    this.#insertCopy.run(network, room, newRemoteId, known.message_id, known.alt_id, known.posted_as, known.bridged, known.part, known.role);
+    this.#insertCopy.run(place, newRemoteId, known.message_id, known.alt_id, known.posted_as, known.bridged, known.part, known.role);
   }
 
   idOf(network: Network, room: string, remoteId: string): number | undefined {
-    return this.#byRemote.get(network, room, remoteId)?.message_id;
+    const place = this.#placeOf(network, room, false);
+    return place === undefined ? undefined : this.#byRemote.get(place, remoteId)?.message_id;
   }
 
   /** The copy a native id names: which message, and which part of it. */
   copyOf(network: Network, room: string, remoteId: string): { messageId: number; part: number; role: PartRole; bridged: boolean } | undefined {
-    const row = this.#byRemote.get(network, room, remoteId) ?? this.#byAltAny.get(network, room, remoteId);
+    const place = this.#placeOf(network, room, false);
+    const row = place === undefined ? undefined : this.#byRemote.get(place, remoteId) ?? this.#ourCopyByAlt(place, remoteId);
     return row ? { messageId: row.message_id, part: row.part, role: row.role, bridged: row.bridged === 1 } : undefined;
   }
 
   find(network: Network, room: string, by: MessageLookup): FoundMessage | undefined {
-    const row = "remoteId" in by ? this.#byRemote.get(network, room, by.remoteId) : this.#byAlt.get(network, room, by.altId, by.postedAs);
+    const place = this.#placeOf(network, room, false);
+    if (place === undefined) return undefined;
+    const row = "remoteId" in by ? this.#byRemote.get(place, by.remoteId) : this.#byClientId(place, by.altId, by.postedAs);
     if (!row) return undefined;
     const msg = this.#message.get(row.message_id);
     if (!msg) return undefined;
@@ -194,7 +245,8 @@ export class MessageStore {
 
   /** Forgets one part of a delivery in a room (the room bounced it): it may be sent again. */
   removePart(messageId: number, network: Network, room: string, part: number): void {
-    this.#removePart.run(messageId, network, room, part);
+    const place = this.#placeOf(network, room, false);
+    if (place !== undefined) this.#removePart.run(messageId, place, part);
   }
 
   /** A retracted or redacted message keeps its ids (later references still resolve) but not its text. */
@@ -219,10 +271,24 @@ export class MessageStore {
    * remote_id differs from our alt_id) first: that is what people's clients in the room point at.
    */
   #copiesIn(messageId: number, network: Network, room: string): MapRow[] {
-    const rows = this.#copiesInRows.all(messageId, network, room);
+    const place = this.#placeOf(network, room, false);
+    if (place === undefined) return [];
+    const rows = this.#copiesInRows.all(messageId, place);
     if (rows.length < 2) return rows;
     const ours = (r: MapRow) => (r.alt_id !== null && r.remote_id === r.alt_id ? 1 : 0);
     return rows.sort((a, b) => a.part - b.part || ours(a) - ours(b));
+  }
+
+  /** The latest copy a client id names, posted as `postedAs` (XEP-0308 corrections point at it). */
+  #byClientId(place: number, altId: string, postedAs: string): MapRow | undefined {
+    const indexed = this.#byAlt.get(place, altId, postedAs);
+    const own = this.#byAltOwn.get(place, altId, postedAs);
+    return !indexed ? own : !own ? indexed : own.message_id > indexed.message_id ? own : indexed;
+  }
+
+  /** One of our own copies (bridged) by the id of ours it carries. */
+  #ourCopyByAlt(place: number, altId: string): MapRow | undefined {
+    return this.#byAltAny.get(place, altId) ?? this.#byAltAnyOwn.get(place, altId);
   }
 
   /** One row per part, the preferred id of each (see #copiesIn's order). */

@@ -4,7 +4,7 @@ export interface Pruned { messages: number; copies: number; failed: number }
 
 /**
  * Forgets what is older than the retention: bridged messages (their excerpts and names), their
- * ids on every network (message_map), and failed deliveries (which hold the event's text). A
+ * ids on every network (copies), and failed deliveries (which hold the event's text). A
  * message that still has a pending delivery is kept until it is delivered. Deletes go in small
  * batches, each its own transaction, so inbound commits never wait long behind a prune.
  */
@@ -22,7 +22,7 @@ export class Retention {
        AND NOT EXISTS (SELECT 1 FROM outbox WHERE outbox.message_id = messages.id AND state = 'pending')
        ORDER BY created LIMIT ?`,
     );
-    this.#deleteCopies = db.prepare<[number]>(`DELETE FROM message_map WHERE message_id = ?`);
+    this.#deleteCopies = db.prepare<[number]>(`DELETE FROM copies WHERE message_id = ?`);
     this.#deleteMessage = db.prepare<[number]>(`DELETE FROM messages WHERE id = ?`);
     this.#deleteFailed = db.prepare<[number, number]>(
       `DELETE FROM outbox WHERE id IN (SELECT id FROM outbox WHERE state = 'failed' AND created < ? LIMIT ?)`,

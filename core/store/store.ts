@@ -99,6 +99,8 @@ export class Store {
     } catch (err) {
       this.#deferred = [...writes, ...this.#deferred];
       throw err;
+    } finally {
+      this.messages.settle();
     }
   }
 

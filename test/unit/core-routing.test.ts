@@ -131,7 +131,7 @@ describe("ordering and retries", () => {
   });
 });
 
-describe("targets through message_map", () => {
+describe("targets through the copies table", () => {
   it("resolves edit, reply, reaction and retraction targets in each destination", async () => {
     const { app, xmpp, matrix } = await setup();
     await xmpp.say("a@muc", "original", "s1");
