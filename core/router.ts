@@ -1,7 +1,7 @@
 import type { Logger } from "pino";
 import type { EmitOptions } from "./adapter.ts";
 import { assertNever, isEphemeral, type BridgeEvent, type Network } from "./events.ts";
-import type { LinkIndex } from "./links.ts";
+import { networkRoomKey, type LinkIndex } from "./links.ts";
 import type { OutboxRow } from "./store/outbox-store.ts";
 import type { Store } from "./store/store.ts";
 
@@ -56,7 +56,7 @@ export class Router {
     }
     for (const e of events) this.#route(e, now, out);
     if (opts.cursor) {
-      if (cursors) cursors.set(`${network}\u0000${opts.cursor.room}`, { network, ...opts.cursor });
+      if (cursors) cursors.set(networkRoomKey(network, opts.cursor.room), { network, ...opts.cursor });
       else this.#store.setCursor(network, opts.cursor.room, opts.cursor.value);
     }
     return out;

@@ -1,6 +1,7 @@
 import type { DeliveredPart, FoundMessage, MappedMessage, MessageLookup, PartRole } from "../adapter.ts";
 import type { Network, RemoteMessageId } from "../events.ts";
 import type { Db } from "./db.ts";
+import { Places } from "./places.ts";
 
 export interface NewMessage {
   readonly link: string;
@@ -53,7 +54,7 @@ export type PartPick = "main" | "text";
 
 /** Bridged messages and their copies in every room (the copies table; rooms are places). */
 export class MessageStore {
-  readonly #db: Db;
+  readonly #places: Places;
   readonly #insert;
   readonly #insertCopy;
   readonly #byRemote;
@@ -69,15 +70,9 @@ export class MessageStore {
   readonly #erase;
   readonly #removePart;
   readonly #discard;
-  readonly #place;
-  readonly #insertPlace;
-  /** Place ids by network and room, as committed (a rolled-back insert must not stay cached: its id is handed out again). */
-  readonly #places = new Map<string, number>();
-  /** Places read or made inside the open transaction: cached once it is over, if they are still there. */
-  readonly #unsettled = new Set<string>();
 
   constructor(db: Db) {
-    this.#db = db;
+    this.#places = new Places(db);
     this.#insert = db.prepare<[string, string, string, string, string, string, string, number | null, string | null, number, number]>(
       `INSERT INTO messages (link, kind, origin_network, origin_room, sender, sender_name, excerpt, reaction_to, emoji, ts, created)
        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -117,40 +112,11 @@ export class MessageStore {
     this.#erase = db.prepare<[number]>(`UPDATE messages SET excerpt = '', retracted = 1 WHERE id = ?`);
     this.#discard = db.prepare<[number]>(`DELETE FROM messages WHERE id = ?`);
     this.#removePart = db.prepare<[number, number, number]>(`DELETE FROM ${BY_MESSAGE} WHERE message_id = ? AND place = ? AND part = ?`);
-    this.#place = db.prepare<[string, string], { id: number }>(`SELECT id FROM places WHERE network = ? AND room = ?`);
-    this.#insertPlace = db.prepare<[string, string]>(`INSERT INTO places (network, room) VALUES (?, ?)`);
   }
 
-  /**
-   * The place id of a room; made when `create` (a copy is being recorded), else undefined for a
-   * room with no copies. Cached only once committed: see settle().
-   */
-  #placeOf(network: Network, room: string, create: boolean): number | undefined {
-    const key = `${network}\u0000${room}`;
-    const cached = this.#places.get(key);
-    if (cached !== undefined) return cached;
-    let id = this.#place.get(network, room)?.id;
-    if (id === undefined) {
-      if (!create) return undefined;
-      id = Number(this.#insertPlace.run(network, room).lastInsertRowid);
-    }
-    if (this.#db.inTransaction) this.#unsettled.add(key);
-    else this.#places.set(key, id);
-    return id;
-  }
-
-  /**
-   * The transaction is over (committed or rolled back): the places it read or made are cached
-   * if they are still in the table. Store.tx calls it after every outermost transaction.
-   */
+  /** See Places.settle. */
   settle(): void {
-    if (this.#unsettled.size === 0) return;
-    for (const key of this.#unsettled) {
-      const [network, room] = key.split("\u0000") as [string, string];
-      const id = this.#place.get(network, room)?.id;
-      if (id !== undefined) this.#places.set(key, id);
-    }
-    this.#unsettled.clear();
+    this.#places.settle();
   }
 
   add(m: NewMessage): number {
@@ -165,7 +131,7 @@ export class MessageStore {
 
   /** Records a copy; false when that native id is already mapped (a duplicate). */
   addCopy(messageId: number, c: Copy): boolean {
-    const place = this.#placeOf(c.network, c.room, true)!;
+    const place = this.#places.of(c.network, c.room, true)!;
     return this.#insertCopy.run(place, c.remoteId, messageId, c.altId ?? null, c.postedAs ?? null, c.bridged ? 1 : 0, c.part ?? 0, c.role ?? "text").changes > 0;
   }
 
@@ -175,7 +141,7 @@ export class MessageStore {
    * person's client id never matches here, so a copy of it cannot capture an alias.
    */
   addAlias(network: Network, room: string, knownId: string, newRemoteId: string): void {
-    const place = this.#placeOf(network, room, false);
+    const place = this.#places.of(network, room, false);
     if (place === undefined) return;
     const known = this.#byRemote.get(place, knownId) ?? this.#ourCopyByAlt(place, knownId);
     if (!known) return;
@@ -183,19 +149,19 @@ export class MessageStore {
   }
 
   idOf(network: Network, room: string, remoteId: string): number | undefined {
-    const place = this.#placeOf(network, room, false);
+    const place = this.#places.of(network, room, false);
     return place === undefined ? undefined : this.#byRemote.get(place, remoteId)?.message_id;
   }
 
   /** The copy a native id names: which message, and which part of it. */
   copyOf(network: Network, room: string, remoteId: string): { messageId: number; part: number; role: PartRole; bridged: boolean } | undefined {
-    const place = this.#placeOf(network, room, false);
+    const place = this.#places.of(network, room, false);
     const row = place === undefined ? undefined : this.#byRemote.get(place, remoteId) ?? this.#ourCopyByAlt(place, remoteId);
     return row ? { messageId: row.message_id, part: row.part, role: row.role, bridged: row.bridged === 1 } : undefined;
   }
 
   find(network: Network, room: string, by: MessageLookup): FoundMessage | undefined {
-    const place = this.#placeOf(network, room, false);
+    const place = this.#places.of(network, room, false);
     if (place === undefined) return undefined;
     const row = "remoteId" in by ? this.#byRemote.get(place, by.remoteId) : this.#byClientId(place, by.altId, by.postedAs);
     if (!row) return undefined;
@@ -245,7 +211,7 @@ export class MessageStore {
 
   /** Forgets one part of a delivery in a room (the room bounced it): it may be sent again. */
   removePart(messageId: number, network: Network, room: string, part: number): void {
-    const place = this.#placeOf(network, room, false);
+    const place = this.#places.of(network, room, false);
     if (place !== undefined) this.#removePart.run(messageId, place, part);
   }
 
@@ -271,7 +237,7 @@ export class MessageStore {
    * remote_id differs from our alt_id) first: that is what people's clients in the room point at.
    */
   #copiesIn(messageId: number, network: Network, room: string): MapRow[] {
-    const place = this.#placeOf(network, room, false);
+    const place = this.#places.of(network, room, false);
     if (place === undefined) return [];
     const rows = this.#copiesInRows.all(messageId, place);
     if (rows.length < 2) return rows;
