@@ -6,9 +6,7 @@
  * what the old generation's marking costs.
  */
 import { startProsody } from "../test/harness/prosody.ts";
-import { spawnJunction } from "../test/harness/junction-process.ts";
-import { connectInspector } from "../test/harness/inspector.ts";
-import { freePort } from "../test/harness/ports.ts";
+import { spawnInspectedJunction } from "../test/harness/junction-process.ts";
 import { measureThroughput } from "./xmpp-raw.ts";
 
 interface Node { callFrame: { functionName: string; url: string; lineNumber: number }; selfSize: number; children: Node[] }
@@ -18,12 +16,11 @@ const top = Number(process.argv[3] ?? 40);
 const prosody = await startProsody({ logLevel: "warn", extraMucConfig: `  modules_disabled = { "muc_mam" }` });
 const roomA = `alloc-a@${prosody.mucDomain}`;
 const roomB = `alloc-b@${prosody.mucDomain}`;
-const port = await freePort();
-const j = await spawnJunction({
+const j = await spawnInspectedJunction({
   xmpp: { server: prosody.componentService, component: prosody.componentDomain, secret: prosody.componentSecret, nick: "Junction" },
   links: { bench: { xmpp: [roomA, roomB] } },
-}, 1, { nodeOptions: `--inspect=127.0.0.1:${port}` });
-const insp = await connectInspector(port);
+}, 1);
+const insp = j.inspector;
 try {
   await measureThroughput({ prosody, roomA, roomB, count: 500, warmup: 300 }); // warm: JIT, caches
   await insp.call("HeapProfiler.enable");
@@ -59,7 +56,6 @@ try {
   console.log("\nby function");
   for (const [k, v] of [...byFn].sort((a, b) => b[1] - a[1]).slice(0, top)) console.log(`${per(v)}  ${k}`);
 } finally {
-  insp.close();
   await j.stop();
   await prosody.stop();
 }

@@ -9,9 +9,7 @@
 import { spawn } from "node:child_process";
 import { mkdirSync } from "node:fs";
 import { startProsody } from "../test/harness/prosody.ts";
-import { spawnJunction } from "../test/harness/junction-process.ts";
-import { connectInspector } from "../test/harness/inspector.ts";
-import { freePort } from "../test/harness/ports.ts";
+import { spawnInspectedJunction } from "../test/harness/junction-process.ts";
 import { spawnRelay } from "./relay.ts";
 import { measureLatency } from "./xmpp-raw.ts";
 
@@ -49,13 +47,11 @@ for (let round = 0; round < rounds; round++) {
       const r = await spawnRelay({ service: prosody.componentService, domain: prosody.componentDomain, secret: prosody.componentSecret, roomA, roomB });
       stop = () => r.stop();
     } else {
-      const port = await freePort();
-      const j = await spawnJunction({
+      const j = await spawnInspectedJunction({
         xmpp: { server: prosody.componentService, component: prosody.componentDomain, secret: prosody.componentSecret, nick: "Junction" },
         links: { bench: { xmpp: [roomA, roomB] } },
-      }, 1, { nodeOptions: `--inspect=127.0.0.1:${port}` });
-      const insp = await connectInspector(port);
-      probe = { evaluate: (e) => insp.evaluate(e), close: () => insp.close() };
+      }, 1);
+      probe = { evaluate: (e) => j.inspector.evaluate(e), close: () => j.inspector.close() };
       if (process.env.PROBE_STRACE) mkdirSync("/tmp/probe", { recursive: true });
       const tracer = process.env.PROBE_STRACE ? spawn("strace", ["-f", "-tt", "-T", "-s", "1000", "-e", `trace=${process.env.PROBE_STRACE}`, "-p", String(j.pid), "-o", `/tmp/probe/strace-${round}.txt`], { stdio: "ignore" }) : undefined;
       if (tracer) await new Promise((r) => setTimeout(r, 1000));

@@ -12,11 +12,10 @@ import { xml } from "@xmpp/client";
 import type { Element } from "@xmpp/xml";
 import type { ProsodyServer } from "../test/harness/prosody.ts";
 import { newPerson, type Person } from "../test/harness/xmpp-person.ts";
-import { spawnJunction } from "../test/harness/junction-process.ts";
-import { freePort } from "../test/harness/ports.ts";
+import { spawnInspectedJunction } from "../test/harness/junction-process.ts";
 import { prng } from "../test/harness/prng.ts";
 import { startDiscordEmulator } from "../test/discord-emulator/index.ts";
-import { connectInspector, type HeapFigures } from "../test/harness/inspector.ts";
+import type { HeapFigures } from "../test/harness/inspector.ts";
 
 export interface MemoryStage {
   puppets: number;
@@ -66,13 +65,12 @@ export async function benchMemory(prosody: ProsodyServer, opts: { links: number;
   // 20 to 200 KiB, as profile pictures are; the first `pictures` people have their own, later ones reuse them.
   const pictures = Array.from({ length: opts.pictures }, () => avatar(rnd, Math.round((20 + rnd() * 180) * 1024)));
   const avatarBytes = (n: number) => pictures.slice(0, Math.min(n, pictures.length)).reduce((s, p) => s + p.length, 0);
-  const inspectPort = await freePort();
-  const j = await spawnJunction({
+  const j = await spawnInspectedJunction({
     xmpp: { server: prosody.componentService, component: prosody.componentDomain, secret: prosody.componentSecret, nick: "Junction", history: 0 },
     discord: { token: emu.token, api: emu.api, cdn: emu.cdn, catchUp: 0 },
     links,
-  }, 2, { timeoutMs: 300_000, nodeOptions: `--inspect=127.0.0.1:${inspectPort}` });
-  const inspector = await connectInspector(inspectPort);
+  }, 2, { timeoutMs: 300_000 });
+  const { inspector } = j;
   const people: Person[] = [];
   const stages: MemoryStage[] = [];
   let vcardsAsked = 0;
@@ -129,7 +127,6 @@ export async function benchMemory(prosody: ProsodyServer, opts: { links: number;
     }
     return { links: opts.links, idleMiB, stages, vcardsServed, vcardsAsked };
   } finally {
-    inspector.close();
     for (const p of people) await p.stop().catch(() => {});
     await j.stop();
     await emu.stop();

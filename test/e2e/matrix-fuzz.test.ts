@@ -8,7 +8,7 @@
  * forever), and keep its memory bounded.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { spawnJunction, type JunctionProcess } from "../harness/junction-process.ts";
+import { spawnInspectedJunction, type JunctionProcess } from "../harness/junction-process.ts";
 import { appservicePusher, type AppservicePusher } from "../harness/appservice-push.ts";
 import { matrixPerson, type MatrixPerson } from "../harness/matrix-person.ts";
 import { startProsody, type ProsodyServer } from "../harness/prosody.ts";
@@ -16,8 +16,7 @@ import { until } from "../harness/until.ts";
 import { Person } from "./xmpp.fixture.ts";
 import { startTestSynapse, type TestSynapse } from "./matrix-synapse.fixture.ts";
 import { prng } from "../harness/prng.ts";
-import { connectInspector, type HeapFigures, type Inspector } from "../harness/inspector.ts";
-import { freePort } from "../harness/ports.ts";
+import type { HeapFigures, Inspector } from "../harness/inspector.ts";
 
 const MUC = "fuzz@conference.localhost";
 const EVENTS = Number(process.env.FUZZ_EVENTS ?? 10_000);
@@ -159,7 +158,6 @@ function hostileBody(): { family: string; body: string } {
 }
 
 beforeAll(async () => {
-  const inspectPort = await freePort();
   [prosody, syn] = await Promise.all([startProsody(), startTestSynapse()]);
   await prosody.registerUser("bob", "pw");
   const a = await syn.registerUser("alice", "Alice");
@@ -168,12 +166,11 @@ beforeAll(async () => {
   bob = new Person(prosody, "bob", MUC);
   await bob.join();
   const m = syn.matrixConfig;
-  junction = await spawnJunction({
+  const j = await spawnInspectedJunction({
     xmpp: { server: prosody.componentService, component: prosody.componentDomain, secret: prosody.componentSecret, nick: "Junction" },
     matrix: { homeserver: m.homeserver, domain: m.domain, listen: `${m.listen.host}:${m.listen.port}`, registration: m.registration },
     links: { fuzz: { xmpp: MUC, matrix: "#fuzz:localhost" } },
   }, 2, {
-    nodeOptions: `--inspect=127.0.0.1:${inspectPort}`,
     onLine: (line) => {
       try {
         const l = JSON.parse(line) as { level: number; msg: string };
@@ -182,12 +179,12 @@ beforeAll(async () => {
       } catch { /* not a log line */ }
     },
   });
+  junction = j;
+  inspector = j.inspector;
   pusher = appservicePusher(m.registration, m.listen);
-  inspector = await connectInspector(inspectPort);
 }, 240_000);
 
 afterAll(async () => {
-  inspector?.close();
   await bob?.stop();
   await junction?.stop();
   await alice?.stop();

@@ -10,13 +10,12 @@
 import { xml } from "@xmpp/client";
 import type { Element } from "@xmpp/xml";
 import { afterAll, beforeAll, expect, it } from "vitest";
-import { spawnJunction, type JunctionProcess } from "../harness/junction-process.ts";
+import { spawnInspectedJunction, type JunctionProcess } from "../harness/junction-process.ts";
 import { startProsody, type ProsodyServer } from "../harness/prosody.ts";
 import { until } from "../harness/until.ts";
 import { newPerson, type Person } from "../harness/xmpp-person.ts";
 import { prng } from "../harness/prng.ts";
-import { connectInspector, type HeapFigures, type Inspector } from "../harness/inspector.ts";
-import { freePort } from "../harness/ports.ts";
+import type { HeapFigures } from "../harness/inspector.ts";
 
 const TOTAL = 10_000;
 const CONTROL_EVERY = 200;
@@ -24,8 +23,6 @@ const SEED = Number(process.env.JUNCTION_FUZZ_SEED ?? 11);
 
 let prosody: ProsodyServer;
 let junction: JunctionProcess | undefined;
-/** Junction's inspector: memory is read after a full GC, so garbage is not read as growth. */
-let inspector: Inspector | undefined;
 const people: Person[] = [];
 
 beforeAll(async () => {
@@ -33,7 +30,6 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  inspector?.close();
   await junction?.stop();
   for (const p of people) await p.stop();
   await prosody?.stop();
@@ -52,12 +48,12 @@ it("10,000 hostile stanzas: Junction stays connected, the control conversation a
   await fuzzer.join(roomA, "fuzzer", { maxHistory: 0 });
   await carol.join(roomA, "carol", { maxHistory: 0 });
   await dave.join(roomB, "dave", { maxHistory: 0 });
-  const inspectPort = await freePort();
-  junction = await spawnJunction({
+  const j = await spawnInspectedJunction({
     xmpp: { server: prosody.componentService, component, secret: prosody.componentSecret, nick: "Junction" },
     links: { fuzz: { xmpp: [roomA, roomB] } },
-  }, 1, { nodeOptions: `--inspect=127.0.0.1:${inspectPort}` });
-  const insp = (inspector = await connectInspector(inspectPort));
+  }, 1);
+  junction = j;
+  const insp = j.inspector; // memory is read after a full GC, so garbage is not read as growth
   const afterGc = async (): Promise<HeapFigures> => { await insp.gc(); return insp.memory(); };
   // Warm up: puppets of each side join, so there are puppet JIDs to aim at.
   await carol.say(roomA, "control warm-up");

@@ -9,6 +9,8 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { stringify } from "yaml";
+import { connectInspector, type Inspector } from "./inspector.ts";
+import { freePort } from "./ports.ts";
 
 const root = join(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -130,4 +132,19 @@ export async function spawnJunction(
       await exited;
     },
   };
+}
+
+/** Junction with its inspector open on a free loopback port, connected: for a GC on demand, heap figures, profiles. */
+export async function spawnInspectedJunction(
+  config: Record<string, unknown>, readyNetworks: number, opts: Omit<Parameters<typeof spawnJunction>[2] & object, "nodeOptions"> = {},
+): Promise<JunctionProcess & { inspector: Inspector }> {
+  const port = await freePort();
+  const j = await spawnJunction(config, readyNetworks, { ...opts, nodeOptions: `--inspect=127.0.0.1:${port}` });
+  const inspector = await connectInspector(port).catch(async (e: unknown) => { await j.stop(); throw e; });
+  const { stop, kill } = j;
+  return Object.assign(j, {
+    inspector,
+    async stop() { inspector.close(); await stop(); },
+    async kill() { inspector.close(); await kill(); },
+  });
 }
