@@ -9,30 +9,27 @@ import type {
 } from "../../core/adapter.ts";
 import { NotReadyError, PermanentDeliveryError } from "../../core/adapter.ts";
 import type { BridgeEvent, RoomRef } from "../../core/events.ts";
-import { remoteId, roomRef } from "../../core/events.ts";
+import { roomRef } from "../../core/events.ts";
 import { XMPP_DEFAULTS, type XmppConfig as LoadedXmppConfig } from "../../config/schema.ts";
 import { AdHocCommands } from "./adhoc.ts";
 import { Bot } from "./bot.ts";
 import { XmppConnection } from "./connection.ts";
 import { fetchLink, fetchVcardPhoto } from "./media.ts";
 import { onBounce } from "./bounce.ts";
-import { CannotDeliver, outboundStanzas } from "./outbound.ts";
+import { outboundStanzas } from "./outbound.ts";
 import { leavePresence, puppetPresence } from "./presence-out.ts";
 import { PUPPET_RESOURCE, Puppets } from "./puppets.ts";
 import { onRoomMessage, receive, type ReceiveDeps } from "./receive.ts";
 import { resendUnconfirmed } from "./resend.ts";
-import { nickIn } from "./mentions.ts";
 import { RoomWatch, type RoomStatus } from "./rejoin.ts";
 import { Rooms, type RoomState } from "./rooms.ts";
-import { NS, bareJid, resourceOf } from "./stanza.ts";
-import { attachmentUrls } from "./upload.ts";
+import { bareJid } from "./stanza.ts";
+import { sendMessage, type SendDeps } from "./send-message.ts";
 import { UploadServices } from "./upload-service.ts";
 import { VERSION } from "./version.ts";
 
 /** The xmpp section as loaded; the keepalive, rejoin and catch-up keys may be left to their defaults. */
 export type XmppConfig = Omit<LoadedXmppConfig, keyof typeof XMPP_DEFAULTS> & Partial<Pick<LoadedXmppConfig, keyof typeof XMPP_DEFAULTS>>;
-
-const STANZA_ID_WAIT_MS = 2000;
 
 export class XmppAdapter implements Adapter {
   readonly network = "xmpp" as const;
@@ -52,6 +49,7 @@ export class XmppAdapter implements Adapter {
   #host: AdapterHost | undefined;
   #bot: Bot | undefined;
   #deps: ReceiveDeps | undefined;
+  #sendDeps: SendDeps | undefined;
   #emitChain: Promise<void> = Promise.resolve();
   #watch: RoomWatch | undefined;
   #stopping = false;
@@ -115,6 +113,10 @@ export class XmppAdapter implements Adapter {
       botRemoved: (state, reason) => this.#watch?.removed(state, reason),
       bounce: (el) => onBounce(el, { rooms: this.#rooms, puppets: this.#puppets, host, log: this.#log }),
       ...(host.admin ? { adhoc: new AdHocCommands(this.#config.component, host.admin) } : {}),
+    };
+    this.#sendDeps = {
+      conn: this.#conn, host, puppets: this.#puppets, uploads: this.#uploads, log: this.#log,
+      botFull: this.#botFull, botNick: c.nick, component: c.component,
     };
     await this.#conn.start();
   }
@@ -186,7 +188,7 @@ export class XmppAdapter implements Adapter {
         await this.#puppets.ensureJoined(state, event.origin, event.sender, ctx);
         return [];
       case "message": case "edit": case "retract": case "reaction":
-        return this.#sendMessage(state, event, ctx);
+        return sendMessage(state, event, ctx, this.#sendDeps!);
     }
   }
 
@@ -207,76 +209,6 @@ export class XmppAdapter implements Adapter {
     if (url.startsWith("xmpp-vcard:")) return fetchVcardPhoto(this.#conn, this.#botFull, url.slice("xmpp-vcard:".length));
     if (!this.#host) throw new NotReadyError("the XMPP adapter has not started");
     return fetchLink(this.#host.media, url);
-  }
-
-  async #sendMessage(state: RoomState, event: BridgeEvent, original: DeliveryContext): Promise<RemoteIds> {
-    if (event.kind === "message" && event.bridgeNotice) {
-      // Junction's own notice (events.ts): the bot occupant says it, never a puppet.
-      const out = outboundStanzas({ ...event, attachments: [], mentions: [] }, original, {
-        room: state.room, from: this.#botFull, occupant: `${state.room}/${state.botNick ?? this.#config.nick}`,
-      });
-      for (const i of out.ids) state.sent(i.id);
-      await this.#conn.send(...out.stanzas);
-      return out.ids.map((i) => ({ id: remoteId(i.id), altId: i.altId, postedAs: i.postedAs }));
-    }
-    const ctx = await state.withStanzaIds(original, STANZA_ID_WAIT_MS);
-    let speaker = await this.#puppets.ensureJoined(state, event.origin, event.sender, ctx);
-    let occupant = `${state.room}/${speaker.nick}`;
-    if (event.kind === "retract" && event.moderated && ctx.target?.postedAs && ctx.target.postedAs !== occupant) {
-      // A moderator elsewhere removed someone's message: only the puppet that wrote it can retract it here.
-      const puppet = state.puppetByNick(resourceOf(ctx.target.postedAs) ?? "");
-      if (!puppet?.joined) throw new PermanentDeliveryError(`cannot retract ${ctx.target.remoteId} in ${state.room}: it was not written by a puppet of ours that is still in the room, and Junction does not moderate native XMPP messages`);
-      speaker = { ...puppet, full: `${puppet.bare}/${PUPPET_RESOURCE}` };
-      occupant = ctx.target.postedAs;
-    }
-    // Parts that landed on an earlier try are neither fetched nor sent again.
-    const done = new Set((ctx.delivered ?? []).map((p) => p.part));
-    const host = this.#host!;
-    const service = event.kind === "message" && event.attachments.length > 0 ? await this.#uploads.get() : undefined;
-    const links = event.kind === "message" && event.attachments.length > 0
-      ? await attachmentUrls(event.attachments, ctx, {
-        conn: this.#conn, http: host.media, from: this.#botFull, room: state.room, log: this.#log, ...(service ? { service } : {}),
-        publicLink: (url, name) => host.publicMedia(event.origin, url, name),
-        skip: new Set(event.attachments.filter((_, i) => done.has(i + 1)).map((a) => a.url)),
-      })
-      : undefined;
-    const replyPostedAs = ctx.replyTo?.postedAs;
-    const replyToOccupant = replyPostedAs ? state.occupantJidOf(replyPostedAs) : undefined;
-    let out;
-    try {
-      out = outboundStanzas(event, ctx, {
-        room: state.room, from: speaker.full, occupant, endsTyping: state.typing.has(speaker.bare.toLowerCase()),
-        nickOf: (m) => nickIn(state, m, this.#config.component),
-        ...(replyToOccupant ? { replyToOccupant } : {}),
-        ...(links ? { attachmentUrls: links.urls, attachmentNotes: links.notes } : {}),
-      });
-    } catch (err) {
-      if (err instanceof CannotDeliver) throw new PermanentDeliveryError(err.message);
-      throw err;
-    }
-    const parts = out.ids.map((id, i) => ({ id, stanza: out.stanzas[i]! })).filter((p) => !done.has(p.id.part));
-    // Our ids are stable across retries: if the room already shows this one (its reflection came
-    // back in the history the bot got on rejoin), it was delivered before a crash could record it.
-    const already = parts.length > 0 && parts.every((p) => state.reflected(p.id.id) !== undefined);
-    if (already) {
-      this.#log.info({ room: state.room, deliveryId: ctx.deliveryId }, "already in the room (seen in its history); not sent again");
-    } else if (parts.length > 0) {
-      for (const p of parts) {
-        state.sent(p.id.id);
-        await this.#conn.send(p.stanza);
-        // Only a message's own parts are parts: a correction replaces its target (XEP-0308 points
-        // every correction at the original's id), it adds nothing the target's parts should list;
-        // text added to a file-only message is its new text part (outbound.ts).
-        if (event.kind === "message" || (event.kind === "edit" && ctx.target?.role === "file")) ctx.partDelivered?.({ id: remoteId(p.id.id), altId: p.id.altId, postedAs: p.id.postedAs, part: p.id.part, role: p.id.role });
-      }
-      if (out.removedPart !== undefined) ctx.partRemoved?.(out.removedPart);
-      if (parts.some((p) => p.stanza.getChild("active", NS.chatStates))) state.typing.delete(speaker.bare.toLowerCase());
-      // Kept until the room reflects it (a moderation, spoken by another puppet, is not resent).
-      if (speaker.full === this.#puppets.fullJid(event.origin, event.sender)) {
-        state.unconfirmed.add(parts.map((p) => p.id.id), { origin: event.origin, sender: event.sender, ctx: { fetchMedia: ctx.fetchMedia }, stanzas: parts.map((p) => p.stanza) });
-      }
-    }
-    return out.ids.map((i) => ({ id: remoteId(i.id), altId: i.altId, postedAs: i.postedAs, part: i.part, role: i.role }));
   }
 
   async #joinAll(): Promise<void> {
