@@ -1,12 +1,13 @@
 import type { Logger } from "pino";
 import type { Deliverer } from "./delivery.ts";
 import { failureOf, reasonOf, type DeliveryError } from "./errors.ts";
+import { Failures } from "./failures.ts";
 import type { BridgeEvent, Network } from "./events.ts";
 import { networkRoomKey } from "./links.ts";
 import type { Metrics } from "./metrics.ts";
 import type { EphemeralDelivery } from "./router.ts";
-import { kindOf, RoomQueue, whereOf, type QueueStats, type RoomQueueState } from "./room-queue.ts";
-import { backoff, capped, DEFAULT_RETRY, gaveUpReason, isLastAttempt, type RetryPolicy } from "./retry.ts";
+import { RoomQueue, whereOf, type QueueStats, type RoomQueueState } from "./room-queue.ts";
+import { afterFailure, DEFAULT_RETRY, isLastAttempt, type RetryPolicy } from "./retry.ts";
 import type { OutboxRow } from "./store/outbox-store.ts";
 import type { Store } from "./store/store.ts";
 
@@ -29,7 +30,7 @@ export class Queues {
   readonly #deliverer: Deliverer;
   readonly #store: Store;
   readonly #log: Logger;
-  readonly #metrics: Metrics | undefined;
+  readonly #failures: Failures;
   readonly #policy: RetryPolicy;
   readonly #pace: Pace;
   /** Links an admin paused: their rows stay queued (and in the outbox) until resumed. */
@@ -41,9 +42,12 @@ export class Queues {
     this.#deliverer = deliverer;
     this.#store = store;
     this.#log = log;
-    this.#metrics = metrics;
     this.#policy = policy;
     this.#pace = pace;
+    this.#failures = new Failures({
+      log, metrics, stats: this.stats, forget: (id) => deliverer.forget(id),
+      roomOf: (row) => this.#rooms.get(networkRoomKey(row.network, row.room)),
+    });
   }
 
   /**
@@ -54,21 +58,15 @@ export class Queues {
    */
   reopen(row: OutboxRow, err: DeliveryError): void {
     const reason = reasonOf(err);
-    const failure = failureOf(err);
-    if (failure !== "not-ready") row.attempts++;
-    const overCap = capped(this.#policy, row);
-    if (failure === "permanent" || overCap) {
-      const why = overCap && failure !== "permanent" ? gaveUpReason(row, reason) : reason;
-      this.#write(row, () => this.#store.outbox.restore(row, "failed", why));
-      this.#givenUp(row, why, "bounced");
+    const next = afterFailure(this.#policy, row, failureOf(err), reason);
+    if ("giveUp" in next) {
+      this.#failures.record(row, () => this.#store.outbox.restore(row, "failed", next.giveUp));
+      this.#failures.givenUp(row, next.giveUp, "bounced");
       return;
     }
-    row.nextTry = Date.now() + (failure === "not-ready" ? 0 : backoff(row.attempts));
-    this.#write(row, () => this.#store.outbox.restore(row, "pending", reason));
-    this.stats.retried++;
-    const q = this.#rooms.get(networkRoomKey(row.network, row.room));
-    if (q) q.lastFailure = { at: Date.now(), reason, cause: "retrying" };
-    this.#metrics?.retries.inc({ network: row.network });
+    row.nextTry = next.retryAt;
+    this.#failures.record(row, () => this.#store.outbox.restore(row, "pending", reason));
+    this.#failures.retrying(row, reason);
     this.#log.warn({ ...whereOf(row), reason, attempt: row.attempts }, "the room bounced a delivery; sending it again");
     this.enqueue([row]);
   }
@@ -153,8 +151,8 @@ export class Queues {
     if (q.running) await Promise.race([q.running, new Promise((r) => setTimeout(r, Math.max(0, end - Date.now())).unref())]);
     const left = q.items.splice(q.active ? 1 : 0).flatMap((i) => ("row" in i ? [i.row] : []));
     for (const row of left) {
-      this.#write(row, () => this.#store.outbox.fail(row, reason));
-      this.#countFailure(row, "permanent");
+      this.#failures.record(row, () => this.#store.outbox.fail(row, reason));
+      this.#failures.counted(row, "permanent");
     }
     if (left.length > 0) this.#log.warn({ network, room, failed: left.length, reason }, "deliveries to a room no link has any more were not done in time; recorded as failed");
     return { delivered, failed: left.length };
@@ -261,49 +259,18 @@ export class Queues {
       this.#later(q, NOT_READY_RETRY);
       return false;
     }
-    row.attempts++;
-    if (failure === "permanent" || capped(this.#policy, row)) {
-      const why = failure === "permanent" ? reason : gaveUpReason(row, reason);
-      this.#write(row, () => this.#store.outbox.fail(row, why));
+    const next = afterFailure(this.#policy, row, failure, reason);
+    if ("giveUp" in next) {
+      this.#failures.record(row, () => this.#store.outbox.fail(row, next.giveUp));
       q.items.shift();
-      this.#givenUp(row, why, failure === "permanent" ? "permanent" : "gave-up");
+      this.#failures.givenUp(row, next.giveUp, failure === "permanent" ? "permanent" : "gave-up");
       return true;
     }
-    row.nextTry = Date.now() + backoff(row.attempts);
-    this.#write(row, () => this.#store.outbox.retryLater(row, reason));
-    this.stats.retried++;
-    q.lastFailure = { at: Date.now(), reason, cause: "retrying" };
-    this.#metrics?.retries.inc({ network: row.network });
+    row.nextTry = next.retryAt;
+    this.#failures.record(row, () => this.#store.outbox.retryLater(row, reason));
+    this.#failures.retrying(row, reason);
     this.#log.warn({ ...whereOf(row), reason, attempt: row.attempts, retryInMs: row.nextTry - Date.now() }, "delivery failed; will retry");
     this.#later(q, row.nextTry - Date.now());
     return false;
-  }
-
-  /** The one log line and metric of a give-up. */
-  #givenUp(row: OutboxRow, reason: string, cause: "permanent" | "gave-up" | "bounced"): void {
-    this.#countFailure(row, cause);
-    const q = this.#rooms.get(networkRoomKey(row.network, row.room));
-    if (q) q.lastFailure = { at: Date.now(), reason, cause };
-    this.#log.warn({ ...whereOf(row), kind: kindOf(row), attempts: row.attempts, cause, reason }, "delivery failed for good; recorded and skipped");
-  }
-
-  #countFailure(row: OutboxRow, cause: "permanent" | "gave-up" | "bounced"): void {
-    this.#deliverer.forget(row.id);
-    this.stats.failed++;
-    this.#metrics?.eventsOut.inc({ network: row.network, kind: kindOf(row), outcome: "failed" });
-    this.#metrics?.failures.inc({ network: row.network, cause });
-  }
-
-  /**
-   * Outbox bookkeeping that fails (disk full) is logged with its row; the queue goes on with
-   * what it knows in memory. A failure not recorded is found pending again after a restart, and
-   * meets the same cap then (the age counts from the commit).
-   */
-  #write(row: OutboxRow, write: () => void): void {
-    try {
-      write();
-    } catch (err) {
-      this.#log.error({ ...whereOf(row), err }, "could not record a delivery's state in the store; continuing from memory");
-    }
   }
 }

@@ -1,4 +1,5 @@
 /** How a transient delivery failure is retried: the wait before each try, and when to stop. */
+import type { Failure } from "./errors.ts";
 import type { OutboxRow } from "./store/outbox-store.ts";
 
 /** Waits grow 1 s, 2 s, 4 s … up to 5 min, with jitter so that many rooms do not retry in step. */
@@ -28,4 +29,15 @@ export function isLastAttempt(policy: RetryPolicy, row: OutboxRow): boolean {
 export function gaveUpReason(row: OutboxRow, reason: string): string {
   const hours = ((Date.now() - row.created) / 3600_000).toFixed(1);
   return `gave up after ${row.attempts} attempts over ${hours} h: ${reason}`;
+}
+
+/**
+ * What follows a failed attempt: counts it (a not-ready wait is no attempt), then either the
+ * reason to record as the give-up (permanent, or past the cap) or when to try again.
+ */
+export function afterFailure(policy: RetryPolicy, row: OutboxRow, failure: Failure, reason: string, now = Date.now()): { giveUp: string } | { retryAt: number } {
+  if (failure !== "not-ready") row.attempts++;
+  if (failure === "permanent") return { giveUp: reason };
+  if (capped(policy, row, now)) return { giveUp: gaveUpReason(row, reason) };
+  return { retryAt: now + (failure === "not-ready" ? 0 : backoff(row.attempts)) };
 }
