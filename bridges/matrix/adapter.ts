@@ -63,7 +63,6 @@ export class MatrixAdapter implements Adapter {
   #stopped = false;
   readonly #reconnect: Reconnect;
   #connecting: Promise<void> | undefined;
-  #listening = false;
   /** Set when a request finds the homeserver unreachable while a connection attempt is running. */
   #lostMeanwhile = false;
 
@@ -127,19 +126,6 @@ export class MatrixAdapter implements Adapter {
     return { receiver: this.#receiver, server: this.#server };
   }
 
-  async #listen(server: AppserviceServer): Promise<void> {
-    if (this.#listening) return;
-    const { host, port } = this.#config.listen;
-    try {
-      const addr = await server.listen();
-      this.#listening = true;
-      this.#log.info({ listen: `${addr.address}:${addr.port}` }, "appservice listening for the homeserver");
-    } catch (err) {
-      throw new Error(`cannot listen on ${host}:${port} for the homeserver (${(err as Error).message}): ` +
-        "free that port or change matrix.listen (and the url in the registration file)");
-    }
-  }
-
   async stop(): Promise<void> {
     this.#stopped = true;
     clearInterval(this.#liveness);
@@ -147,7 +133,6 @@ export class MatrixAdapter implements Adapter {
     await this.#server?.close();
     this.#server = undefined;
     this.#receiver = undefined;
-    this.#listening = false;
   }
 
   /** A room that resolved after start (core/resolve.ts): the bot joins it and catches up on it. */
@@ -191,7 +176,7 @@ export class MatrixAdapter implements Adapter {
     this.#lostMeanwhile = false;
     try {
       const { hs, reg } = this.#init();
-      await this.#listen(this.#parts(host).server);
+      await this.#parts(host).server.listen();
       await checkToken(hs, this.#config.registration);
       const { rooms } = this.#init();
       const linked = [...this.#linked];

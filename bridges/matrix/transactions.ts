@@ -32,7 +32,12 @@ export class AppserviceServer {
     this.#opts = opts;
   }
 
+  /**
+   * Listens (once: while listening, resolves to the address at once). A port that cannot be had
+   * is an error that names the key to change.
+   */
   async listen(): Promise<AddressInfo> {
+    if (this.#server?.listening) return this.#server.address() as AddressInfo;
     const server = createServer((req, res) => {
       this.#handle(req, res).catch((err: unknown) => {
         this.#opts.log.error({ err }, "appservice request failed");
@@ -40,14 +45,19 @@ export class AppserviceServer {
       });
     });
     this.#server = server;
+    const { host, port } = this.#opts;
     await new Promise<void>((resolve, reject) => {
-      server.once("error", reject);
-      server.listen(this.#opts.port, this.#opts.host, () => {
-        server.off("error", reject);
+      const refused = (err: Error) => reject(new Error(`cannot listen on ${host}:${port} for the homeserver (${err.message}): ` +
+        "free that port or change matrix.listen (and the url in the registration file)"));
+      server.once("error", refused);
+      server.listen(port, host, () => {
+        server.off("error", refused);
         resolve();
       });
     });
-    return server.address() as AddressInfo;
+    const addr = server.address() as AddressInfo;
+    this.#opts.log.info({ listen: `${addr.address}:${addr.port}` }, "appservice listening for the homeserver");
+    return addr;
   }
 
   /** Stops taking requests and waits for the transaction in hand. */
