@@ -19,6 +19,8 @@ export interface JunctionProcess {
   readonly dir: string;
   /** Resident memory in MiB, from /proc. */
   rssMiB(): number;
+  /** What the process wrote to stderr (log lines go to stdout). */
+  stderr(): string;
   /** Log lines (JSON) written since the start that contain `text`. */
   logged(text: string): string[];
   /** The config file it was started with. */
@@ -100,6 +102,7 @@ export async function spawnJunction(
       const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"));
       return m ? Number(m[1]) / 1024 : NaN;
     },
+    stderr: () => stderr,
     logged(text) {
       return kept.filter((l) => l.includes(text));
     },
