@@ -7,7 +7,7 @@
 import type { Logger } from "pino";
 import type { AdapterHost, DeliveryContext, RemoteIds } from "../../core/adapter.ts";
 import { PermanentDeliveryError } from "../../core/adapter.ts";
-import type { BridgeEvent } from "../../core/events.ts";
+import type { EditEvent, MessageEvent, ReactionEvent, RetractEvent } from "../../core/events.ts";
 import { remoteId } from "../../core/events.ts";
 import type { XmppConnection } from "./connection.ts";
 import { nickIn } from "./mentions.ts";
@@ -33,9 +33,7 @@ export interface SendDeps {
   readonly component: string;
 }
 
-export type MessageEvent = Extract<BridgeEvent, { kind: "message" | "edit" | "retract" | "reaction" }>;
-
-export async function sendMessage(state: RoomState, event: MessageEvent, original: DeliveryContext, deps: SendDeps): Promise<RemoteIds> {
+export async function sendMessage(state: RoomState, event: MessageEvent | EditEvent | RetractEvent | ReactionEvent, original: DeliveryContext, deps: SendDeps): Promise<RemoteIds> {
   const { conn, host, puppets, log } = deps;
   if (event.kind === "message" && event.bridgeNotice) {
     // Junction's own notice (events.ts): the bot occupant says it, never a puppet.
