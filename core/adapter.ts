@@ -292,8 +292,19 @@ export interface Adapter {
    * form: fetched from even where their address is private, as if the operator had listed them.
    */
   readonly mediaHosts?: readonly string[];
+  /**
+   * Like mediaHosts, but only for URLs under a path: where this network's file service keeps
+   * people's files (XMPP's upload service), so that nothing else that host serves can be asked for.
+   */
+  readonly mediaScopes?: readonly MediaScope[];
   /** Its connection and rooms, for /health and the status page (read on each request: cheap). */
   status?(): AdapterStatus;
+}
+
+/** A host in media.allowHosts form (`host:port`), and the path its files are under (`/file_share/`). */
+export interface MediaScope {
+  readonly host: string;
+  readonly path: string;
 }
 
 export { DeliveryError, NotReadyError, PermanentDeliveryError, TransientDeliveryError } from "./errors.ts";

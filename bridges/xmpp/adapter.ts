@@ -5,7 +5,7 @@
  */
 import type { Logger } from "pino";
 import type {
-  Adapter, AdapterHost, AdapterStatus, Capabilities, DeliveryContext, EmitOptions, Media, RemoteIds,
+  Adapter, AdapterHost, AdapterStatus, Capabilities, DeliveryContext, EmitOptions, Media, MediaScope, RemoteIds,
 } from "../../core/adapter.ts";
 import { NotReadyError, PermanentDeliveryError } from "../../core/adapter.ts";
 import type { BridgeEvent, RoomRef } from "../../core/events.ts";
@@ -68,10 +68,20 @@ export class XmppAdapter implements Adapter {
   }
 
   /**
-   * The upload service's domain (configured, or found by service discovery), on the usual HTTP ports only (80, 443, Prosody's 5280/5281): files
-   * people upload through it are fetched even from a private address, but nothing else on that host.
+   * Where the upload service keeps files, as a slot it gave us says (slot.ts): people's uploads
+   * are fetched from there even from a private address, and nothing else that host serves.
+   */
+  get mediaScopes(): readonly MediaScope[] {
+    const files = this.#uploads.known?.files;
+    return files ? [files] : [];
+  }
+
+  /**
+   * Until then, or when the service gives Junction no slot: the service's domain (configured, or
+   * found by service discovery) on the usual HTTP ports only (80, 443, Prosody's 5280/5281).
    */
   get mediaHosts(): readonly string[] {
+    if (this.#uploads.known?.files) return [];
     const upload = this.#config.upload ?? this.#uploads.known?.jid;
     const domain = upload?.slice(upload.indexOf("@") + 1);
     return domain ? [80, 443, 5280, 5281].map((port) => `${domain}:${port}`) : [];
@@ -208,6 +218,8 @@ export class XmppAdapter implements Adapter {
   async fetchMedia(url: string): Promise<Media> {
     if (url.startsWith("xmpp-vcard:")) return fetchVcardPhoto(this.#conn, this.#botFull, url.slice("xmpp-vcard:".length));
     if (!this.#host) throw new NotReadyError("the XMPP adapter has not started");
+    // Where the upload service keeps files is known before the first fetch (mediaScopes).
+    await this.#uploads.get().catch(() => undefined);
     return fetchLink(this.#host.media, url);
   }
 

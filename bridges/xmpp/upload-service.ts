@@ -12,10 +12,12 @@ import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
 import type { Logger } from "pino";
 import { NotReadyError } from "../../core/errors.ts";
+import type { MediaScope } from "../../core/adapter.ts";
 import type { XmppConnection } from "./connection.ts";
+import { filesScope, NS_UPLOAD, requestSlot } from "./slot.ts";
 import { NS } from "./stanza.ts";
 
-export const NS_UPLOAD = "urn:xmpp:http:upload:0";
+export { NS_UPLOAD } from "./slot.ts";
 /** Items of the domain asked about at most: a server lists its components, a handful. */
 const MAX_ITEMS = 20;
 
@@ -23,6 +25,8 @@ export interface UploadService {
   readonly jid: string;
   /** The largest file it takes, when it says (max-file-size). */
   readonly maxBytes?: number;
+  /** Where it keeps files, from the GET URL of a slot it gave us (undefined: it gave none). */
+  readonly files?: MediaScope;
 }
 
 /** The service a disco#info answer describes, if it is an upload service. */
@@ -76,9 +80,9 @@ export class UploadServices {
 
   /** The service, or undefined when the server has none (files then go as links). */
   get(): Promise<UploadService | undefined> {
-    this.#found ??= this.#discover().then((s) => {
+    this.#found ??= this.#discover().then((found) => (found ? this.#withFiles(found) : undefined)).then((s) => {
       this.known = s;
-      if (s) this.#log.info({ service: s.jid, maxBytes: s.maxBytes }, this.#configured ? "XMPP upload service (configured)" : "XMPP upload service found through service discovery");
+      if (s) this.#log.info({ service: s.jid, maxBytes: s.maxBytes, files: s.files ? `${s.files.host}${s.files.path}` : undefined }, this.#configured ? "XMPP upload service (configured)" : "XMPP upload service found through service discovery");
       else this.#log.info({ asked: parentDomain(this.#component) }, "no XMPP upload service found; files from other networks go to XMPP as links");
       return s;
     }, (err: unknown) => {
@@ -86,6 +90,27 @@ export class UploadServices {
       throw err;
     });
     return this.#found;
+  }
+
+  /**
+   * Asks the service for a slot it never gets a PUT for (an unused slot expires), to learn where
+   * it keeps files from the slot's GET URL: people's uploads are then fetched from there, even
+   * from a private address, and nothing else on that host. A service that gives us no slot is
+   * left at its domain on the usual HTTP ports (XmppAdapter.mediaHosts).
+   */
+  async #withFiles(service: UploadService): Promise<UploadService> {
+    let reason: string;
+    try {
+      const slot = await requestSlot(this.#conn, this.#from, service.jid, { name: "junction-probe.txt", size: 1, mime: "text/plain" });
+      const files = filesScope(slot.get);
+      if (files) return { ...service, files };
+      reason = `its slot's GET URL is not http(s): ${slot.get.slice(0, 200)}`;
+    } catch (err) {
+      if (err instanceof NotReadyError) throw err;
+      reason = (err as Error).message;
+    }
+    this.#log.info({ service: service.jid, reason }, "where the XMPP upload service keeps files is not known (it gave Junction no usable slot): its domain is allowed on ports 80, 443, 5280 and 5281, any path");
+    return service;
   }
 
   async #discover(): Promise<UploadService | undefined> {

@@ -2,7 +2,6 @@
  * XEP-0363 HTTP File Upload: ask the upload service for a slot, PUT the bytes, and hand out the
  * GET URL, so files from other networks reach XMPP clients as ordinary OOB links.
  */
-import xml from "@xmpp/xml";
 import type { Logger } from "pino";
 import type { DeliveryContext, Media, MediaHttpClient } from "../../core/adapter.ts";
 import type { Attachment } from "../../core/events.ts";
@@ -10,29 +9,14 @@ import { failureOf } from "../../core/errors.ts";
 import { isMediaFailure } from "../../core/media/errors.ts";
 import { attachmentNote, degradesNow, MEDIA_ATTEMPTS, publicReasonOf } from "../../core/fallbacks.ts";
 import { IqError, type XmppConnection } from "./connection.ts";
-import { NS_UPLOAD, type UploadService } from "./upload-service.ts";
-
-/** Only these headers may be copied from the slot into the PUT (XEP-0363 §5). */
-const ALLOWED_HEADERS = new Set(["authorization", "cookie", "expires"]);
+import { requestSlot } from "./slot.ts";
+import type { UploadService } from "./upload-service.ts";
 
 export async function uploadMedia(conn: XmppConnection, http: MediaHttpClient, from: string, service: string, media: Media, name: string): Promise<string> {
-  const filename = name.replace(/[/\\\u0000-\u001f]/g, "_") || "file";
-  const answer = await conn.request(xml("iq", { type: "get", from, to: service },
-    xml("request", { xmlns: NS_UPLOAD, filename, size: media.data.byteLength, "content-type": media.mime })));
-  // The PUT goes wherever the slot says, unchecked: so the slot must come from the service we asked.
-  if ((answer.attrs.from ?? "").toLowerCase() !== service) throw new Error(`an upload slot answered by ${answer.attrs.from} instead of ${service}; ignored`);
-  const slot = answer.getChild("slot", NS_UPLOAD);
-  const put = slot?.getChild("put")?.attrs.url;
-  const get = slot?.getChild("get")?.attrs.url;
-  if (!put || !get) throw new Error(`the upload service ${service} answered without a put/get URL`);
-  const headers: Record<string, string> = { "content-type": media.mime };
-  for (const h of slot!.getChild("put")!.getChildren("header")) {
-    const n = h.attrs.name?.toLowerCase();
-    if (n && ALLOWED_HEADERS.has(n)) headers[n] = h.getText().replace(/[\r\n]/g, "");
-  }
+  const slot = await requestSlot(conn, from, service, { name, size: media.data.byteLength, mime: media.mime });
   // The slot is our server's answer to our request, so its host is allowed; timeouts still apply.
-  await http.put(put, media.data, headers);
-  return get;
+  await http.put(slot.put, media.data, slot.headers);
+  return slot.get;
 }
 
 /** What moving one file needs beyond the delivery: the connection, the service, the public links. */

@@ -7,7 +7,7 @@ import type { Adapter, Media } from "../adapter.ts";
 import type { Network } from "../events.ts";
 import { DEFAULT_LIMITS, MediaHttp, type MediaLimits } from "./http.ts";
 import { measured } from "./measure.ts";
-import { AddressPolicy } from "./policy.ts";
+import { AddressPolicy, inScope } from "./policy.ts";
 
 export interface MediaConfig {
   /** Hosts fetched from even where their address is private (see policy.ts for the forms). */
@@ -30,13 +30,19 @@ export function mediaHttp(config: MediaConfig = DEFAULT_MEDIA, adapters: Iterabl
   const list = [...adapters];
   // Read on each check: an adapter may learn its servers' hosts while running (XMPP's upload service).
   const own = () => list.flatMap((a) => a.mediaHosts ?? []);
+  const scopes = () => list.flatMap((a) => a.mediaScopes ?? []);
   const limits: MediaLimits = {
     maxBytes: config.maxBytes,
     connectMs: config.timeouts.connect * 1000,
     headersMs: config.timeouts.headers * 1000,
     totalMs: config.timeouts.total * 1000,
   };
-  return new MediaHttp(new AddressPolicy(config.allowHosts, own), limits);
+  // A URL under a file service's path is fetched under a policy that also allows that host; any
+  // other URL, on that host too, under one that does not (and through connections of its own).
+  return new MediaHttp(new AddressPolicy(config.allowHosts, own), limits, {
+    covers: (url) => inScope(scopes(), url),
+    policy: new AddressPolicy(config.allowHosts, () => [...own(), ...scopes().map((s) => s.host)]),
+  });
 }
 
 /**

@@ -37,16 +37,28 @@ export interface GetOptions {
   readonly maxBytes?: number;
 }
 
+/**
+ * URLs under an adapter's file service (MediaScope), and the policy they are fetched under: one
+ * that also allows those services' hosts.
+ */
+export interface ScopedPolicy {
+  covers(url: URL): boolean;
+  readonly policy: AddressPolicy;
+}
+
 export class MediaHttp {
   readonly #limits: MediaLimits;
   readonly #checked: Agent;
   readonly #trusted: Agent;
+  readonly #scoped: { readonly covers: (url: URL) => boolean; readonly agent: Agent } | undefined;
 
-  constructor(policy: AddressPolicy, limits: MediaLimits = DEFAULT_LIMITS) {
+  constructor(policy: AddressPolicy, limits: MediaLimits = DEFAULT_LIMITS, scoped?: ScopedPolicy) {
     this.#limits = limits;
     const common = { keepAliveTimeout: 4000, connections: 8, headersTimeout: limits.headersMs, bodyTimeout: limits.headersMs };
     this.#checked = new Agent({ ...common, connect: checkedConnector(policy, limits.connectMs) });
     this.#trusted = new Agent({ ...common, connect: { timeout: limits.connectMs } });
+    // Agents keep connections per origin: a connection made for a URL in scope is never reused for one outside it.
+    this.#scoped = scoped && { covers: (url) => scoped.covers(url), agent: new Agent({ ...common, connect: checkedConnector(scoped.policy, limits.connectMs) }) };
   }
 
   /** GETs a user-supplied http(s) or data: URL under the address policy, redirects checked hop by hop. */
@@ -60,7 +72,8 @@ export class MediaHttp {
     let current = first;
     let headers = firstHeaders;
     for (let hop = 0; ; hop++) {
-      const res = await this.#request(this.#checked, current, { method: "GET", headers, signal });
+      const agent = this.#scoped?.covers(current) ? this.#scoped.agent : this.#checked; // each hop anew
+      const res = await this.#request(agent, current, { method: "GET", headers, signal });
       if (REDIRECTS.has(res.statusCode)) {
         discard(res);
         if (hop >= MAX_REDIRECTS) throw mediaFailure("redirect", `${show(first.href)}: more than ${MAX_REDIRECTS} redirects`);
@@ -116,7 +129,7 @@ export class MediaHttp {
 
   /** Ends every connection, aborting fetches still in flight (shutdown: the outbox retries them). */
   async close(): Promise<void> {
-    await Promise.allSettled([this.#checked.destroy(), this.#trusted.destroy()]);
+    await Promise.allSettled([this.#checked.destroy(), this.#trusted.destroy(), ...(this.#scoped ? [this.#scoped.agent.destroy()] : [])]);
   }
 
   async #request(agent: Agent, url: URL, opts: { method: "GET" | "PUT"; headers: Record<string, string>; body?: Uint8Array; signal: AbortSignal }): Promise<Dispatcher.ResponseData> {

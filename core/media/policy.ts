@@ -5,6 +5,7 @@
  * registries); what it calls "unicast" is the only class fetched without an allowance.
  */
 import ipaddr from "ipaddr.js";
+import type { MediaScope } from "../adapter.ts";
 
 type Address = ipaddr.IPv4 | ipaddr.IPv6;
 
@@ -179,6 +180,25 @@ export class AddressPolicy {
     });
   }
 
+}
+
+/**
+ * Whether `url` is under one of `scopes` (an adapter's file service: host:port and a path
+ * prefix). The URL parser has already resolved dot segments (`/file_share/../metrics` is
+ * `/metrics`, `%2e%2e` too); an encoded slash or backslash, which a server might decode into a
+ * path of its own, is never in scope.
+ */
+export function inScope(scopes: readonly MediaScope[], url: URL): boolean {
+  if (scopes.length === 0 || /%2f|%5c/i.test(url.pathname)) return false;
+  const port = Number(url.port || (url.protocol === "https:" ? 443 : 80));
+  const host = stripDot(unbracket(url.hostname));
+  return scopes.some((s) => {
+    const e = parseAllowEntry(s.host);
+    if ("error" in e || e.port !== port || !url.pathname.startsWith(s.path)) return false;
+    if (e.kind === "name") return !e.wildcard && host === e.name;
+    const addr = parseAddress(host);
+    return addr !== undefined && addr.kind() === e.range[0].kind() && addr.match(e.range as never);
+  });
 }
 
 export const unbracket = (h: string) => h.replace(/^\[(.*)\]$/, "$1");

@@ -7,6 +7,8 @@
 import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { xml } from "@xmpp/client";
+import type { Element } from "@xmpp/xml";
 import { pino } from "pino";
 import { afterAll, beforeAll, expect, it } from "vitest";
 import { MatrixAdapter } from "../../bridges/matrix/adapter.ts";
@@ -80,6 +82,21 @@ it("a file from Matrix arrives as an upload to ejabberd's mod_http_upload", asyn
   const res = await fetch(url);
   expect(res.status).toBe(200);
   expect(await res.text()).toBe(content);
+}, 60_000);
+
+it("a file Alice uploads to ejabberd reaches Matrix as a file: Junction learned from its own slot where ejabberd keeps everyone's files (no media.allowHosts)", async () => {
+  const content = `alice's notes ${Date.now()}`;
+  const iqCaller = (alice.xmpp as unknown as { iqCaller: { request(el: Element): Promise<Element> } }).iqCaller;
+  const slot = (await iqCaller.request(xml("iq", { type: "get", to: ej.uploadDomain },
+    xml("request", { xmlns: "urn:xmpp:http:upload:0", filename: "alice.txt", size: String(content.length), "content-type": "text/plain" })))).getChild("slot", "urn:xmpp:http:upload:0")!;
+  const get = slot.getChild("get")!.attrs.url as string;
+  expect((await fetch(slot.getChild("put")!.attrs.url as string, { method: "PUT", body: content, headers: { "content-type": "text/plain" } })).status).toBeLessThan(300);
+  // ejabberd keeps each person's files in a directory of their own: /upload/<person>/<slot>/<name>.
+  expect(get).toMatch(new RegExp(`^http://127\\.0\\.0\\.1:${ej.httpPort}/upload/[^/]+/[^/]+/alice\\.txt$`));
+  await alice.say(muc, get, xml("x", { xmlns: "jabber:x:oob" }, xml("url", {}, get)));
+  const ev = await until("Alice's file on Matrix", () => bob.timeline(roomId).find((e) => String(e.sender).startsWith("@_junction_") && e.content.msgtype === "m.file" && e.content.body === "alice.txt"), 20_000);
+  expect(Buffer.from((await bob.downloadMedia(String(ev.content.url))).data).toString()).toBe(content);
+  expect(lines.find((l) => l.msg === "XMPP upload service (configured)")).toMatchObject({ files: `127.0.0.1:${ej.httpPort}/upload/` });
 }, 60_000);
 
 it("without the access rule for the bridge's domain, ejabberd refuses the slot and the file arrives as a note with its name", async () => {

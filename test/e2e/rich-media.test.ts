@@ -70,8 +70,8 @@ async function startStack(): Promise<RunningJunction> {
   const j = await runJunction({
     store: { path: storeIn("rich-media") },
     http: { listen: { host: "127.0.0.1", port: httpPort }, publicUrl: `http://127.0.0.1:${httpPort}` },
-    // Prosody serves its uploads on loopback: listed, as an operator with a private upload host would.
-    media: { allowHosts: [`127.0.0.1:${prosody.uploadPort}`], maxBytes: 8 * 1024 * 1024, timeouts: { connect: 10, headers: 30, total: 120 } },
+    // Prosody serves its uploads on loopback, not listed: Junction learns where from a slot's GET URL.
+    media: { allowHosts: [], maxBytes: 8 * 1024 * 1024, timeouts: { connect: 10, headers: 30, total: 120 } },
     links: { media: { xmpp: [MUC], matrix: ["#media:localhost"], discord: [channel] } },
   }, [xmpp, matrix, discord], log);
   await until("all networks ready", () => ["xmpp", "matrix", "discord"].every((n) => j.connected().get(n as "xmpp") === true), 30_000);
@@ -310,6 +310,18 @@ describe("a file that cannot be fetched", () => {
     const sent = await onDiscord;
     expect(sent.content).toMatch(/^📎 gone\.pdf \(not copied by the bridge: [^)]+\)$/);
     expect(sent.content).not.toContain(`127.0.0.1:${httpPort}`);
+  });
+});
+
+describe("the upload service's host, beyond where it keeps files", () => {
+  it("an XMPP link to another path on it (Prosody's HTTP root, a way out of /file_share/) is not fetched: Matrix sees the link and why", async () => {
+    const root = `http://127.0.0.1:${prosody.uploadPort}`;
+    for (const url of [`${root}/`, `${root}/file_share/..%2f`, `${root}/file_share_x/a/b`]) {
+      await bob.send(xml("body", {}, url), xml("x", { xmlns: NS_OOB }, xml("url", {}, url)));
+      const note = await onMatrix(room, (ev) => typeof ev.content?.body === "string" && ev.content.body.includes(url) && ev.content.msgtype === "m.text", `a note for ${url}`);
+      // "could not be fetched" is a refusal; a request that reached Prosody would say "HTTP 404".
+      expect(String(note.content.body)).toMatch(/not copied by the bridge: it could not be fetched\)$/);
+    }
   });
 });
 
