@@ -31,6 +31,9 @@ import { VERSION } from "./version.ts";
 /** The xmpp section as loaded; the keepalive, rejoin and catch-up keys may be left to their defaults. */
 export type XmppConfig = Omit<LoadedXmppConfig, keyof typeof XMPP_DEFAULTS> & Partial<Pick<LoadedXmppConfig, keyof typeof XMPP_DEFAULTS>>;
 
+/** How long a fetch waits for the upload service's scope to be learned (discovery, then a slot). */
+const SCOPE_WAIT_MS = 5000;
+
 export class XmppAdapter implements Adapter {
   readonly network = "xmpp" as const;
   readonly capabilities: Capabilities = {
@@ -70,21 +73,12 @@ export class XmppAdapter implements Adapter {
   /**
    * Where the upload service keeps files, as a slot it gave us says (slot.ts): people's uploads
    * are fetched from there even from a private address, and nothing else that host serves.
+   * Nothing before that is known (no mediaHosts): a private upload host is then fetched from only
+   * when media.allowHosts lists it.
    */
   get mediaScopes(): readonly MediaScope[] {
     const files = this.#uploads.known?.files;
     return files ? [files] : [];
-  }
-
-  /**
-   * Until then, or when the service gives Junction no slot: the service's domain (configured, or
-   * found by service discovery) on the usual HTTP ports only (80, 443, Prosody's 5280/5281).
-   */
-  get mediaHosts(): readonly string[] {
-    if (this.#uploads.known?.files) return [];
-    const upload = this.#config.upload ?? this.#uploads.known?.jid;
-    const domain = upload?.slice(upload.indexOf("@") + 1);
-    return domain ? [80, 443, 5280, 5281].map((port) => `${domain}:${port}`) : [];
   }
 
   get #botFull(): string {
@@ -218,8 +212,9 @@ export class XmppAdapter implements Adapter {
   async fetchMedia(url: string): Promise<Media> {
     if (url.startsWith("xmpp-vcard:")) return fetchVcardPhoto(this.#conn, this.#botFull, url.slice("xmpp-vcard:".length));
     if (!this.#host) throw new NotReadyError("the XMPP adapter has not started");
-    // Where the upload service keeps files is known before the first fetch (mediaScopes).
-    await this.#uploads.get().catch(() => undefined);
+    // Where the upload service keeps files is known before the first fetch (mediaScopes); a
+    // server slow to say waits no longer than this, and its files are refused meanwhile.
+    await Promise.race([this.#uploads.files(), new Promise((r) => setTimeout(r, SCOPE_WAIT_MS).unref())]);
     return fetchLink(this.#host.media, url);
   }
 

@@ -5,6 +5,7 @@
  */
 import xml from "@xmpp/xml";
 import type { MediaScope } from "../../core/adapter.ts";
+import { refusedRange, unbracket } from "../../core/media/policy.ts";
 import type { XmppConnection } from "./connection.ts";
 
 export const NS_UPLOAD = "urn:xmpp:http:upload:0";
@@ -40,10 +41,12 @@ export async function requestSlot(conn: XmppConnection, from: string, service: s
 
 /**
  * Where a service whose slot has this GET URL keeps its files: the URL's host and port, and its
- * first path segment when the file sits at least two levels below it (Prosody's
- * `/file_share/<id>/<name>` and mod_http_upload's `/upload/<id>/<name>`, ejabberd's
- * `/upload/<user>/<id>/<name>`: every person's files, not only ours); a service that keeps files
- * nearer the root is scoped to its whole host and port. Undefined for a URL that is not http(s).
+ * path without the slot's own last two segments (`<id>/<name>`) and without a per-person
+ * directory (ejabberd's, a SHA-1 or SHA-256 in hex): Prosody's `/file_share/<id>/<name>` (under
+ * http_external_url's path, if it has one) and mod_http_upload's `/upload/<id>/<name>`, ejabberd's
+ * `/upload/<person>/<id>/<name>`, so every person's files, not only ours. Undefined for a URL
+ * that is not http(s), or whose host is a link-local address (a cloud's metadata service is never
+ * a file service, whatever a slot says).
  */
 export function filesScope(getUrl: string): MediaScope | undefined {
   let url: URL;
@@ -53,7 +56,10 @@ export function filesScope(getUrl: string): MediaScope | undefined {
     return undefined;
   }
   if (url.protocol !== "http:" && url.protocol !== "https:") return undefined;
+  const range = /^[\d.]+$|^\[/.test(url.hostname) ? refusedRange(unbracket(url.hostname)) : undefined;
+  if (range?.endsWith("linkLocal")) return undefined;
   const port = url.port || (url.protocol === "https:" ? "443" : "80");
-  const segments = url.pathname.split("/").filter(Boolean);
-  return { host: `${url.hostname}:${port}`, path: segments.length >= 3 ? `/${segments[0]}/` : "/" };
+  const dirs = url.pathname.split("/").filter(Boolean).slice(0, -2);
+  if (dirs.length > 1 && /^([0-9a-f]{40}|[0-9a-f]{64})$/i.test(dirs[dirs.length - 1]!)) dirs.pop();
+  return { host: `${url.hostname}:${port}`, path: dirs.length > 0 ? `/${dirs.join("/")}/` : "/" };
 }

@@ -11,13 +11,15 @@
 import xml from "@xmpp/xml";
 import type { Element } from "@xmpp/xml";
 import type { Logger } from "pino";
-import { NotReadyError } from "../../core/errors.ts";
+import { failureOf, NotReadyError } from "../../core/errors.ts";
 import type { MediaScope } from "../../core/adapter.ts";
 import type { XmppConnection } from "./connection.ts";
 import { filesScope, NS_UPLOAD, requestSlot } from "./slot.ts";
 import { NS } from "./stanza.ts";
 
 export { NS_UPLOAD } from "./slot.ts";
+/** How long after a probe failure that may pass the service is asked for a slot again. */
+const PROBE_AGAIN_MS = 60_000;
 /** Items of the domain asked about at most: a server lists its components, a handful. */
 const MAX_ITEMS = 20;
 
@@ -61,7 +63,9 @@ export class UploadServices {
   readonly #configured: string | undefined;
   readonly #log: Logger;
   #found: Promise<UploadService | undefined> | undefined;
-  /** The service as last found, until a new stream (for the media fetcher's allowed hosts). */
+  /** When to ask for a slot again after a probe failure that may pass (files()). */
+  #probeAgainAt: number | undefined;
+  /** The service as last found (for the media fetcher's scope); kept across a reconnect until found again. */
   known: UploadService | undefined;
 
   constructor(d: { conn: XmppConnection; from: string; component: string; configured?: string; log: Logger }) {
@@ -75,6 +79,7 @@ export class UploadServices {
   /** A new stream: ask again on next need. */
   reset(): void {
     this.#found = undefined;
+    this.#probeAgainAt = undefined;
   }
 
 
@@ -93,10 +98,27 @@ export class UploadServices {
   }
 
   /**
+   * Where the service keeps files (slot.ts), asking it again after a probe failure that may pass
+   * (a timeout, a `wait` error), at most once a minute; a refusal stays one for the connection.
+   */
+  async files(): Promise<MediaScope | undefined> {
+    const s = await this.get().catch(() => undefined);
+    if (!s || s.files || this.#probeAgainAt === undefined || Date.now() < this.#probeAgainAt) return s?.files;
+    this.#probeAgainAt = undefined;
+    const again = await this.#withFiles(s).catch(() => s);
+    if (again.files && this.known === s) {
+      this.known = again;
+      this.#found = Promise.resolve(again);
+    }
+    return again.files;
+  }
+
+  /**
    * Asks the service for a slot it never gets a PUT for (an unused slot expires), to learn where
    * it keeps files from the slot's GET URL: people's uploads are then fetched from there, even
-   * from a private address, and nothing else on that host. A service that gives us no slot is
-   * left at its domain on the usual HTTP ports (XmppAdapter.mediaHosts).
+   * from a private address, and nothing else on that host. Without it nothing of the service's
+   * is allowed that media.allowHosts does not allow (files on a private host reach the other
+   * networks as links), said once with what to fix.
    */
   async #withFiles(service: UploadService): Promise<UploadService> {
     let reason: string;
@@ -104,12 +126,13 @@ export class UploadServices {
       const slot = await requestSlot(this.#conn, this.#from, service.jid, { name: "junction-probe.txt", size: 1, mime: "text/plain" });
       const files = filesScope(slot.get);
       if (files) return { ...service, files };
-      reason = `its slot's GET URL is not http(s): ${slot.get.slice(0, 200)}`;
+      reason = `its slot's GET URL is not an http(s) URL Junction fetches from: ${slot.get.slice(0, 200)}`;
     } catch (err) {
       if (err instanceof NotReadyError) throw err;
       reason = (err as Error).message;
+      if (failureOf(err) !== "permanent") this.#probeAgainAt = Date.now() + PROBE_AGAIN_MS;
     }
-    this.#log.info({ service: service.jid, reason }, "where the XMPP upload service keeps files is not known (it gave Junction no usable slot): its domain is allowed on ports 80, 443, 5280 and 5281, any path");
+    this.#log.warn({ service: service.jid, reason }, "where the XMPP upload service keeps files is not known (it gave Junction no usable slot): files XMPP people upload are fetched only from a public address or one media.allowHosts allows; let the component's domain upload (Prosody: http_file_share_access; ejabberd: mod_http_upload's access), or list the upload host");
     return service;
   }
 
@@ -123,9 +146,9 @@ export class UploadServices {
     if (!domain) return undefined;
     const items = await this.#ask(xml("iq", { type: "get", from: this.#from, to: domain }, xml("query", { xmlns: NS.discoItems })));
     const jids = items?.getChild("query", NS.discoItems)?.getChildren("item").map((i) => i.attrs.jid as unknown) ?? [];
-    // Only the server's own services: its host, found this way, is fetched from even on a private
-    // address (XmppAdapter.mediaHosts), so an item naming another domain (an IP, a federated
-    // server's host) must not become one, whoever listed it.
+    // Only the server's own services: where its slot says it keeps files is fetched from even on a
+    // private address (XmppAdapter.mediaScopes), so an item naming another domain (an IP, a
+    // federated server's host) must not become one, whoever listed it.
     const candidates = [...new Set(jids.filter((j): j is string => typeof j === "string")
       .map((j) => j.toLowerCase()).filter((j) => withinDomain(j, domain)))].slice(0, MAX_ITEMS);
     const answers = await Promise.all([...candidates, domain].map(async (jid) => {

@@ -22,11 +22,9 @@ describe("the servers adapters name as their own are allowed, and nothing more",
     expect(policy.check({ host: "127.0.0.1", port: 8009, address: "127.0.0.1" })).toMatch(/loopback/);
   });
 
-  it("the upload service: its domain on the usual HTTP ports", () => {
-    expect(xmpp().mediaHosts).toEqual([]);
-    const policy = new AddressPolicy(xmpp("upload.localhost").mediaHosts);
-    for (const port of [80, 443, 5280, 5281]) expect(policy.check({ host: "upload.localhost", port, address: "127.0.0.1" })).toBeUndefined();
-    expect(policy.check({ host: "upload.localhost", port: 5582, address: "127.0.0.1" })).toMatch(/loopback/);
-    expect(policy.check({ host: "localhost", port: 443, address: "127.0.0.1" })).toMatch(/loopback/);
+  it("the upload service: no host at all until a slot says where it keeps files (then only that path: media-scopes.test.ts)", () => {
+    const adapter = xmpp("upload.localhost") as XmppAdapter & { mediaHosts?: readonly string[] };
+    expect(adapter.mediaHosts).toBeUndefined();
+    expect(adapter.mediaScopes).toEqual([]);
   });
 });

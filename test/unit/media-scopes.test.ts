@@ -14,17 +14,31 @@ import { filesScope } from "../../bridges/xmpp/slot.ts";
 import { FakeAdapter } from "../support/fake-adapter.ts";
 
 describe("where an upload service keeps files, from its slot's GET URL (filesScope)", () => {
-  it("Prosody's mod_http_file_share and mod_http_upload, ejabberd's mod_http_upload: the first path segment", () => {
+  const sha1 = "3f786850e387550fdab836ed7e6dc881de23001b";
+  it("Prosody's mod_http_file_share and mod_http_upload: the path without the slot's <id>/<name>", () => {
     expect(filesScope("https://upload.example.org:5281/file_share/1b2c-3d/cat.png")).toEqual({ host: "upload.example.org:5281", path: "/file_share/" });
     expect(filesScope("http://127.0.0.1:5280/upload/Zx9q/notes.txt")).toEqual({ host: "127.0.0.1:5280", path: "/upload/" });
-    expect(filesScope("https://example.org/upload/3a1f0c/Ab12/report.pdf")).toEqual({ host: "example.org:443", path: "/upload/" });
-    expect(filesScope("http://[::1]:5443/upload/u/r/f")).toEqual({ host: "[::1]:5443", path: "/upload/" });
+    // Behind a proxy that adds a path (http_external_url = "https://example.org/xmpp/"): not all of /xmpp/.
+    expect(filesScope("https://example.org/xmpp/file_share/1b2c/cat.png")).toEqual({ host: "example.org:443", path: "/xmpp/file_share/" });
   });
 
-  it("a service that keeps files nearer the root: its whole host and port; not http(s): none", () => {
+  it("ejabberd's mod_http_upload: without the per-person directory, so everyone's files", () => {
+    expect(filesScope(`https://example.org/upload/${sha1}/Ab12/report.pdf`)).toEqual({ host: "example.org:443", path: "/upload/" });
+    expect(filesScope(`http://[::1]:5443/upload/${sha1}/r/f`)).toEqual({ host: "[::1]:5443", path: "/upload/" });
+    expect(filesScope(`http://files.example.org/${sha1}/r/f`)).toEqual({ host: "files.example.org:80", path: `/${sha1}/` });
+  });
+
+  it("a service that keeps files at its root: its whole host and port", () => {
     expect(filesScope("https://files.example.org/1b2c/cat.png")).toEqual({ host: "files.example.org:443", path: "/" });
+  });
+
+  it("none for a URL that is not http(s), or on a link-local address (a metadata service), however spelled", () => {
     expect(filesScope("ftp://files.example.org/a/b/c")).toBeUndefined();
     expect(filesScope("not a url")).toBeUndefined();
+    expect(filesScope("http://169.254.169.254/latest/meta-data/x")).toBeUndefined();
+    expect(filesScope("http://0xa9fea9fe/latest/meta-data/x")).toBeUndefined();
+    expect(filesScope("http://[::ffff:169.254.169.254]/latest/meta-data/x")).toBeUndefined();
+    expect(filesScope("http://[fe80::1]/a/b/c")).toBeUndefined();
   });
 });
 

@@ -6,7 +6,7 @@
 import parse from "@xmpp/xml/lib/parse.js";
 import type { Element } from "@xmpp/xml";
 import pino from "pino";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import type { MappedMessage, Media } from "../../core/adapter.ts";
 import { actorId, remoteId, roomRef, type Attachment, type EditEvent, type MessageEvent } from "../../core/events.ts";
 import { attachmentNote, formatSize } from "../../core/fallbacks.ts";
@@ -227,6 +227,10 @@ describe("XMPP: the upload service", () => {
     const asked: string[] = [];
     const fake = (withUpload: boolean) => ({
       request: async (iq: Element) => {
+        if (iq.getChild("request", "urn:xmpp:http:upload:0")) {
+          asked.push(`slot ${iq.attrs.to}`);
+          return el(`<iq type="result" from="${iq.attrs.to}"><slot xmlns="urn:xmpp:http:upload:0"><put url="https://files.example.org/file_share/a1/junction-probe.txt"/><get url="https://files.example.org/file_share/a1/junction-probe.txt"/></slot></iq>`);
+        }
         asked.push(`${String(iq.getChild("query")!.attrs.xmlns).split("#")[1] ?? ""} ${iq.attrs.to}`);
         if (iq.getChild("query", "http://jabber.org/protocol/disco#items")) {
           return el(`<iq type="result"><query xmlns="http://jabber.org/protocol/disco#items"><item jid="conference.example.org"/><item jid="upload.example.org"/><item jid="someone@example.org"/><item jid="upload.evil.example"/><item jid="127.0.0.1"/><item jid="notexample.org"/></query></iq>`);
@@ -237,10 +241,59 @@ describe("XMPP: the upload service", () => {
       },
     }) as unknown as XmppConnection;
     const s = new UploadServices({ conn: fake(true), from: "junction@bridge.example.org/junction", component: "bridge.example.org", log });
-    expect(await s.get()).toEqual({ jid: "upload.example.org", maxBytes: 5000 });
+    // Where it keeps files, from one slot's GET URL (its HTTP host may be another than its JID).
+    expect(await s.get()).toEqual({ jid: "upload.example.org", maxBytes: 5000, files: { host: "files.example.org:443", path: "/file_share/" } });
     await s.get();
-    expect(asked.sort()).toEqual(["info conference.example.org", "info example.org", "info upload.example.org", "items example.org"]);
+    expect(asked.sort()).toEqual(["info conference.example.org", "info example.org", "info upload.example.org", "items example.org", "slot upload.example.org"]);
     expect(await new UploadServices({ conn: fake(false), from: "j@bridge.example.org/j", component: "bridge.example.org", log }).get()).toBeUndefined();
+  });
+});
+
+describe("where the upload service keeps files, when it gives Junction no slot", () => {
+  const info = el(`<iq type="result"><query xmlns="http://jabber.org/protocol/disco#info"><feature var="urn:xmpp:http:upload:0"/></query></iq>`);
+  function service(answer: () => Promise<Element>) {
+    const slots: string[] = [];
+    const warned: string[] = [];
+    const conn = {
+      request: async (iq: Element) => {
+        if (!iq.getChild("request", "urn:xmpp:http:upload:0")) return info;
+        slots.push(String(iq.attrs.to));
+        return answer();
+      },
+    } as unknown as XmppConnection;
+    const warnLog = pino({ level: "warn" }, { write: (line: string) => { warned.push(JSON.parse(line).msg as string); } });
+    return { s: new UploadServices({ conn, from: "junction@bridge.example.org/junction", component: "bridge.example.org", configured: "upload.example.org", log: warnLog }), slots, warned };
+  }
+
+  it("a refusal: nothing of the service's is allowed (no scope), said once with the fix, not asked again", async () => {
+    const { IqError } = await import("../../bridges/xmpp/connection.ts");
+    const { s, slots, warned } = service(async () => { throw new IqError(el(`<iq type="error"><error type="auth"><forbidden xmlns="urn:ietf:params:xml:ns:xmpp-stanzas"/></error></iq>`)); });
+    expect(await s.get()).toEqual({ jid: "upload.example.org" });
+    expect(await s.files()).toBeUndefined();
+    expect(await s.files()).toBeUndefined();
+    expect(slots).toHaveLength(1);
+    expect(warned).toEqual([expect.stringMatching(/^where the XMPP upload service keeps files is not known .*http_file_share_access/)]);
+  });
+
+  it("a failure that may pass (no answer in time): asked again a minute later, and the scope learned then", async () => {
+    const { IqTimeout } = await import("../../bridges/xmpp/connection.ts");
+    let fail = true;
+    const { s, slots } = service(async () => {
+      if (fail) throw new IqTimeout("no answer to iq 1 to upload.example.org within 15000 ms");
+      return el(`<iq type="result" from="upload.example.org"><slot xmlns="urn:xmpp:http:upload:0"><put url="http://10.0.0.7:5280/file_share/b2/x"/><get url="http://10.0.0.7:5280/file_share/b2/x"/></slot></iq>`);
+    });
+    vi.useFakeTimers({ now: 1_000_000, toFake: ["Date"] });
+    try {
+      expect(await s.files()).toBeUndefined();
+      fail = false;
+      expect(await s.files()).toBeUndefined(); // not within the minute
+      vi.setSystemTime(1_000_000 + 61_000);
+      expect(await s.files()).toEqual({ host: "10.0.0.7:5280", path: "/file_share/" });
+      expect(s.known?.files).toEqual({ host: "10.0.0.7:5280", path: "/file_share/" });
+      expect(slots).toHaveLength(2);
+    } finally {
+      vi.useRealTimers();
+    }
   });
 });
 
