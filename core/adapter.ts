@@ -4,9 +4,10 @@
  */
 import type { Logger } from "pino";
 import type { AdminDesk } from "./admin.ts";
+import type { AvatarDirectory, PuppetDirectory, UploadDirectory } from "./directories.ts";
 import type { DeliveryError } from "./errors.ts";
 import type {
-  ActorId, Attachment, BridgeEvent, Network, RemoteMessageId, RoomRef,
+  Attachment, BridgeEvent, Network, RemoteMessageId, RoomRef,
 } from "./events.ts";
 
 export interface Capabilities {
@@ -223,48 +224,6 @@ export interface FoundMessage {
   readonly bridged: boolean;
 }
 
-/** Persistent puppet records: one per remote person per network, with a hash of the profile sent. */
-export interface PuppetDirectory {
-  get(network: Network, actor: ActorId): PuppetRecord | undefined;
-  put(record: PuppetRecord): void;
-  all(network: Network): PuppetRecord[];
-}
-
-/**
- * Copies a network keeps of something from elsewhere, by what it was copied from: e.g. the mxc a
- * Discord custom emoji's picture got on the homeserver, so each is uploaded once. Kept for good.
- */
-export interface UploadDirectory {
-  get(network: Network, source: string): string | undefined;
-  put(network: Network, source: string, copy: string): void;
-}
-
-/**
- * Avatar bytes a puppet shows, by the SHA-1 of the bytes (what XEP-0153 advertises). An avatar is
- * kept while some puppet's data names its hash as `photoSha1`; the store's prune forgets the rest.
- */
-export interface AvatarDirectory {
-  /** Stores the bytes (once per distinct picture) and returns their SHA-1 hex. */
-  put(data: Uint8Array, mime: string): string;
-  get(sha1: string): StoredAvatar | undefined;
-}
-
-export interface StoredAvatar {
-  readonly data: Uint8Array;
-  readonly mime: string;
-}
-
-export interface PuppetRecord {
-  readonly network: Network;
-  /** The remote person (from another network) this puppet speaks for. */
-  readonly actor: ActorId;
-  /** The puppet's handle on `network`: a JID, an mxid, a webhook name… */
-  readonly handle: string;
-  readonly profileHash?: string;
-  /** Adapter-owned JSON (e.g. uploaded avatar mxc, nick per room). */
-  readonly data?: Record<string, unknown>;
-}
-
 export interface Adapter {
   readonly network: Network;
   readonly capabilities: Capabilities;
@@ -308,4 +267,5 @@ export interface MediaScope {
 }
 
 export { DeliveryError, NotReadyError, PermanentDeliveryError, TransientDeliveryError } from "./errors.ts";
+export type { AvatarDirectory, PuppetDirectory, PuppetRecord, StoredAvatar, UploadDirectory } from "./directories.ts";
 export type { Attachment, RemoteMessageId };
