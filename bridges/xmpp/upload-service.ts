@@ -65,6 +65,7 @@ export class UploadServices {
   #found: Promise<UploadService | undefined> | undefined;
   /** When to ask for a slot again after a probe failure that may pass (files()). */
   #probeAgainAt: number | undefined;
+  #toldNoFiles = false;
   /** The service as last found (for the media fetcher's scope); kept across a reconnect until found again. */
   known: UploadService | undefined;
 
@@ -80,6 +81,7 @@ export class UploadServices {
   reset(): void {
     this.#found = undefined;
     this.#probeAgainAt = undefined;
+    this.#toldNoFiles = false;
   }
 
 
@@ -132,7 +134,9 @@ export class UploadServices {
       reason = (err as Error).message;
       if (failureOf(err) !== "permanent") this.#probeAgainAt = Date.now() + PROBE_AGAIN_MS;
     }
-    this.#log.warn({ service: service.jid, reason }, "where the XMPP upload service keeps files is not known (it gave Junction no usable slot): files XMPP people upload are fetched only from a public address or one media.allowHosts allows; let the component's domain upload (Prosody: http_file_share_access; ejabberd: mod_http_upload's access), or list the upload host");
+    // Said once per connection; a probe asked again (files()) that fails again only at debug.
+    this.#log[this.#toldNoFiles ? "debug" : "warn"]({ service: service.jid, reason }, "where the XMPP upload service keeps files is not known (it gave Junction no usable slot): files XMPP people upload are fetched only from a public address or one media.allowHosts allows; let the component's domain upload (Prosody: http_file_share_access; ejabberd: mod_http_upload's access), or list the upload host");
+    this.#toldNoFiles = true;
     return service;
   }
 

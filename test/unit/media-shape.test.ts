@@ -278,19 +278,22 @@ describe("where the upload service keeps files, when it gives Junction no slot",
   it("a failure that may pass (no answer in time): asked again a minute later, and the scope learned then", async () => {
     const { IqTimeout } = await import("../../bridges/xmpp/connection.ts");
     let fail = true;
-    const { s, slots } = service(async () => {
+    const { s, slots, warned } = service(async () => {
       if (fail) throw new IqTimeout("no answer to iq 1 to upload.example.org within 15000 ms");
       return el(`<iq type="result" from="upload.example.org"><slot xmlns="urn:xmpp:http:upload:0"><put url="http://10.0.0.7:5280/file_share/b2/x"/><get url="http://10.0.0.7:5280/file_share/b2/x"/></slot></iq>`);
     });
     vi.useFakeTimers({ now: 1_000_000, toFake: ["Date"] });
     try {
       expect(await s.files()).toBeUndefined();
+      vi.setSystemTime(1_000_000 + 61_000);
+      expect(await s.files()).toBeUndefined(); // asked again, failed again
       fail = false;
       expect(await s.files()).toBeUndefined(); // not within the minute
-      vi.setSystemTime(1_000_000 + 61_000);
+      vi.setSystemTime(1_000_000 + 122_000);
       expect(await s.files()).toEqual({ host: "10.0.0.7:5280", path: "/file_share/" });
       expect(s.known?.files).toEqual({ host: "10.0.0.7:5280", path: "/file_share/" });
-      expect(slots).toHaveLength(2);
+      expect(slots).toHaveLength(3);
+      expect(warned).toHaveLength(1); // the first failure only; the second at debug
     } finally {
       vi.useRealTimers();
     }
