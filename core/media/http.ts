@@ -57,7 +57,7 @@ export class MediaHttp {
     const common = { keepAliveTimeout: 4000, connections: 8, headersTimeout: limits.headersMs, bodyTimeout: limits.headersMs };
     this.#checked = new Agent({ ...common, connect: checkedConnector(policy, limits.connectMs) });
     this.#trusted = new Agent({ ...common, connect: { timeout: limits.connectMs } });
-    // Agents keep connections per origin: a connection made for a URL in scope is never reused for one outside it.
+    // An agent of its own, so a connection made for a URL in scope is never reused for one outside it.
     this.#scoped = scoped && { covers: (url) => scoped.covers(url), agent: new Agent({ ...common, connect: checkedConnector(scoped.policy, limits.connectMs) }) };
   }
 
