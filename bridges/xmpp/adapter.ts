@@ -214,7 +214,7 @@ export class XmppAdapter implements Adapter {
     if (!this.#host) throw new NotReadyError("the XMPP adapter has not started");
     // Where the upload service keeps files is known before the first fetch (mediaScopes); a
     // server slow to say waits no longer than this, and its files are refused meanwhile.
-    await Promise.race([this.#uploads.files(), new Promise((r) => setTimeout(r, SCOPE_WAIT_MS).unref())]);
+    if (!this.#uploads.known?.files) await Promise.race([this.#uploads.files(), new Promise((r) => setTimeout(r, SCOPE_WAIT_MS).unref())]);
     return fetchLink(this.#host.media, url);
   }
 
